@@ -1,0 +1,1 @@
+"""surgeguard.plan"""

@@ -1,0 +1,214 @@
+"""The traffic series: one origin-destination matrix (bit/s) per time step.
+
+Inside, a :class:`TrafficSeries` is a dense array ``values[t, i, j]`` (or ``values[t, c, i, j]``
+with a traffic-class axis) in bit/s over a UTC time index and a fixed node order. At the edges it
+is a long frame with columns ``src``, ``dst``, ``ds``, ``bps`` (and ``class``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ValidationError
+
+__all__ = ["TrafficSeries"]
+
+
+def _utc_index(times) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(pd.to_datetime(times))
+    if idx.tz is None:
+        idx = idx.tz_localize("UTC")
+    return idx.tz_convert("UTC")
+
+
+@dataclass(frozen=True, eq=False)
+class TrafficSeries:
+    """Traffic matrices over time, in bit/s.
+
+    Parameters
+    ----------
+    values : array of shape (T, N, N), or (T, C, N, N) with ``classes``; bit/s, >= 0, finite.
+    nodes : the N node names, in the order of the matrix rows and columns.
+    times : T UTC timestamps (naive timestamps are taken as UTC); default: 0, 1, 2, ... minutes.
+    classes : names of the C traffic classes, or None for a single aggregate.
+    name : a label for reports.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ts = TrafficSeries(np.ones((2, 2, 2)) - np.eye(2), nodes=["A", "B"],
+    ...                    times=["2020-03-20 00:00", "2020-03-20 00:15"])
+    >>> len(ts), ts.step
+    (2, Timedelta('0 days 00:15:00'))
+    >>> ts.to_frame().columns.tolist()
+    ['ds', 'src', 'dst', 'bps']
+    """
+
+    values: np.ndarray
+    nodes: tuple[str, ...]
+    times: pd.DatetimeIndex | None = None
+    classes: tuple[str, ...] | None = None
+    name: str = "traffic"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        v = np.asarray(self.values, dtype=float)
+        object.__setattr__(self, "nodes", tuple(str(n) for n in self.nodes))
+        n = len(self.nodes)
+        if self.classes is not None:
+            object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+            if v.ndim == 3:
+                v = v[None]
+            want = 4
+        else:
+            if v.ndim == 2:
+                v = v[None]
+            want = 3
+        if v.ndim != want or v.shape[-1] != n or v.shape[-2] != n:
+            raise ValidationError(
+                f"traffic {self.name!r}: values have shape {v.shape}, expected (T, {'C, ' if want == 4 else ''}"
+                f"{n}, {n}) for {n} nodes")
+        if self.classes is not None and v.shape[1] != len(self.classes):
+            raise ValidationError(
+                f"traffic {self.name!r}: {v.shape[1]} class slices but {len(self.classes)} class names")
+        if not np.isfinite(v).all():
+            t = int(np.argwhere(~np.isfinite(v))[0][0])
+            raise ValidationError(
+                f"traffic {self.name!r}: NaN or infinite demand at step {t}; fill or drop missing values")
+        if (v < 0).any():
+            pos = np.argwhere(v < 0)[0]
+            i, j = int(pos[-2]), int(pos[-1])
+            raise ValidationError(
+                f"traffic {self.name!r}: negative demand {v[tuple(pos)]:.3g} bit/s at step {int(pos[0])} "
+                f"for {self.nodes[i]}->{self.nodes[j]}; demands must be >= 0")
+        object.__setattr__(self, "values", v)
+        times = self.times
+        if times is None:
+            times = pd.date_range("1970-01-01", periods=v.shape[0], freq="min", tz="UTC")
+        times = _utc_index(times)
+        if len(times) != v.shape[0]:
+            raise ValidationError(f"traffic {self.name!r}: {len(times)} timestamps for {v.shape[0]} matrices")
+        object.__setattr__(self, "times", times)
+
+    # ------------------------------------------------------------------ basic views
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def step(self) -> pd.Timedelta | None:
+        """The time step (median spacing), or None for a single matrix."""
+        if len(self.times) < 2:
+            return None
+        return pd.Timedelta(np.median(np.diff(self.times.as_unit("ns").asi8)), unit="ns")
+
+    @property
+    def total(self) -> np.ndarray:
+        """(T, N, N) bit/s summed over traffic classes."""
+        return self.values if self.classes is None else self.values.sum(axis=1)
+
+    def matrix(self, t: int) -> np.ndarray:
+        """The aggregate N x N matrix of step ``t`` (bit/s)."""
+        if not -len(self) <= t < len(self):
+            raise ValidationError(f"traffic {self.name!r}: step {t} out of range 0..{len(self) - 1}")
+        return self.total[t]
+
+    def window(self, start: int, stop: int) -> "TrafficSeries":
+        """Steps ``start`` to ``stop - 1`` (a view of the same numbers)."""
+        return TrafficSeries(self.values[start:stop], self.nodes, self.times[start:stop], self.classes,
+                             self.name, dict(self.meta))
+
+    def with_values(self, values: np.ndarray, name: str | None = None) -> "TrafficSeries":
+        return TrafficSeries(values, self.nodes, self.times, self.classes, name or self.name, dict(self.meta))
+
+    def scale(self, factor: float) -> "TrafficSeries":
+        """All demands multiplied by ``factor`` (e.g. to express utilisation on tight capacities)."""
+        return self.with_values(self.values * float(factor), name=f"{self.name}*{factor:g}")
+
+    def reorder(self, nodes: Sequence[str]) -> "TrafficSeries":
+        """The same traffic over ``nodes`` (a network's order). Nodes missing here get zero demand;
+        nodes with traffic that are not in ``nodes`` raise an error naming them."""
+        nodes = [str(n) for n in nodes]
+        pos = {n: i for i, n in enumerate(nodes)}
+        extra = [n for n in self.nodes if n not in pos]
+        if extra:
+            v = self.total
+            k = [self.nodes.index(n) for n in extra]
+            if v[:, k, :].any() or v[:, :, k].any():
+                raise ValidationError(
+                    f"traffic {self.name!r} has demand at nodes {extra[:5]} that are not in the network; "
+                    "check node names or the network")
+        if list(self.nodes) == nodes:
+            return self
+        src_keep = [i for i, n in enumerate(self.nodes) if n in pos]
+        dst_pos = [pos[self.nodes[i]] for i in src_keep]
+        shape = self.values.shape[:-2] + (len(nodes), len(nodes))
+        out = np.zeros(shape)
+        sub = self.values[..., src_keep, :][..., :, src_keep]
+        out[(..., *np.ix_(dst_pos, dst_pos))] = sub
+        return TrafficSeries(out, tuple(nodes), self.times, self.classes, self.name, dict(self.meta))
+
+    # ------------------------------------------------------------------ long frames
+    def to_frame(self, *, drop_zero: bool = True) -> pd.DataFrame:
+        """Long frame ``ds, src, dst, bps`` (plus ``class``), one row per non-zero demand."""
+        v = self.values
+        idx = np.nonzero(v) if drop_zero else np.indices(v.shape).reshape(v.ndim, -1)
+        nodes = np.asarray(self.nodes, dtype=object)
+        cols = {"ds": self.times[idx[0]]}
+        if self.classes is not None:
+            cols["class"] = np.asarray(self.classes, dtype=object)[idx[1]]
+        cols["src"] = nodes[idx[-2]]
+        cols["dst"] = nodes[idx[-1]]
+        cols["bps"] = v[tuple(idx)]
+        return pd.DataFrame(cols)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, nodes: Sequence[str] | None = None, *, name: str = "traffic",
+                   bps_col: str = "bps") -> "TrafficSeries":
+        """Build from a long frame ``ds, src, dst, bps`` (optionally ``class``).
+
+        ``nodes`` fixes the matrix order (e.g. a network's); by default the sorted union of
+        ``src`` and ``dst``. Missing (ds, src, dst) rows are zero demand.
+        """
+        missing = [c for c in ("ds", "src", "dst", bps_col) if c not in df.columns]
+        if missing:
+            raise ValidationError(
+                f"traffic frame {name!r} lacks columns {missing}; expected ds, src, dst, {bps_col} [, class]")
+        src = df["src"].astype(str).to_numpy()
+        dst = df["dst"].astype(str).to_numpy()
+        if nodes is None:
+            nodes = sorted(set(src) | set(dst))
+        nodes = [str(n) for n in nodes]
+        node_pos = pd.Index(nodes)
+        si, di = node_pos.get_indexer(src), node_pos.get_indexer(dst)
+        if (si < 0).any() or (di < 0).any():
+            bad = sorted(set(src[si < 0]) | set(dst[di < 0]))
+            raise ValidationError(
+                f"traffic {name!r} names unknown node(s) {bad[:5]}; they are not in the network "
+                f"(known: {nodes[:5]}...)")
+        ds = _utc_index(df["ds"])
+        times = ds.unique().sort_values()
+        ti = times.get_indexer(ds)
+        vals = pd.to_numeric(df[bps_col], errors="coerce").to_numpy(float)
+        classes = None
+        if "class" in df.columns:
+            classes = tuple(sorted(df["class"].astype(str).unique()))
+            ci = pd.Index(classes).get_indexer(df["class"].astype(str))
+            out = np.zeros((len(times), len(classes), len(nodes), len(nodes)))
+            np.add.at(out, (ti, ci, si, di), vals)
+        else:
+            out = np.zeros((len(times), len(nodes), len(nodes)))
+            np.add.at(out, (ti, si, di), vals)
+        return cls(out, tuple(nodes), times, classes, name)
+
+    def __repr__(self) -> str:
+        span = f"{self.times[0]} .. {self.times[-1]}" if len(self) else "empty"
+        cls_ = f", classes {list(self.classes)}" if self.classes else ""
+        return f"<TrafficSeries {self.name!r}: {len(self)} x {self.n_nodes}x{self.n_nodes} bit/s, {span}{cls_}>"
