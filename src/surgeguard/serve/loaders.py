@@ -1,0 +1,78 @@
+"""Turn the CLI's NET / SERIES / paths arguments into library objects, with one-line errors."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ..exceptions import ValidationError
+from ..network import Network
+from ..routing import PathSet, k_shortest_paths, read_tunnels_file
+from ..traffic import TrafficSeries
+
+__all__ = ["load_network", "load_traffic", "load_paths", "parse_policies", "needs_sizing"]
+
+
+def needs_sizing(net: Network) -> bool:
+    return net.meta.get("capacity_source") == "none"
+
+
+def load_network(spec: str) -> Network:
+    """A network from a file path or a topohub key (see :func:`surgeguard.io.read_network`)."""
+    from ..io import read_network
+
+    if spec in ("morocco", "example:morocco"):
+        from ..examples import morocco
+
+        return morocco()
+    return read_network(spec)
+
+
+def load_traffic(spec: str, net: Network) -> TrafficSeries:
+    """A traffic series in the network's node order.
+
+    ``gravity`` or ``gravity:total=40e9`` gives one gravity matrix from node populations
+    (default total: 10% of the total link capacity, or 10 Gbit/s per node where the network has
+    no capacities yet).
+    """
+    if spec.startswith("gravity"):
+        from ..scenario.synthetic import gravity_matrix
+
+        opts = dict(kv.split("=", 1) for kv in spec.split(":", 1)[1].split(",")) if ":" in spec else {}
+        bad = set(opts) - {"total"}
+        if bad:
+            raise ValidationError(f"traffic {spec!r}: unknown option(s) {sorted(bad)}; use gravity:total=BPS")
+        try:
+            default = 10e9 * net.n_nodes if needs_sizing(net) else 0.1 * net.capacity.sum()
+            total = float(opts.get("total", default))
+        except ValueError:
+            raise ValidationError(f"traffic {spec!r}: total must be a number in bit/s, e.g. gravity:total=40e9") from None
+        tm = gravity_matrix(net, total)
+        return TrafficSeries(tm[None], net.node_names, name=f"gravity({total:.3g} bit/s)")
+    from ..io import read_traffic
+
+    ts = read_traffic(spec, nodes=list(net.node_names))
+    return ts.reorder(net.node_names)
+
+
+def load_paths(net: Network, paths_file: str | None, k: int) -> PathSet:
+    if paths_file:
+        return read_tunnels_file(net, paths_file)
+    return k_shortest_paths(net, k=k)
+
+
+def parse_policies(text: str) -> list[str]:
+    from ..routing import get_policy
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if not names:
+        raise ValidationError("--policy is empty; give one or more names, e.g. --policy shortest,optimal")
+    for n in names:
+        if n != "oracle":
+            get_policy(n)  # raises a one-line error for unknown names
+    return names
+
+
+def note(msg: str) -> None:
+    print(msg, file=sys.stderr)
