@@ -1,0 +1,260 @@
+"""Traffic readers: SNDlib demand XML, Zhang X files, DOTE .hist and tunnels, long frames, dispatch."""
+
+import lzma
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surgeguard import InputError, TrafficSeries, ValidationError
+from surgeguard.io import (ABILENE_NODES, GEANT_NODES, read_dote_hist, read_frame, read_node_link_json,
+                           read_sndlib_demands, read_traffic, read_tunnels, read_zhang, write_frame)
+
+ABILENE_TAR = "abilene/sndlib_abilene_5min_xml_20040301-20040310.tar.xz"
+GEANT_TAR = "geant/sndlib_geant_15min_xml_20050504T1500-20050507T2345.tar.xz"
+X01 = "abilene/zhang_real_od/X01_real_144col.txt.xz"
+X02 = "abilene/zhang_real_od/X02_first3days_real_144col.txt.xz"
+YATES = "abilene/yates_sample/X01_first36_720col.txt.xz"
+OFF = ~np.eye(12, dtype=bool)
+
+
+@pytest.fixture(scope="module")
+def abilene_xml(shared_data):
+    t0 = time.perf_counter()
+    ts = read_sndlib_demands(shared_data / ABILENE_TAR)
+    ts.meta["load_s"] = time.perf_counter() - t0
+    return ts
+
+
+# ---------------------------------------------------------------------- SNDlib demands
+def test_sndlib_abilene_tar(abilene_xml):
+    ts = abilene_xml
+    assert ts.meta["load_s"] < 15, f"Abilene tar took {ts.meta['load_s']:.1f} s"
+    assert len(ts) == 2880 and ts.nodes == ABILENE_NODES
+    assert ts.times[0] == pd.Timestamp("2004-03-01 00:00", tz="UTC")
+    assert ts.times[-1] == pd.Timestamp("2004-03-10 23:55", tz="UTC")
+    assert (np.diff(ts.times) == pd.Timedelta("5min")).all()  # no gaps
+    assert str(ts.times.tz) == "UTC"
+    assert ts.meta["empty_steps"] == [] and ts.meta["dropped_empty"] == []
+    totals = ts.total.sum(axis=(1, 2))
+    assert 1.7e9 < totals.min() and totals.max() < 6.3e9  # SOURCE.md: about 1.8 to 6.2 Gbit/s
+    assert np.all(np.einsum("tii->ti", ts.values) == 0)  # no self-demands
+
+
+def test_sndlib_geant_tar_empty_steps(shared_data):
+    ts = read_sndlib_demands(shared_data / GEANT_TAR)
+    assert len(ts) == 322 and ts.nodes == GEANT_NODES
+    assert ts.step == pd.Timedelta("15min")
+    assert ts.times[0] == pd.Timestamp("2005-05-04 15:30", tz="UTC")
+    assert ts.meta["dropped_empty"] == ["2005-05-04T15:00:00+00:00", "2005-05-04T15:15:00+00:00"]
+    assert np.median(ts.total.sum(axis=(1, 2))) == pytest.approx(46e9, rel=0.1)
+    kept = read_sndlib_demands(shared_data / GEANT_TAR, nodes=GEANT_NODES, drop_empty=False)
+    assert len(kept) == 324 and kept.meta["empty_steps"] == [0, 1]
+    assert kept.values[:2].sum() == 0
+    np.testing.assert_array_equal(kept.values[2:], ts.values)
+
+
+def _demand_xml(stamp, demands, unit="MBITPERSEC", nodes=("A", "B", "C")):
+    nd = "".join(f'<node id="{n}"><coordinates><x>0</x><y>0</y></coordinates></node>' for n in nodes)
+    dm = "".join(f'<demand id="{s}_{t}"><source>{s}</source><target>{t}</target>'
+                 f"<demandValue> {v} </demandValue></demand>" for s, t, v in demands)
+    return (f'<?xml version="1.0"?>\n<network xmlns="http://sndlib.zib.de/network" version="1.0">'
+            f"<meta><granularity>5min</granularity><time>{stamp}</time><unit>{unit}</unit></meta>"
+            f'<networkStructure><nodes coordinatesType="geographical">{nd}</nodes><links></links>'
+            f"</networkStructure><demands>{dm}</demands></network>\n")
+
+
+def test_sndlib_folder_single_file_and_errors(tmp_path):
+    d = tmp_path / "tms"
+    d.mkdir()
+    (d / "b.xml").write_text(_demand_xml("20200101-0005", [("A", "B", 2.0)]))
+    (d / "a.xml").write_text(_demand_xml("20200101-0000", [("A", "B", 1.0), ("C", "A", 0.5)]))
+    (d / "c.xml").write_text(_demand_xml("20200101-0010", []))
+    ts = read_sndlib_demands(d)
+    assert ts.nodes == ("A", "B", "C") and len(ts) == 2
+    assert ts.values[0, 0, 1] == 1e6 and ts.values[0, 2, 0] == 0.5e6 and ts.values[1, 0, 1] == 2e6
+    assert ts.meta["dropped_empty"] == ["2020-01-01T00:10:00+00:00"]
+    one = read_sndlib_demands(d / "a.xml", nodes=["C", "B", "A"])
+    assert one.values[0, 2, 1] == 1e6 and len(one) == 1
+    with pytest.raises(ValidationError, match=r"\['C'\]"):
+        read_sndlib_demands(d, nodes=["A", "B"])
+    (d / "c.xml").write_text(_demand_xml("20200101-0000", [("A", "B", 1.0)]))
+    with pytest.raises(InputError, match="share the time"):
+        read_sndlib_demands(d)
+    (d / "c.xml").write_text(_demand_xml("20200101-0010", [("A", "B", 1.0)])[:-40])
+    with pytest.raises(InputError, match="c.xml.*not well-formed"):
+        read_sndlib_demands(d)
+    with pytest.raises(InputError, match="no such file"):
+        read_sndlib_demands(tmp_path / "missing.tar.xz")
+    (tmp_path / "fake.tar.xz").write_bytes(b"not an archive")
+    with pytest.raises(InputError, match="not a readable tar archive"):
+        read_sndlib_demands(tmp_path / "fake.tar.xz")
+
+
+# ---------------------------------------------------------------------- Zhang
+@pytest.mark.slow
+def test_zhang_equals_sndlib(shared_data, abilene_xml):
+    """Zhang X01 and X02 (first 3 days) hold the same measurements as SNDlib's XML files."""
+    x01 = read_zhang(shared_data / X01)
+    x02 = read_zhang(shared_data / X02)
+    assert len(x01) == 2016 and len(x02) == 864
+    assert x01.times[0] == pd.Timestamp("2004-03-01", tz="UTC")
+    assert x02.times[0] == pd.Timestamp("2004-03-08", tz="UTC")
+    assert x01.times.equals(abilene_xml.times[:2016]) and x02.times.equals(abilene_xml.times[2016:])
+    # SNDlib rounds Mbit/s to 6 decimals: 0.5 bit/s absolute
+    np.testing.assert_allclose(x01.values, abilene_xml.values[:2016], rtol=1e-6, atol=1.0)
+    np.testing.assert_allclose(x02.values, abilene_xml.values[2016:], rtol=1e-6, atol=1.0)
+    # the diagonal (PoP-local traffic) is only in Zhang's files
+    full = read_zhang(shared_data / X01, keep_diagonal=True)
+    assert full.values[:, OFF].sum() == pytest.approx(x01.values.sum())
+    assert full.meta["diagonal_share"] == pytest.approx(0.172, abs=0.01)
+
+
+def test_zhang_720_columns(shared_data):
+    y = read_zhang(shared_data / YATES)
+    x = read_zhang(shared_data / X01)
+    assert len(y) == 36 and y.meta["columns"] == 720
+    np.testing.assert_array_equal(y.values, x.values[:36])
+    z = read_zhang(shared_data / YATES, start="2004-03-01 12:00", step="10min")
+    assert z.times[1] == pd.Timestamp("2004-03-01 12:10", tz="UTC")
+
+
+def test_zhang_wrong_columns(tmp_path):
+    f = tmp_path / "X03_bad.txt"
+    f.write_text("1 2 3\n4 5 6\n")
+    with pytest.raises(InputError, match="3 columns, expected 144"):
+        read_zhang(f)
+    f.write_text("1 2 3 4\n4 5 6 7\n")
+    two = read_zhang(f, nodes=["a", "b"])
+    assert two.times[0] == pd.Timestamp("2004-03-15", tz="UTC")  # week X03
+    assert two.values[0, 0, 1] == pytest.approx(2 * 8 / 3) and two.values[0, 0, 0] == 0
+
+
+# ---------------------------------------------------------------------- DOTE
+def test_dote_hist_geant(shared_data):
+    ts = read_dote_hist(shared_data / "geant/dote_format/train/5.hist", GEANT_NODES)
+    assert ts.values.shape == (16, 22, 22)
+    assert ts.meta["synthetic_times"] is True
+    assert ts.values[0, 0, 1] == pytest.approx(20806188.0)  # row-major: index src*22 + dst
+    assert np.all(np.einsum("tii->ti", ts.values) == 0)
+    net = read_node_link_json(shared_data / "geant/dote_format/GEANT.json")
+    assert read_dote_hist(shared_data / "geant/dote_format/train/5.hist", net).nodes == net.node_names
+    with pytest.raises(InputError, match="484 values but 12 nodes need 144"):
+        read_dote_hist(shared_data / "geant/dote_format/train/5.hist", ABILENE_NODES)
+
+
+def test_dote_hist_ragged(tmp_path):
+    f = tmp_path / "bad.hist"
+    f.write_text("0 1 2 0\n0 1 2\n")
+    with pytest.raises(InputError, match="bad.hist.*line 2: 3 values where line 1 has 4"):
+        read_dote_hist(f, ["a", "b"])
+
+
+def test_tunnels_geant(shared_data):
+    tunnels = read_tunnels(shared_data / "geant/dote_format/tunnels.txt", GEANT_NODES)
+    assert len(tunnels) == 462 == 22 * 21
+    assert all(len(paths) == 3 for _, _, paths in tunnels)
+    src, dst, paths = tunnels[0]
+    assert (src, dst) == ("at1.at", "be1.be")
+    assert paths[0] == ["at1.at", "ch1.ch", "fr1.fr", "be1.be"]
+    net = read_node_link_json(shared_data / "geant/dote_format/GEANT.json", node_names=GEANT_NODES)
+    links = set(net.link_names)
+    for s, t, ps in tunnels:
+        for p in ps:
+            assert p[0] == s and p[-1] == t
+            assert all(f"{a}->{b}" in links for a, b in zip(p, p[1:]))
+
+
+def test_tunnels_errors(tmp_path):
+    f = tmp_path / "tunnels.txt"
+    f.write_text("0 1:0-2-1\n")
+    with pytest.raises(InputError, match="out of range"):
+        read_tunnels(f, ["a", "b"])
+    f.write_text("0 1:0-1,1-0\n")
+    with pytest.raises(InputError, match="does not run from 0 to 1"):
+        read_tunnels(f, ["a", "b"])
+
+
+# ---------------------------------------------------------------------- frames
+def _series():
+    v = np.zeros((3, 2, 3, 3))
+    v[0, 0, 0, 1] = 1e6
+    v[0, 1, 1, 0] = 2.5e6
+    v[2, 0, 2, 1] = 3e9
+    # step 1 is all zero
+    return TrafficSeries(v, ["A", "B", "C"], pd.date_range("2024-01-01", periods=3, freq="15min", tz="UTC"),
+                         classes=["gold", "silver"], name="toy")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_frame_round_trip(tmp_path, suffix):
+    ts = _series()
+    f = write_frame(ts, tmp_path / f"tm{suffix}")
+    back = read_frame(f)
+    assert back.nodes == ts.nodes and back.classes == ts.classes
+    assert back.times.equals(ts.times)  # the all-zero step survives
+    np.testing.assert_array_equal(back.values, ts.values)
+    agg = TrafficSeries(ts.total, ts.nodes, ts.times)
+    agg_back = read_frame(write_frame(agg, tmp_path / f"agg{suffix}"), nodes=["C", "B", "A", "D"])
+    np.testing.assert_array_equal(agg_back.reorder(ts.nodes).values, agg.values)
+    assert read_traffic(f).values.sum() == pytest.approx(ts.values.sum())
+
+
+def test_frame_units_and_naive_times(tmp_path):
+    f = tmp_path / "tm.csv"
+    pd.DataFrame({"ds": ["2024-01-01 00:00", "2024-01-01 00:05"], "src": ["A", "B"], "dst": ["B", "A"],
+                  "Mbps": [1.5, 2.0]}).to_csv(f, index=False)
+    ts = read_frame(f)
+    assert ts.values[0, 0, 1] == 1.5e6 and ts.values[1, 1, 0] == 2e6
+    assert ts.times[0] == pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def test_frame_missing_rate_column(tmp_path):
+    f = tmp_path / "tm.csv"
+    pd.DataFrame({"ds": ["2024-01-01"], "src": ["A"], "dst": ["B"], "load": [1.0]}).to_csv(f, index=False)
+    with pytest.raises(InputError, match="tm.csv.*no rate column"):
+        read_frame(f)
+
+
+def test_frame_negative_demand(tmp_path):
+    f = tmp_path / "tm.csv"
+    pd.DataFrame({"ds": ["2024-01-01"], "src": ["A"], "dst": ["B"], "bps": [-5.0]}).to_csv(f, index=False)
+    with pytest.raises(ValidationError, match="negative demand"):
+        read_frame(f)
+
+
+def test_frame_unknown_node(tmp_path):
+    f = tmp_path / "tm.csv"
+    pd.DataFrame({"ds": ["2024-01-01"], "src": ["A"], "dst": ["Z"], "bps": [5.0]}).to_csv(f, index=False)
+    with pytest.raises(ValidationError, match=r"unknown node\(s\) \['Z'\]"):
+        read_frame(f, nodes=["A", "B"])
+
+
+# ---------------------------------------------------------------------- dispatch
+def test_read_traffic_dispatch(shared_data, tmp_path):
+    x = read_traffic(shared_data / YATES)
+    assert x.meta["columns"] == 720
+    assert len(read_traffic(str(shared_data / GEANT_TAR))) == 322
+    h = read_traffic(shared_data / "geant/dote_format/train/5.hist", nodes=GEANT_NODES)
+    assert h.values.shape == (16, 22, 22)
+    with pytest.raises(InputError, match="pass nodes="):
+        read_traffic(shared_data / "geant/dote_format/train/5.hist")
+    # an explicit prefix overrides detection
+    odd = tmp_path / "week.dat"
+    with lzma.open(shared_data / YATES, "rt") as src:
+        odd.write_text(src.read())
+    with pytest.raises(InputError, match="unrecognised format"):
+        read_traffic(odd)
+    assert len(read_traffic(f"zhang:{odd}")) == 36
+    with pytest.raises(InputError, match="no such file"):
+        read_traffic("frame:/no/such.csv")
+
+
+def test_read_traffic_zhang_by_name(tmp_path):
+    f = tmp_path / "X05_part.txt"
+    f.write_text("1 2 3\n")
+    with pytest.raises(InputError, match="X05_part.txt.*3 columns, expected 144"):
+        read_traffic(f)
+    f.write_text(" ".join(["1"] * 144) + "\n")
+    assert read_traffic(f).times[0] == pd.Timestamp("2004-03-29", tz="UTC")
