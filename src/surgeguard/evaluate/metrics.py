@@ -24,8 +24,10 @@ class Evaluation:
     mlu : maximum link utilisation.
     congested : names of links with utilisation > 1.
     demand_bps : total demand routed, bit/s.
-    lost_bps : traffic that does not fit: on each congested link the excess over capacity is
-        charged to the flows crossing it in proportion to their rate; a flow loses at most its rate.
+    lost_bps : traffic that does not fit. A link with load above capacity drops the fraction
+        1 - capacity / load of every flow crossing it (the excess, charged in proportion to rate);
+        a path loses the largest such fraction along it, so one flow's loss is not counted again
+        at each congested hop downstream.
     latency_stretch : demand-weighted mean of (path latency / the OD's lowest-latency candidate).
     """
 
@@ -74,9 +76,10 @@ def evaluate(network: Network, routing: Routing, tm: np.ndarray) -> Evaluation:
     cap = network.capacity
     util = load / cap
     over = util > 1.0
-    # loss: each path loses flow * sum over its congested links of (1 - cap/load), capped at its flow
+    # loss: each path loses flow * the largest (1 - cap/load) over its congested links
     frac = np.where(over, 1.0 - cap / np.where(load > 0, load, 1.0), 0.0)
-    lost = np.minimum(flows, flows * (R.T @ frac))
+    path_frac = np.maximum.reduceat(frac[ps.link_idx], ps.link_ptr[:-1]) if ps.n_paths else np.zeros(0)
+    lost = flows * path_frac
     d = ps.demand(tm)
     # latency stretch against the best candidate of each OD
     best = np.minimum.reduceat(ps.latency_ms, ps.od_ptr[:-1]) if ps.n_od else np.zeros(0)

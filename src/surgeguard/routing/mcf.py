@@ -25,7 +25,7 @@ def edge_mcf_mlu(network: Network, tm: np.ndarray) -> float:
     np.fill_diagonal(tm, 0.0)
     sources = np.flatnonzero(tm.sum(axis=1) > 0)
     S = len(sources)
-    scale = tm.sum() / network.capacity.mean() if tm.sum() > 0 else 1.0
+    scale = tm.max() if tm.max() > 0 else 1.0  # flows in units of the largest demand
     # variables: f[s, l] for each source s and link l (S*L), then U
     nv = S * L + 1
     rows, cols, vals = [], [], []
