@@ -9,7 +9,6 @@ a replay with ``shortest``, ``optimal`` (the optimum of the previous interval) a
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -49,10 +48,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     scenario = Lockdown(start=lockdown_at)
     series = scenario.apply(base, network=net)
     paths = k_shortest_paths(net, k=4)
-    scen_info = {"name": "lockdown", "spec": scenario.to_string()}
-    scen_info.update({k: (str(v) if isinstance(v, (pd.Timestamp, tuple)) else v)
-                      for k, v in dataclasses.asdict(scenario).items()})
-    scen_info["start"] = str(lockdown_at)
+    scen_info = scenario.describe(base)
     scen_info["capacities"] = net.meta.get("capacity_source", "")
     scen_info["traffic"] = (f"synthetic gravity series, {DEMO_TOTAL_BPS / 1e9:.0f} Gbit/s mean before the "
                             f"lockdown, seed {seed}")

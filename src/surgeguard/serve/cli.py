@@ -146,8 +146,8 @@ def replay(
     net, ts, ps = _prepare(network, traffic, paths_file, k, scale, size_util)
     scen_info = {}
     if scen is not None:
+        scen_info = scen.describe(ts)
         ts = scen.apply(ts, network=net)
-        scen_info = scen.describe() if hasattr(scen, "describe") else {"scenario": scenario}
     result = run_replay(net, ps, ts, names, start=start, stop=stop, progress=None if not as_json else False,
                         scenario=scen_info)
     summary = result.summary()
