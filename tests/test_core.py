@@ -17,7 +17,7 @@ from surgeguard.exceptions import NoPathError
 
 @pytest.mark.parametrize("mod", ["surgeguard.network", "surgeguard.traffic", "surgeguard.units",
                                  "surgeguard.routing.policies", "surgeguard.routing.paths",
-                                 "surgeguard.evaluate.metrics", "surgeguard.plan.sizing"])
+                                 "surgeguard.evaluate.metrics", "surgeguard.plan.sizing", "surgeguard.routing.optimal"])
 def test_doctests(mod):
     res = doctest.testmod(importlib.import_module(mod))
     assert res.failed == 0 and res.attempted > 0
