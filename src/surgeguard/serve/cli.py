@@ -190,6 +190,28 @@ def info(network: str = typer.Option(..., "--network", "-n", help="topology file
     typer.echo(f"capacity source: {net.meta.get('capacity_source', 'given')}")
 
 
+#: Command modules that add themselves to ``app``: ``surgeguard/serve/cmd_<name>.py`` defining
+#: ``register(app)``. A module that is not there yet is skipped; an import error inside one is not.
+COMMAND_MODULES = ("bench", "forecast", "detect", "learn", "whatif", "plan", "sweep", "api")
+
+
+def _register_command_modules() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        modname = f"{__package__}.cmd_{name}"
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:
+                continue
+            raise
+        mod.register(app, guard=_guard)
+
+
+_register_command_modules()
+
+
 def main():  # console-script entry point
     app()
 
