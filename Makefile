@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,ai,scale]'
 	touch $(STAMP)
 
 install: $(STAMP)
