@@ -39,11 +39,12 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     out.mkdir(parents=True, exist_ok=True)
     lockdown_at = pd.Timestamp(LOCKDOWN_START)
     start = (lockdown_at - pd.Timedelta(days=days / 2)).floor("D")
+    warmup = 96  # one day of history before the replayed window, so no policy starts cold
     periods = int(round(days * 96))
     net0 = morocco()
-    base = gravity_series(net0, start, periods, "15min", total_bps=DEMO_TOTAL_BPS, random_state=seed,
-                          name="morocco-synthetic")
-    before = int(np.searchsorted(base.times, lockdown_at))
+    base = gravity_series(net0, start - pd.Timedelta(days=1), periods + warmup, "15min", total_bps=DEMO_TOTAL_BPS,
+                          random_state=seed, name="morocco-synthetic")
+    before = int(np.searchsorted(base.times, lockdown_at))  # size on the traffic before the lockdown
     net = size_capacities(net0, base.window(0, max(before, 1)), target_util=0.6)
     scenario = Lockdown(start=lockdown_at)
     series = scenario.apply(base, network=net)
@@ -52,7 +53,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     scen_info["capacities"] = net.meta.get("capacity_source", "")
     scen_info["traffic"] = (f"synthetic gravity series, {DEMO_TOTAL_BPS / 1e9:.0f} Gbit/s mean before the "
                             f"lockdown, seed {seed}")
-    result = replay(net, paths, series, list(policies), progress=progress, scenario=scen_info)
+    result = replay(net, paths, series, list(policies), start=warmup, progress=progress, scenario=scen_info)
     files = result.write(out)
     summary = result.summary()
     report = write_replay_report(
@@ -70,7 +71,8 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     pre = result.steps[(result.steps["time"] < lockdown_at)]
     post = result.steps[(result.steps["time"] >= lockdown_at)]
     lines = [
-        f"{net.describe()}; {len(series)} intervals of 15 min from {series.times[0]:%Y-%m-%d} (UTC); "
+        f"{net.describe()}; {len(series) - warmup} intervals of 15 min from {series.times[warmup]:%Y-%m-%d} (UTC; "
+        f"one day before it is history only); "
         f"{paths.n_paths} candidate paths",
         f"lockdown from {lockdown_at:%Y-%m-%d %H:%M} UTC: total traffic +"
         f"{post['demand_bps'].mean() / max(pre['demand_bps'].mean(), 1) - 1:.0%} (mean after vs before)",

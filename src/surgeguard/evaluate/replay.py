@@ -38,8 +38,10 @@ class ReplayResult:
     ----------
     steps : long frame, one row per (step, policy): step, time, policy, mlu, oracle_mlu, ratio,
         congested_links, demand_bps, lost_bps, decision_seconds.
-    link_util : policy -> (n_steps, n_links) utilisation.
-    network, series : what was replayed (the series after any scenario).
+    link_util : policy -> (n_steps, n_links) utilisation; row ``i`` is series step ``start + i``.
+    network, series : what was replayed (the whole series after any scenario; ``steps['step']``
+        indexes it, and only steps ``start .. stop - 1`` were evaluated).
+    switches : policy switches recorded during the replay (time, policy, from, to), if any.
     scenario : the scenario's parameters, for the report.
     """
 
@@ -75,7 +77,11 @@ class ReplayResult:
 
 
 def summarise(steps: pd.DataFrame, step: pd.Timedelta | None = None) -> dict:
-    """The replay summary: per policy, MLU and ratio-to-oracle statistics, congestion and loss."""
+    """The replay summary: per policy, MLU and ratio-to-oracle statistics, congestion and loss.
+
+    ``lost_bits`` is the lost rate integrated over the step (None when the series has one step and
+    so no known duration); ``lost_bps_mean`` the mean lost rate.
+    """
     dt = step.total_seconds() if step is not None else 0.0
     out = {}
     for name, g in steps.groupby("policy", sort=False):
@@ -90,7 +96,8 @@ def summarise(steps: pd.DataFrame, step: pd.Timedelta | None = None) -> dict:
             "ratio_p99": q(ratio, 99), "ratio_max": float(ratio.max()),
             "intervals_over_1": int((mlu > 1.0).sum()),
             "intervals_over_0_9": int((mlu > 0.9).sum()),
-            "lost_bits": float(g["lost_bps"].sum() * dt),
+            "lost_bits": float(g["lost_bps"].sum() * dt) if dt > 0 else None,
+            "lost_bps_mean": float(g["lost_bps"].mean()),
             "lost_share": float(g["lost_bps"].sum() / max(g["demand_bps"].sum(), 1e-300)),
             "decision_seconds_mean": float(g["decision_seconds"].mean()),
         }
