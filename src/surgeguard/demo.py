@@ -25,7 +25,7 @@ LOCKDOWN_START = "2020-03-20T17:00Z"
 
 
 def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policies=("shortest", "optimal"),
-             progress: bool = True, seed: int = 2020) -> dict:
+             progress: bool | None = None, seed: int = 2020) -> dict:
     """Build, replay and report the Morocco lockdown demo; returns summary, text and file paths."""
     from .evaluate import replay
     from .examples import morocco
@@ -71,8 +71,8 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     pre = result.steps[(result.steps["time"] < lockdown_at)]
     post = result.steps[(result.steps["time"] >= lockdown_at)]
     lines = [
-        f"{net.describe()}; {len(series) - warmup} intervals of 15 min from {series.times[warmup]:%Y-%m-%d} (UTC; "
-        f"one day before it is history only); "
+        f"{net.describe()}; {len(series) - warmup} intervals of 15 min replayed from "
+        f"{series.times[warmup]:%Y-%m-%d %H:%M} UTC (the day before is history only); "
         f"{paths.n_paths} candidate paths",
         f"lockdown from {lockdown_at:%Y-%m-%d %H:%M} UTC: total traffic +"
         f"{post['demand_bps'].mean() / max(pre['demand_bps'].mean(), 1) - 1:.0%} (mean after vs before)",

@@ -172,7 +172,7 @@ def demo(
     """Morocco, March 2020: a national backbone, two weeks of traffic with the lockdown, replayed."""
     from ..demo import run_demo
 
-    res = run_demo(out, days=days, progress=not as_json)
+    res = run_demo(out, days=days, progress=None if not as_json else False)
     if as_json:
         typer.echo(json.dumps(res["summary"], default=str))
     else:
