@@ -320,140 +320,462 @@ def _yen(net: Network, k: int, pairs, disjoint: bool) -> PathSet:
                    {"k": k})
 
 
-def _walk(start, target, nh, link_of, ptr_out, out, offset0, n_steps):
-    """Write the links of the next-hop walks start->target into ``out`` at ``ptr_out + offset0``."""
-    cur = start.copy()
-    off = offset0.copy()
-    act = np.arange(len(cur))
-    for _ in range(int(n_steps.max()) if len(n_steps) else 0):
-        m = cur[act] != target[act]
-        act = act[m]
-        if not len(act):
-            break
-        nxt = nh[cur[act], target[act]]
-        out[ptr_out[act] + off[act]] = link_of[cur[act], nxt]
-        cur[act] = nxt
-        off[act] += 1
-    return off
+# ---------------------------------------------------------------------- scalable k shortest paths
+#: default sizes of the "deviation" builder (see :func:`_deviation`)
+_DEV_CHUNK_CELLS = 1 << 17
 
 
-def _deviation(net: Network, k: int, pairs, chunk: int = 2_000_000) -> PathSet:
-    n = net.n_nodes
+def _dev_graph(net: Network):
+    """Arrays of the cheapest link per node pair: (W, src, dst, metric, net link id, sorted keys)."""
     W, sel = _best_link_matrix(net)
-    link_of = np.full((n, n), -1, dtype=np.int64)
-    link_of[net.src[sel], net.dst[sel]] = sel
-    # distances to each target on the reversed graph give next hops toward the target
-    D_to, pred = dijkstra(W.T.tocsr(), directed=True, return_predecessors=True)
-    D = D_to.T  # D[x, t] = distance x -> t
-    nh = pred.T.astype(np.int64)  # nh[x, t] = next hop from x toward t (-9999 when none/self)
-    # hop counts along next-hop paths: H[x, t]
-    H = np.zeros((n, n), dtype=np.int64)
-    reach = np.isfinite(D)
-    np.fill_diagonal(reach, False)
-    xs, ts = np.nonzero(reach)
-    cur = xs.copy()
-    act = np.arange(len(xs))
-    while len(act):
-        cur[act] = nh[cur[act], ts[act]]
-        H[xs[act], ts[act]] += 1
-        act = act[cur[act] != ts[act]]
-    s_all, t_all = (np.asarray(a, dtype=np.int64) for a in pairs)
-    ok = np.isfinite(D[s_all, t_all]) & (s_all != t_all)
-    s_all, t_all = s_all[ok], t_all[ok]
-    # outgoing links per node (cheapest per neighbour), CSR by node
-    osrc, odst = net.src[sel], net.dst[sel]
-    order = np.argsort(osrc, kind="stable")
-    out_ptr = np.concatenate([[0], np.cumsum(np.bincount(osrc, minlength=n))])
-    out_dst = odst[order]
-    out_w = net.metric[sel][order]
-    deg = np.diff(out_ptr)
+    n = net.n_nodes
+    lsrc = net.src[sel].astype(np.int64)
+    ldst = net.dst[sel].astype(np.int64)
+    key = lsrc * n + ldst
+    order = np.argsort(key, kind="stable")
+    return {"n": n, "W": W, "lsrc": lsrc, "ldst": ldst, "lw": net.metric[sel].astype(np.float64),
+            "lid": sel.astype(np.int32), "key_sorted": key[order], "key_order": order.astype(np.int64),
+            "metric": net.metric, "latency": net.latency_ms}
 
-    res_src, res_dst, res_cnt, res_ptr_parts, res_links_parts = [], [], [], [], []
-    total_links = 0
-    for c0 in range(0, len(s_all), chunk):
-        s, t = s_all[c0:c0 + chunk], t_all[c0:c0 + chunk]
-        m = len(s)
-        hst = H[s, t]
-        # prefix nodes of each shortest path: position j = 0..hst-1 (node u_j, from which we deviate)
-        pref_od = np.repeat(np.arange(m), hst)
-        pref_pos = np.arange(hst.sum()) - np.repeat(np.cumsum(hst) - hst, hst)
-        pref_node = np.empty(len(pref_od), dtype=np.int64)
-        cur = s.copy()
-        base = np.cumsum(hst) - hst
-        act = np.arange(m)
-        j = 0
-        while len(act):
-            pref_node[base[act] + j] = cur[act]
-            cur[act] = nh[cur[act], t[act]]
-            j += 1
-            act = act[j < hst[act]]
-        # candidate deviations: every out-link of each prefix node except the next hop
-        cdeg = deg[pref_node]
-        c_pref = np.repeat(np.arange(len(pref_node)), cdeg)
-        c_slot = np.arange(cdeg.sum()) - np.repeat(np.cumsum(cdeg) - cdeg, cdeg) + np.repeat(out_ptr[pref_node], cdeg)
-        c_v = out_dst[c_slot]
-        c_u = pref_node[c_pref]
-        c_od = pref_od[c_pref]
-        c_t = t[c_od]
-        c_s = s[c_od]
-        pos = pref_pos[c_pref]
-        cost = D[c_s, c_u] + out_w[c_slot] + D[c_v, c_t]
-        # drop: the next hop itself, unreachable, and loops (the shortest path from v runs back through u)
-        loop = D[c_v, c_u] + D[c_u, c_t] <= D[c_v, c_t] * (1 + 1e-12) + 1e-12
-        valid = (c_v != nh[c_u, c_t]) & np.isfinite(cost) & ~loop
-        # a deviation back onto an earlier prefix node is also a loop: v on prefix before u
-        # (covered by `loop`: the shortest path from such a v passes through u)
-        c_od, cost, c_u, c_v, pos, c_slot = c_od[valid], cost[valid], c_u[valid], c_v[valid], pos[valid], c_slot[valid]
-        # keep the k-1 cheapest per OD: sort by (od, cost)
-        o = np.lexsort((cost, c_od))
-        c_od, cost, c_u, c_v, pos = c_od[o], cost[o], c_u[o], c_v[o], pos[o]
-        first = np.concatenate([[0], np.flatnonzero(np.diff(c_od)) + 1]) if len(c_od) else np.zeros(0, int)
-        rank = np.arange(len(c_od)) - np.repeat(first, np.diff(np.concatenate([first, [len(c_od)]])))
-        keep = rank < (k - 1)
-        c_od, c_u, c_v, pos = c_od[keep], c_u[keep], c_v[keep], pos[keep]
-        ndev = np.bincount(c_od, minlength=m)
-        cnt = 1 + ndev
-        # path order within each OD: shortest first, then deviations by cost (already sorted)
-        dev_first = np.cumsum(cnt) - cnt + 1  # path index (chunk-local) of each OD's first deviation
-        dev_rank = np.arange(len(c_od)) - np.repeat(np.cumsum(ndev) - ndev, ndev)
-        dev_path = dev_first[c_od] + dev_rank
-        sp_path = np.cumsum(cnt) - cnt
-        n_p = int(cnt.sum())
-        hops = np.empty(n_p, dtype=np.int64)
-        hops[sp_path] = hst
-        hops[dev_path] = pos + 1 + H[c_v, t[c_od]]
-        ptr = np.concatenate([[0], np.cumsum(hops)])
-        links = np.empty(ptr[-1], dtype=np.int64)
-        # shortest paths: walk s -> t
-        _walk(s, t, nh, link_of, ptr[sp_path], links, np.zeros(m, np.int64), hst)
-        # deviations: walk s -> u along the shortest path to t (pos hops), link (u, v), walk v -> t
-        dv_start = s[c_od]
-        dv_t = t[c_od]
-        cur = dv_start.copy()
-        base = ptr[dev_path]
-        act = np.arange(len(c_od))
-        j = 0
-        while len(act):
-            act = act[j < pos[act]]
-            if not len(act):
-                break
-            nxt = nh[cur[act], dv_t[act]]
-            links[base[act] + j] = link_of[cur[act], nxt]
-            cur[act] = nxt
-            j += 1
-        links[base + pos] = link_of[c_u, c_v]
-        _walk(c_v, dv_t, nh, link_of, base + pos + 1, links, np.zeros(len(c_od), np.int64),
-              H[c_v, dv_t] if len(c_od) else np.zeros(0, np.int64))
-        res_src.append(s); res_dst.append(t); res_cnt.append(cnt)
-        res_ptr_parts.append(ptr[1:] + total_links)
-        res_links_parts.append(links)
-        total_links += ptr[-1]
-    od_src = np.concatenate(res_src) if res_src else np.zeros(0, np.int64)
-    od_dst = np.concatenate(res_dst) if res_dst else np.zeros(0, np.int64)
-    counts = np.concatenate(res_cnt) if res_cnt else np.zeros(0, np.int64)
-    link_ptr = np.concatenate([[0]] + res_ptr_parts)
-    link_idx = np.concatenate(res_links_parts) if res_links_parts else np.zeros(0, np.int64)
-    return _finish(net, od_src, od_dst, counts, link_ptr, link_idx, "deviation", {"k": k})
+
+def _dev_trees(g, srcs):
+    """Shortest-path out-trees of ``srcs``, flattened over (row, node): parent, depth, Euler
+    numbering (for O(1) ancestor tests), levels, and every tree path as a list of links."""
+    n, c = g["n"], len(srcs)
+    D, pi = dijkstra(g["W"], directed=True, indices=srcs, return_predecessors=True)
+    cn = c * n
+    base = (np.arange(c, dtype=np.int64) * n)[:, None]
+    par = np.where(pi >= 0, pi.astype(np.int64) + base, -1).ravel()
+    D = D.ravel()
+    # depth by pointer doubling: dep[x] = hops from x up to jump[x]
+    nonroot = par >= 0
+    jump = np.where(nonroot, par, np.arange(cn, dtype=np.int64))
+    dep = nonroot.astype(np.int32)
+    while True:
+        jj = jump[jump]
+        if np.array_equal(jj, jump):
+            break
+        dep = dep + dep[jump]
+        jump = jj
+    maxd = int(dep.max()) if cn else 0
+    lvl_order = np.argsort(dep, kind="stable")
+    lvl_ptr = np.searchsorted(dep[lvl_order], np.arange(maxd + 2))
+    levels = [lvl_order[lvl_ptr[d]:lvl_ptr[d + 1]] for d in range(maxd + 1)]
+    # subtree sizes (bottom up), then pre-order numbers (top down, siblings in node order)
+    size = np.ones(cn, dtype=np.int32)
+    for d in range(maxd, 0, -1):
+        idx = levels[d]
+        np.add.at(size, par[idx], size[idx])
+    kids = lvl_order[lvl_ptr[1]:]
+    if len(kids):
+        o = kids[np.argsort(par[kids], kind="stable")]
+        excl = np.cumsum(size[o], dtype=np.int64) - size[o]
+        p_o = par[o]
+        first = np.ones(len(o), bool)
+        first[1:] = p_o[1:] != p_o[:-1]
+        grp = np.cumsum(first) - 1
+        off = np.zeros(cn, dtype=np.int64)
+        off[o] = excl - excl[np.flatnonzero(first)][grp]
+    else:
+        off = np.zeros(cn, dtype=np.int64)
+    tin = np.zeros(cn, dtype=np.int64)
+    for d in range(1, maxd + 1):
+        idx = levels[d]
+        tin[idx] = tin[par[idx]] + 1 + off[idx]
+    # nodes the source cannot reach: numbered after its tree (their own one-node trees)
+    unr = np.flatnonzero(~np.isfinite(D))
+    if len(unr):
+        r_u = unr // n
+        n_reach = size[np.asarray(srcs, dtype=np.int64) + np.arange(c, dtype=np.int64) * n]
+        first_u = np.searchsorted(r_u, r_u, side="left")
+        tin[unr] = n_reach[r_u] + (np.arange(len(unr)) - first_u)
+    # tree link into each node, and the link list of every tree path s -> x
+    node = np.arange(cn, dtype=np.int64) % n
+    tl = np.full(cn, -1, dtype=np.int64)
+    kk = kids
+    if len(kk):
+        pos = np.searchsorted(g["key_sorted"], (par[kk] % n) * n + node[kk])
+        tl[kk] = g["lid"][g["key_order"][pos]]
+    tptr = np.zeros(cn + 1, dtype=np.int64)
+    np.cumsum(dep, out=tptr[1:])
+    tlinks = np.empty(int(tptr[-1]), dtype=np.int32)
+    for d in range(1, maxd + 1):
+        idx = levels[d]
+        if d > 1:
+            ar = np.tile(np.arange(d - 1, dtype=np.int64), len(idx))
+            tlinks[np.repeat(tptr[idx], d - 1) + ar] = tlinks[np.repeat(tptr[par[idx]], d - 1) + ar]
+        tlinks[tptr[idx] + d - 1] = tl[idx]
+    return {"c": c, "D": D, "par": par, "dep": dep, "levels": levels, "size": size, "tin": tin,
+            "tptr": tptr, "tlinks": tlinks, "tl": tl}
+
+
+def _dev_sidetracks(g, tr, srcs, M):
+    """For every (row s, node x): the M cheapest sidetracks on the tree path s -> x (x excluded
+    of nothing, s excluded), as (extra cost, link) pairs sorted by extra cost.
+
+    Read backwards (from x towards s), the tree path is Eppstein's path to the root of the reversed
+    graph; a sidetrack at node u is a link (v, u) that is not u's tree link, and it costs
+    ``w(v, u) + D[s, v] - D[s, u]`` more than the tree path."""
+    n, c = g["n"], tr["c"]
+    cn = c * n
+    lsrc, ldst = g["lsrc"], g["ldst"]
+    D = tr["D"].reshape(c, n)
+    parn = tr["par"].reshape(c, n) % n
+    delta = g["lw"][None, :] + D[:, lsrc] - D[:, ldst]
+    ok = np.isfinite(delta) & (parn[:, ldst] != lsrc[None, :]) & (ldst[None, :] != np.asarray(srcs)[:, None])
+    rr, jj = np.nonzero(ok)
+    dd = delta[rr, jj]
+    key = rr.astype(np.int64) * n + ldst[jj]
+    o = np.lexsort((dd, key))
+    key, dd, jj = key[o], dd[o], jj[o]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    rank = np.arange(len(key)) - starts[np.cumsum(first) - 1]
+    m = rank < M
+    own_d = np.full((cn, M), np.inf)
+    own_l = np.full((cn, M), -1, dtype=np.int32)
+    own_d[key[m], rank[m]] = dd[m]
+    own_l[key[m], rank[m]] = jj[m]
+    top_d = np.full((cn, M), np.inf)
+    top_l = np.full((cn, M), -1, dtype=np.int32)
+    par = tr["par"]
+    for d in range(1, len(tr["levels"])):
+        idx = tr["levels"][d]
+        cd = np.concatenate([own_d[idx], top_d[par[idx]]], axis=1)
+        cl = np.concatenate([own_l[idx], top_l[par[idx]]], axis=1)
+        oo = np.argsort(cd, axis=1, kind="stable")[:, :M]
+        top_d[idx] = np.take_along_axis(cd, oo, axis=1)
+        top_l[idx] = np.take_along_axis(cl, oo, axis=1)
+    return top_d, top_l
+
+
+def _dev_chunk(g, srcs, od_row, od_t, k, M, R, cell_off=0, n_cells=0):
+    """k shortest simple paths for the OD pairs (srcs[od_row], od_t) of one chunk of sources.
+
+    Each OD pops walks from its own pool in cost order (Eppstein's enumeration over the reversed
+    graph, rooted at the source); a popped walk is recorded (its parent record and last sidetrack),
+    accepted when simple, and pushes two entries: its cheapest admissible child and its parent's
+    next admissible child (siblings are the parent's sidetrack list, already sorted by cost)."""
+    n = g["n"]
+    lsrc, ldst = g["lsrc"], g["ldst"]
+    tr = _dev_trees(g, srcs)
+    tin, size = tr["tin"], tr["size"]
+    rbase = od_row.astype(np.int64) * n
+    m_od = len(od_t)
+    d0 = tr["D"][rbase + od_t]
+    R = max(int(R), 1)
+    acc = np.zeros(m_od, dtype=np.int64)
+    acc_rec = np.full((m_od, k), -1, dtype=np.int64)
+    if k > 1 and R > 1:
+        top_d, top_l = _dev_sidetracks(g, tr, srcs, M)
+    # records of popped walks: id = od * R + pop number
+    rec_par = np.full(m_od * R, -1, dtype=np.int64)
+    rec_j = np.full(m_od * R, -1, dtype=np.int32)
+    rec_m = np.zeros(m_od * R, dtype=np.int16)
+    rec_fb = np.zeros(m_od * R, dtype=np.int64)      # flat tree index of the last chain's bottom
+    rec_cost = np.zeros(m_od * R, dtype=np.float64)
+    rec_ok = np.zeros(m_od * R, dtype=np.int64)      # bit c: child c is admissible
+    rec_simple = np.zeros(m_od * R, dtype=np.int64)  # bit c: child c is a simple path
+    # pools, unsorted, R wide (a row never holds more than R entries: each pop removes one and
+    # adds at most two): cost, and code = (parent record + 1) * 64 + slot in its sidetrack list
+    pool_c = np.full((m_od, R), np.inf)
+    pool_c[:, 0] = d0
+    pool_x = np.zeros((m_od, R), dtype=np.int64)
+    active = np.flatnonzero(np.isfinite(d0))
+    bits = np.int64(1) << np.arange(M, dtype=np.int64)
+
+    def lowest(mask):  # index of the lowest set bit (mask > 0)
+        low = mask & -mask
+        return np.log2(low.astype(np.float64)).astype(np.int64)
+
+    for it in range(R):
+        if not len(active):
+            break
+        pc = pool_c[active]
+        col = np.argmin(pc, axis=1)
+        hc = pc[np.arange(len(active)), col]
+        code = pool_x[active, col]
+        hp = (code >> 6) - 1
+        hs = code & 63
+        root = hp < 0
+        hpp = np.maximum(hp, 0)
+        pfb = rec_fb[hpp]
+        j = np.where(root, -1, top_l[pfb, hs] if k > 1 and R > 1 else -1).astype(np.int64)
+        m = np.where(root, 0, rec_m[hpp].astype(np.int64) + 1)
+        fb = np.where(root, rbase[active] + od_t[active], rbase[active] + lsrc[np.maximum(j, 0)])
+        simple = root | ((rec_simple[hpp] >> hs) & 1).astype(bool)
+        rid = active * R + it
+        rec_par[rid] = hp
+        rec_j[rid] = j
+        rec_m[rid] = m
+        rec_fb[rid] = fb
+        rec_cost[rid] = hc
+        a = active[simple]
+        acc_rec[a, acc[a]] = rid[simple]
+        acc[a] += 1
+        go = acc[active] < k
+        if it == R - 1 or k == 1 or not go.any():
+            break
+        ex = active[go]
+        ne = len(ex)
+        hc, hp, hs, m, fb, rid, simple, pfb = hc[go], hp[go], hs[go], m[go], fb[go], rid[go], simple[go], pfb[go]
+        hpp = np.maximum(hp, 0)
+        rb = rbase[ex]
+        # --- entry 1: the parent's next admissible sidetrack
+        nxt_mask = np.where(hp >= 0, rec_ok[hpp] >> (hs + 1), 0)
+        has1 = nxt_mask > 0
+        c1 = hs + 1 + lowest(np.where(has1, nxt_mask, 1))
+        e1_c = np.where(has1, rec_cost[hpp] + top_d[pfb, np.minimum(c1, M - 1)], np.inf)
+        # --- entry 2: the cheapest admissible child of the popped walk
+        cj = top_l[fb]                                   # (ne, M) sidetracks on the last chain
+        cd = top_d[fb]
+        cjs = np.maximum(cj, 0)
+        u = rb[:, None] + ldst[cjs]
+        v = rb[:, None] + lsrc[cjs]
+        tu, su = tin[u], size[u]
+        tv, sv = tin[v], size[v]
+        tb = tin[fb][:, None]
+        ok = np.isfinite(cd)
+        cur = (tu <= tv) & (tv < tu + su)                # v below u: the new chain runs through u
+        simple_c = ~cur
+        ok &= ~(cur & (tv <= tb) & (tb < tv + sv))       # v on (b_m .. u): every descendant loops
+        # earlier chains of the popped walk: bottoms b_i and tops a_{i+1}, walking up the records
+        mmax = int(m.max()) if ne else 0
+        if mmax:
+            rcur = rid.copy()
+            jl = np.empty((ne, mmax), dtype=np.int64)
+            for q in range(mmax):  # jl[:, q] = sidetrack q+1 counted from the end (j_m, j_{m-1}, ...)
+                jl[:, q] = rec_j[rcur]
+                rcur = np.maximum(rec_par[rcur], 0)
+            nons = ~simple
+            for i in range(mmax):  # chain i: bottom b_i (b_0 = t), top a_{i+1}
+                has = i < m
+                if not has.any():
+                    break
+                # j_{i+1} sits at jl[:, m - 1 - i]
+                ji = np.take_along_axis(jl, np.clip(m - 1 - i, 0, mmax - 1)[:, None], axis=1)[:, 0]
+                ji = np.maximum(ji, 0)
+                top = rb + ldst[ji]
+                if i == 0:
+                    bot = rb + od_t[ex]
+                else:
+                    jb = np.take_along_axis(jl, np.clip(m - i, 0, mmax - 1)[:, None], axis=1)[:, 0]
+                    bot = rb + lsrc[np.maximum(jb, 0)]
+                tt, st, tbo = tin[top][:, None], size[top][:, None], tin[bot][:, None]
+                hs_ = has[:, None]
+                hit = hs_ & (tt <= tv) & (tv < tt + st)
+                simple_c &= ~hit
+                ok &= ~(hit & (tv <= tbo) & (tbo < tv + sv))
+                pre = has & nons & (tin[top] <= tin[fb]) & (tin[fb] < tin[top] + size[top])
+                if pre.any():
+                    ok &= ~(pre[:, None] & (tu <= tbo) & (tbo < tu + su))
+        okm = (ok * bits).sum(axis=1)
+        rec_ok[rid] = okm
+        rec_simple[rid] = (simple_c * bits).sum(axis=1)
+        has2 = okm > 0
+        c2 = lowest(np.where(has2, okm, 1))
+        e2_c = np.where(has2, hc + cd[np.arange(ne), c2], np.inf)
+        # --- pool: the parent's next sidetrack takes the head's slot, the child the first free one
+        hcol = col[go]
+        pool_c[ex, hcol] = e1_c
+        pool_x[ex, hcol] = (hp + 1) * 64 + c1
+        free = np.argmax(pool_c[ex] == np.inf, axis=1)
+        put = has2 & (pool_c[ex, free] == np.inf)
+        pool_c[ex[put], free[put]] = e2_c[put]
+        pool_x[ex[put], free[put]] = (rid[put] + 1) * 64 + c2[put]
+        active = ex[np.isfinite(pool_c[ex].min(axis=1))]
+    # sidetrack lists of the accepted walks, in order j_1..j_m (from t)
+    acc_m = np.where(acc_rec >= 0, rec_m[np.maximum(acc_rec, 0)], 0).astype(np.int64)
+    acc_l = np.full((m_od, k, R), -1, dtype=np.int32)
+    cur = np.maximum(acc_rec, 0)
+    mm = acc_m.copy()
+    for _ in range(int(acc_m.max()) if acc_m.size else 0):
+        o, s_ = np.nonzero(mm > 0)
+        acc_l[o, s_, mm[o, s_] - 1] = rec_j[cur[o, s_]]
+        cur[o, s_] = rec_par[cur[o, s_]]
+        mm[o, s_] -= 1
+    out = _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, cell_off, n_cells)
+    out["tin"] = tr["tin"].astype(np.int32)
+    out["size"] = tr["size"]
+    tl = np.full(len(tr["par"]), -1, dtype=np.int32)
+    kid = tr["par"] >= 0
+    tl[kid] = tr["tl"][kid]
+    out["tree_link"] = tl
+    return out
+
+
+def _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, cell_off, n_cells):
+    """Link lists (network link ids, travel order) of the accepted walks of one chunk.
+
+    A walk with sidetracks j_1..j_m (from t backwards; link j_i runs b_i -> a_i, b_0 = t) is, in
+    travel order: the tree path s -> b_m, link j_m, the tree segment a_m -> b_{m-1}, ...,
+    link j_1, the tree segment a_1 -> t. Tree segments are slices of the stored tree paths, so the
+    whole chunk is one gather."""
+    n = g["n"]
+    dep, tptr, tlinks = tr["dep"], tr["tptr"], tr["tlinks"]
+    k = acc_l.shape[1]
+    po, ps = np.nonzero(np.arange(k)[None, :] < acc[:, None])
+    npath = len(po)
+    m = acc_m[po, ps].astype(np.int64)
+    rb = od_row[po].astype(np.int64) * n
+    npc = 2 * m + 1
+    pptr = np.zeros(npath + 1, dtype=np.int64)
+    np.cumsum(npc, out=pptr[1:])
+    pp = np.repeat(np.arange(npath), npc)                  # path of each piece
+    q = np.arange(int(pptr[-1]), dtype=np.int64) - pptr[pp]
+    h = q >> 1
+    i = m[pp] - h                                          # tree piece h is chain i = m - h
+    even = (q & 1) == 0
+    po_p, ps_p = po[pp], ps[pp]
+    # tree pieces: bottom b_i, from below a_{i+1} (chain i's top; 0 for the last chain) to b_i
+    jb = acc_l[po_p, ps_p, np.clip(i - 1, 0, None)].astype(np.int64)
+    jt = acc_l[po_p, ps_p, np.clip(i, 0, acc_l.shape[2] - 1)].astype(np.int64)
+    rbp = rb[pp]
+    x = np.where(i == 0, rbp + od_t[po_p], rbp + g["lsrc"][np.maximum(jb, 0)])
+    lo = np.where(h == 0, 0, dep[rbp + g["ldst"][np.maximum(jt, 0)]])
+    plen = np.where(even, dep[x] - lo, 1)
+    # link pieces: j_{m-h}, stored after the tree paths
+    lj = acc_l[po_p, ps_p, np.clip(i - 1, 0, None)]
+    combined = np.concatenate([tlinks, g["lid"][np.maximum(lj[~even], 0)]])
+    pstart = np.empty(len(q), dtype=np.int64)
+    pstart[even] = tptr[x[even]] + lo[even]
+    pstart[~even] = len(tlinks) + np.arange(int((~even).sum()))
+    hops = np.bincount(pp, weights=plen, minlength=npath).astype(np.int64)
+    # the compressed form for the solvers: per path, +1 at the bottom cell of each tree piece,
+    # -1 at its top cell (none for the piece that starts at the source), +1 at each link piece
+    two = even & (plen > 0) & (h >= 1)
+    e_cnt = np.where(even, (plen > 0).astype(np.int64) + two, 1)
+    e_off = np.cumsum(e_cnt) - e_cnt
+    q_idx = np.empty(int(e_cnt.sum()), dtype=np.int64)
+    q_sgn = np.ones(len(q_idx), dtype=np.int8)
+    f = e_cnt > 0
+    q_idx[e_off[f]] = np.where(even[f], cell_off + x[f], n_cells + g["lid"][np.maximum(lj[f], 0)])
+    t2 = np.flatnonzero(two)
+    q_idx[e_off[t2] + 1] = cell_off + rbp[t2] + g["ldst"][np.maximum(jt[t2], 0)]
+    q_sgn[e_off[t2] + 1] = -1
+    q_cnt = np.bincount(pp, weights=e_cnt, minlength=npath).astype(np.int64)
+    # the link lists: one gather; idx runs through each piece's slice, built as a cumulative sum
+    nz = plen > 0
+    plen, pstart = plen[nz], pstart[nz]
+    tot = int(plen.sum())
+    first = np.zeros(len(plen), dtype=np.int64)
+    np.cumsum(plen[:-1], out=first[1:])
+    idt = np.int32 if len(combined) < 2**31 - 1 else np.int64
+    step = np.ones(tot, dtype=idt)
+    if len(plen):
+        jump = np.empty(len(plen), dtype=np.int64)
+        jump[0] = pstart[0]
+        jump[1:] = pstart[1:] - (pstart[:-1] + plen[:-1] - 1)
+        step[first] = jump
+    idx = np.cumsum(step, dtype=idt)
+    links = combined[idx]
+    starts = np.cumsum(hops) - hops
+    cost = np.add.reduceat(g["metric"][links], starts) if npath else np.zeros(0)
+    lat = np.add.reduceat(g["latency"][links], starts) if npath else np.zeros(0)
+    return {"counts": acc, "hops": hops, "links": links, "cost": cost, "lat": lat,
+            "q_cnt": q_cnt, "q_idx": q_idx, "q_sgn": q_sgn}
+
+
+def _dev_run_chunk(args):
+    return _dev_chunk(*args)
+
+
+def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_pops: int | None = None,
+               chunk_cells: int = _DEV_CHUNK_CELLS, workers: int | None = None) -> PathSet:
+    """Up to ``k`` shortest simple paths per OD pair, vectorised over all pairs (see module notes).
+
+    Parameters
+    ----------
+    fanout : sidetracks kept per tree path (children per expanded walk); default ``k + 4``.
+    max_pops : walks each OD may take from its pool (accepted or rejected as loops); default ``2k + 2``.
+    chunk_cells : sources are processed in chunks of about ``chunk_cells / n_nodes`` sources.
+    workers : threads over chunks (numpy releases the GIL in most of the work); default
+        ``min(4, cpu count)``.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = net.n_nodes
+    M = min(int(fanout or (k + 4)), 62)  # slots are 6-bit codes and 64-bit masks
+    R = int(max_pops or (2 * k + 2))
+    g = _dev_graph(net)
+    s_all = np.asarray(pairs[0], dtype=np.int64)
+    t_all = np.asarray(pairs[1], dtype=np.int64)
+    ok = s_all != t_all
+    s_all, t_all = s_all[ok], t_all[ok]
+    order = np.argsort(s_all, kind="stable")
+    s_sorted, t_sorted = s_all[order], t_all[order]
+    uniq, first = np.unique(s_sorted, return_index=True)
+    bounds = np.concatenate([first, [len(s_sorted)]])
+    per = max(1, int(chunk_cells) // max(n, 1))
+    n_cells = len(uniq) * n
+    jobs = []
+    for c0 in range(0, len(uniq), per):
+        srcs = uniq[c0:c0 + per]
+        lo, hi = bounds[c0], bounds[min(c0 + per, len(uniq))]
+        row = np.repeat(np.arange(len(srcs)), np.diff(bounds[c0:c0 + len(srcs) + 1]))
+        jobs.append((g, srcs, row, t_sorted[lo:hi], k, M, R, c0 * n, n_cells))
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1)
+    if workers > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_dev_run_chunk, jobs))
+    else:
+        results = [_dev_run_chunk(j) for j in jobs]
+    del jobs
+
+    def cat(key, dtype):
+        if not results:
+            return np.zeros(0, dtype)
+        out = np.concatenate([r[key] for r in results]).astype(dtype, copy=False)
+        for r in results:
+            r[key] = None  # free as we go
+        return out
+
+    counts = cat("counts", np.int64)
+    hops = cat("hops", np.int64)
+    links = cat("links", np.int32)
+    cost = cat("cost", np.float64)
+    lat = cat("lat", np.float64)
+    q_cnt = cat("q_cnt", np.int64)
+    q_idx = cat("q_idx", np.int32 if n_cells + net.n_links < 2**31 - 1 else np.int64)
+    q_sgn = cat("q_sgn", np.int8)
+    trees = {"n_nodes": n, "sources": uniq, "tin": cat("tin", np.int32), "size": cat("size", np.int32),
+             "tree_link": cat("tree_link", np.int32)}
+    del results
+    link_ptr = np.zeros(len(hops) + 1, dtype=np.int64)
+    np.cumsum(hops, out=link_ptr[1:])
+    q_ptr = np.zeros(len(q_cnt) + 1, dtype=np.int64)
+    np.cumsum(q_cnt, out=q_ptr[1:])
+    keep = counts > 0
+    od_ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=od_ptr[1:])
+    meta = {"k": k, "algorithm": "eppstein-simple", "fanout": M, "max_pops": R,
+            "_link_src": net.src, "_link_dst": net.dst}
+    ps = PathSet(tuple(net.node_names), tuple(net.link_names), s_sorted, t_sorted, od_ptr, link_ptr, links,
+                 cost, lat, "deviation", meta)
+    if not keep.all() or not np.array_equal(order, np.arange(len(order))):
+        # back to the caller's pair order, dropping unreachable pairs
+        sel_sorted = np.flatnonzero(keep)
+        sel_sorted = sel_sorted[np.argsort(order[sel_sorted], kind="stable")]
+        cnt = counts[sel_sorted]
+        pidx = (np.repeat(ps.od_ptr[sel_sorted] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+                + np.arange(int(cnt.sum())))
+        ps = ps._subset_paths(sel_sorted, cnt, pidx)
+        q_ptr, q_idx, q_sgn = _csr_rows(q_ptr, (q_idx, q_sgn), pidx)
+    trees.update(q_ptr=q_ptr, q_idx=q_idx, q_sgn=q_sgn, _link_ptr=ps.link_ptr)
+    ps.meta["_trees"] = trees
+    return ps
+
+
+def _csr_rows(ptr, values, rows):
+    """Rows ``rows`` of a CSR structure: (new ptr, tuple of gathered value arrays)."""
+    cnt = ptr[1:][rows] - ptr[:-1][rows]
+    new_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(cnt, out=new_ptr[1:])
+    gather = np.repeat(ptr[:-1][rows] - new_ptr[:-1], cnt) + np.arange(int(new_ptr[-1]))
+    return (new_ptr, *(v[gather] for v in values))
 
 
 def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], Iterable[int]] | None = None,
