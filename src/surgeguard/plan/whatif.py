@@ -1,0 +1,1189 @@
+"""Failure what-ifs: every single-link, single-node or SRLG failure, re-routed two ways.
+
+For each failure of a list (:func:`failure_scenarios`) the traffic is re-routed
+
+* by **shortest-path reconvergence** (policy ``"shortest"``): what the IGP does on its own. Every
+  router splits traffic toward a destination equally over its next hops on shortest paths of the
+  *surviving* graph (hop-by-hop ECMP, parallel links included), on the IGP metric or on hop count.
+  :class:`EcmpReconvergence` keeps, per destination, the shortest-path DAG of the intact network;
+  a failure re-computes only the destinations whose DAG uses a failed link (one Dijkstra per
+  affected destination, vectorised by scipy), and the loads are updated by subtracting their old
+  contribution and adding the new one. Loads along each DAG are propagated for all affected
+  destinations at once with one sparse matrix (see :meth:`EcmpReconvergence.link_loads`);
+* by **re-optimised TE** (policy ``"optimal"``, or any other registered policy): the min-MLU LP
+  over the surviving candidate paths. Paths crossing a failed link are switched off (column upper
+  bound 0 in the HiGHS model, which is kept alive and re-solved from the previous basis); an OD
+  pair that loses all its candidates gets its k shortest paths on the surviving graph (added as
+  columns once, enabled only for that failure); an OD pair the failure disconnects is reported as
+  unrouted traffic, not an error.
+
+Per failure and policy the result holds the MLU, the links above 100 % utilisation, and the
+traffic lost (bit/s, per traffic class when the traffic has classes) as two parts:
+
+* ``unrouted_bps``: demand with no surviving path (disconnected OD pairs, and all demand from or
+  to a failed node);
+* ``dropped_bps``: traffic that does not fit. As in :func:`surgeguard.evaluate.evaluate`, a link
+  with load above capacity drops the fraction ``1 - capacity / load`` of every flow crossing it and
+  a flow loses the largest such fraction along its path. For ECMP the "paths" are those of each
+  destination's DAG with their hop-by-hop shares; the sum over paths is computed exactly by one
+  extra DAG propagation per distinct congested fraction.
+
+:class:`WhatIfResult` then ranks the failures (traffic lost first, then MLU) and gives, per link,
+its worst-case utilisation over all failures and the failure that causes it: the table of Cisco
+WAE's Simulation Analysis.
+
+Examples
+--------
+>>> import numpy as np
+>>> from surgeguard.examples import ring
+>>> net = ring(4)
+>>> fails = failure_scenarios(net, "single-link")
+>>> len(fails), fails[0].name, fails[0].links
+(4, 'R0<->R1', ('R0->R1', 'R1->R0'))
+>>> tm = np.zeros((4, 4)); tm[0, 1] = 4e9
+>>> ev = evaluate_failure(net, fails[0], tm)          # R0->R1 now goes the long way round
+>>> round(ev.mlu, 2), ev.lost_bps
+(0.4, 0.0)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from ..exceptions import InputError, ValidationError
+from ..network import Network
+from ..traffic import TrafficSeries
+
+__all__ = [
+    "Failure", "FAILURE_KINDS", "circuits", "failure_scenarios", "read_failures_file", "failure_masks",
+    "EcmpReconvergence", "LinkLoads", "FailureEvaluation", "WhatIf", "WhatIfResult",
+    "evaluate_failure", "run_whatif", "pick_traffic", "failures_section", "NO_FAILURE",
+]
+
+#: Built-in failure sets accepted by :func:`failure_scenarios` (anything else is read as a file).
+FAILURE_KINDS = ("single-link", "single-node", "srlg")
+#: Utilisation above which a link counts as overloaded (1 + a relative tolerance).
+_OVER = 1.0 + 1e-9
+
+
+# ============================================================================== failure sets
+@dataclass(frozen=True)
+class Failure:
+    """One failure: a set of links (and nodes) down at the same time.
+
+    Attributes
+    ----------
+    name : label for reports: ``'A<->B'`` (a fibre), ``'node A'``, ``'srlg TAG'``, or the file line.
+    kind : ``'link'``, ``'node'``, ``'srlg'`` or ``'file'``.
+    links : names of the failed directed links (a node failure lists all links at the node).
+    nodes : names of failed nodes; all demand from or to them is lost (unrouted).
+    """
+
+    name: str
+    kind: str
+    links: tuple[str, ...]
+    nodes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "links": list(self.links), "nodes": list(self.nodes)}
+
+
+#: The "no failure" case (the intact network), used for baselines.
+NO_FAILURE = Failure("(none)", "none", ())
+
+
+def circuits(network: Network) -> list[tuple[str, tuple[int, ...]]]:
+    """The bidirectional circuits (fibres) of a network: each link paired with its reverse.
+
+    A link A->B pairs with the link B->A of the same rank among parallel links (A->B#0 with B->A#0);
+    a link without a reverse is a circuit of its own.
+
+    Returns
+    -------
+    list of ``(name, link indices)`` in order of first link: name ``'A<->B'`` (``'A<->B#k'`` for the
+    k-th of parallel circuits).
+
+    >>> from surgeguard.examples import triangle
+    >>> [c for c, _ in circuits(triangle())]
+    ['A<->B', 'B<->C', 'A<->C']
+    """
+    lk = network.links
+    src, dst = lk["src"].to_numpy(), lk["dst"].to_numpy()
+    rank = pd.Series(np.zeros(len(lk), int)).groupby([src, dst]).cumcount().to_numpy() if len(lk) else []
+    where = {(s, d, int(r)): i for i, (s, d, r) in enumerate(zip(src, dst, rank))}
+    multi = pd.Series(1, index=pd.MultiIndex.from_arrays([src, dst])).groupby(level=[0, 1]).size() \
+        if len(lk) else pd.Series(dtype=int)
+    seen = np.zeros(len(lk), bool)
+    out = []
+    for i, (s, d, r) in enumerate(zip(src, dst, rank)):
+        if seen[i]:
+            continue
+        j = where.get((d, s, int(r)))
+        members = (i,) if j is None or seen[j] else (i, j)
+        seen[list(members)] = True
+        par = int(multi.get((s, d), 1)) > 1
+        name = f"{s}<->{d}" if j is not None else f"{s}->{d}"
+        if par:
+            name += f"#{int(r)}"
+        out.append((name, members))
+    return out
+
+
+def failure_scenarios(network: Network, kind: str) -> list[Failure]:
+    """The failures of one kind, in a stable order.
+
+    Parameters
+    ----------
+    network : the network.
+    kind : ``'single-link'`` (each bidirectional circuit: both directions of a link pair, see
+        :func:`circuits`), ``'single-node'`` (each node with all its links), ``'srlg'`` (for each
+        tag in the links' ``srlg`` column, every link carrying it), or the path of a failures file
+        (see :func:`read_failures_file`).
+
+    Returns
+    -------
+    list of :class:`Failure`.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown kind that is not a file, or ``'srlg'`` on a network without SRLG tags.
+
+    >>> from surgeguard.examples import triangle
+    >>> [f.name for f in failure_scenarios(triangle(), "single-node")]
+    ['node A', 'node B', 'node C']
+    """
+    names = network.link_names
+    if kind == "single-link":
+        return [Failure(name, "link", tuple(names[i] for i in idx)) for name, idx in circuits(network)]
+    if kind == "single-node":
+        lk = network.links
+        out = []
+        for n in network.node_names:
+            at = lk.index[(lk["src"] == n) | (lk["dst"] == n)]
+            out.append(Failure(f"node {n}", "node", tuple(at), (n,)))
+        return out
+    if kind == "srlg":
+        tags: dict[str, list[str]] = {}
+        for lname, text in zip(network.link_names, network.links["srlg"].astype(str)):
+            for tag in (t.strip() for t in text.split(",")):
+                if tag:
+                    tags.setdefault(tag, []).append(lname)
+        if not tags:
+            raise ValidationError(
+                f"network {network.name!r} has no SRLG tags (the links' 'srlg' column is empty); tag the "
+                "links that share a duct or a conduit (comma-separated names), or use --failures single-link")
+        return [Failure(f"srlg {t}", "srlg", tuple(ls)) for t, ls in tags.items()]
+    path = Path(str(kind))
+    if path.is_file():
+        return read_failures_file(network, path)
+    raise ValidationError(
+        f"failures {kind!r} is neither one of {', '.join(FAILURE_KINDS)} nor a readable file; give a kind or "
+        "the path of a file with one failure per line (link or node names)")
+
+
+def read_failures_file(network: Network, path) -> list[Failure]:
+    """Failures from a text file: one failure per line, its items separated by commas.
+
+    An item is a directed link name (``A->B``; list ``B->A`` too to cut the fibre) or a node name
+    (the node and every link at it). Where an item is neither, it is split on whitespace and each
+    word must be a link or node name (so ``A->B B->A`` works too). Blank lines and lines starting
+    with ``#`` are skipped. The failure's name is the line itself.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, or has no failure.
+    ValidationError
+        Naming the line and the item that is neither a link nor a node of the network.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"failures file {str(path)!r} cannot be read ({exc}); give a text file with one "
+                         "failure per line") from None
+    links = set(network.link_names)
+    nodes = set(network.node_names)
+    lk = network.links
+    out = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        items: list[str] = []
+        for item in (x.strip() for x in line.split(",")):
+            if not item:
+                continue
+            if item in links or item in nodes:
+                items.append(item)
+                continue
+            words = item.split()
+            bad = [w for w in words if w not in links and w not in nodes]
+            if bad or not words:
+                raise ValidationError(
+                    f"failures file {str(path)!r} line {lineno}: {bad[0] if bad else item!r} is neither a link "
+                    f"nor a node of {network.name!r}; links are named like {network.link_names[0]!r}, nodes "
+                    f"like {network.node_names[0]!r}")
+            items.extend(words)
+        f_links: list[str] = []
+        f_nodes: list[str] = []
+        for item in items:
+            if item in links:
+                f_links.append(item)
+            else:
+                f_nodes.append(item)
+                f_links.extend(lk.index[(lk["src"] == item) | (lk["dst"] == item)])
+        f_links = list(dict.fromkeys(f_links))
+        out.append(Failure(line, "file", tuple(f_links), tuple(dict.fromkeys(f_nodes))))
+    if not out:
+        raise InputError(f"failures file {str(path)!r} has no failure; write one per line (link or node names)")
+    return out
+
+
+def _as_failure(network: Network, failure) -> Failure:
+    if failure is None:
+        return NO_FAILURE
+    if isinstance(failure, Failure):
+        network.link_ids(failure.links)  # unknown names: one-line error
+        if failure.nodes:
+            network.node_ids(failure.nodes)
+        return failure
+    if isinstance(failure, str):
+        failure = [failure]
+    items = list(failure)
+    links = set(network.link_names)
+    lk = network.links
+    f_links, f_nodes = [], []
+    for item in items:
+        if item in links:
+            f_links.append(item)
+        elif item in network.node_index:
+            f_nodes.append(item)
+            f_links.extend(lk.index[(lk["src"] == item) | (lk["dst"] == item)])
+        else:
+            raise ValidationError(f"failure item {item!r} is neither a link nor a node of {network.name!r}; "
+                                  f"links are named like {network.link_names[0]!r}")
+    return Failure(", ".join(items), "given", tuple(dict.fromkeys(f_links)), tuple(f_nodes))
+
+
+# ============================================================================== traffic in
+def _as_demands(network: Network, traffic, classes=None) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """(C, N, N) bit/s and class names (None for one aggregate) from a matrix or class stack."""
+    if isinstance(traffic, TrafficSeries):
+        raise ValidationError("give one traffic matrix, not a series; pick a step with pick_traffic(series, at=...)")
+    dem = np.asarray(traffic, dtype=float)
+    n = network.n_nodes
+    if dem.ndim == 2:
+        dem = dem[None]
+    if dem.ndim != 3 or dem.shape[1:] != (n, n):
+        raise ValidationError(f"traffic has shape {np.shape(traffic)}; expected ({n}, {n}) or (classes, {n}, {n}) "
+                              f"for network {network.name!r}")
+    if classes is not None:
+        classes = tuple(str(c) for c in classes)
+        if len(classes) != dem.shape[0]:
+            raise ValidationError(f"{len(classes)} class names for {dem.shape[0]} class matrices; give one name each")
+    elif dem.shape[0] > 1:
+        classes = tuple(f"class{i}" for i in range(dem.shape[0]))
+    if not np.isfinite(dem).all() or (dem < 0).any():
+        raise ValidationError("traffic has negative, NaN or infinite demand; demands must be finite and >= 0 bit/s")
+    dem = dem.copy()
+    idx = np.arange(n)
+    dem[:, idx, idx] = 0.0
+    return dem, classes
+
+
+def pick_traffic(series: TrafficSeries, network: Network, *, at: int | None = None) -> dict:
+    """One step of a series for a what-if: step ``at``, or (default) the busiest step.
+
+    Returns
+    -------
+    dict with ``demands`` ((C, N, N) bit/s in the network's node order), ``classes`` (names or
+    None), ``index`` (the step), ``time`` (its UTC timestamp) and ``how`` (``'at'`` or ``'peak'``).
+    """
+    ts = series.reorder(network.node_names)
+    if at is None:
+        tot = ts.total.sum(axis=(1, 2))
+        i, how = int(np.argmax(tot)), "peak"
+    else:
+        if not -len(ts) <= at < len(ts):
+            raise ValidationError(f"step {at} is outside the series' {len(ts)} steps (0..{len(ts) - 1}); pick "
+                                  "another --at or use --peak")
+        i, how = int(at) % len(ts), "at"
+    v = ts.values[i]
+    dem = v if ts.classes is not None else v[None]
+    return {"demands": dem, "classes": ts.classes, "index": i, "time": ts.times[i], "how": how}
+
+
+def failure_masks(network: Network, failure: Failure | None) -> tuple[np.ndarray, np.ndarray]:
+    """The links that survive ``failure`` (bool mask in link order) and the failed node indices.
+
+    A failed node takes every link at it down, whether or not the failure lists them.
+    """
+    alive = np.ones(network.n_links, bool)
+    nodes = np.zeros(0, dtype=np.int64)
+    if failure is not None:
+        if failure.links:
+            alive[network.link_ids(failure.links)] = False
+        if failure.nodes:
+            nodes = network.node_ids(failure.nodes)
+            alive[np.isin(network.src, nodes) | np.isin(network.dst, nodes)] = False
+    return alive, nodes
+
+
+# ============================================================================== IGP reconvergence
+@dataclass(eq=False)
+class LinkLoads:
+    """Link loads of one routing of one traffic (by class), with what was not routed.
+
+    Attributes
+    ----------
+    load : (n_links, C) bit/s per link and class (column order of the demands).
+    unrouted : (C,) bit/s of demand with no path (disconnected, or from/to a failed node).
+    affected : number of destinations whose routing was recomputed (ECMP) or of OD pairs given
+        new paths (TE); for reports.
+    dropped : (C,) bit/s lost to congestion (``None`` until computed).
+    """
+
+    load: np.ndarray
+    unrouted: np.ndarray
+    affected: int = 0
+    dropped: np.ndarray | None = None
+
+    @property
+    def total(self) -> np.ndarray:
+        """(n_links,) bit/s summed over classes."""
+        return self.load.sum(axis=1)
+
+
+class EcmpReconvergence:
+    """IGP shortest-path routing with hop-by-hop ECMP, on a network and on its failures.
+
+    Parameters
+    ----------
+    network : the intact network.
+    igp : ``"metric"`` (the links' IGP metric) or ``"hops"`` (every link costs 1).
+    rtol : relative tolerance for equal-cost paths.
+    max_rows : destinations × nodes propagated in one sparse matrix (bounds memory).
+
+    Notes
+    -----
+    For destination ``t``, ``D[t, x]`` is the IGP distance from ``x`` to ``t`` and link ``l = (u, v)``
+    is on the shortest-path DAG when ``w_l + D[t, v] == D[t, u]``. Router ``u`` sends ``1/fan_t(u)`` of
+    what it holds for ``t`` on each DAG link (``fan_t(u)``: its number of DAG links toward ``t``,
+    parallel links counted). The traffic at every node is ``f = b + P^T f`` with ``b`` the demand
+    toward ``t`` and ``P`` the split matrix; ``P`` is nilpotent (a DAG), so ``f = sum_k (P^T)^k b``,
+    computed for all destinations at once by repeated sparse products until nothing moves (as many
+    products as the deepest DAG has hops). A link's load is ``f[u] / fan_t(u)`` summed over ``t``.
+
+    Examples
+    --------
+    >>> from surgeguard.examples import ring
+    >>> net = ring(4); eng = EcmpReconvergence(net)
+    >>> tm = np.zeros((4, 4)); tm[0, 2] = 2e9              # two equal paths: 1 Gbit/s each
+    >>> ll = eng.link_loads(tm)
+    >>> sorted(set(np.round(ll.total / 1e9, 6).tolist()))
+    [0.0, 1.0]
+    """
+
+    def __init__(self, network: Network, *, igp: str = "metric", rtol: float = 1e-9, max_rows: int = 2_000_000):
+        if igp not in ("metric", "hops"):
+            raise ValidationError(f"igp must be 'metric' or 'hops', got {igp!r}")
+        self.network, self.igp, self.rtol, self.max_rows = network, igp, float(rtol), int(max_rows)
+        self.n, self.L = network.n_nodes, network.n_links
+        self.src, self.dst = network.src, network.dst
+        self.w = network.metric.astype(float) if igp == "metric" else np.ones(self.L)
+        # links sorted by (src, dst, weight): the first of each (src, dst) group is the cheapest
+        self._order = np.lexsort((self.w, self.dst, self.src))
+        self._Psrc = sp.csr_matrix((np.ones(self.L), (np.arange(self.L), self.src)), shape=(self.L, self.n))
+        t0 = time.perf_counter()
+        alive = np.ones(self.L, bool)
+        self.D = self._distances(alive, np.arange(self.n))        # (N, N): D[t, x] = dist x -> t
+        self.on, self.fan = self._dag(self.D, alive)              # (N, L) bool, (N, N)
+        self.build_seconds = time.perf_counter() - t0
+        self._base_cache: dict = {}
+
+    # ------------------------------------------------------------------ building blocks
+    def _distances(self, alive: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        o = self._order[alive[self._order]]
+        s, d, w = self.src[o], self.dst[o], self.w[o]
+        first = np.ones(len(o), bool)
+        first[1:] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
+        # reversed graph (v -> u for each link u -> v): distances from t are distances to t
+        Wr = sp.csr_matrix((w[first], (d[first], s[first])), shape=(self.n, self.n))
+        if len(targets) == 0:
+            return np.zeros((0, self.n))
+        return dijkstra(Wr, directed=True, indices=targets)
+
+    def _dag(self, D: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Ds, Dd = D[:, self.src], D[:, self.dst]
+        with np.errstate(invalid="ignore"):
+            on = (np.abs(self.w[None, :] + Dd - Ds) <= self.rtol * np.maximum(1.0, Ds)) & np.isfinite(Ds)
+        on &= alive[None, :]
+        fan = np.asarray((self._Psrc.T @ on.T.astype(float)).T)   # (a, N) DAG links out of each node
+        return on, fan
+
+    def _propagate(self, targets: np.ndarray, on: np.ndarray, fan: np.ndarray, dem: np.ndarray,
+                   cut: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Link loads (L, C) and arrivals (a, C) of the demand toward ``targets`` over their DAGs.
+
+        ``cut``: links whose traffic is removed (absorbed) instead of forwarded; used for loss.
+        """
+        C = dem.shape[0]
+        loads = np.zeros((self.L, C))
+        arrived = np.zeros((len(targets), C))
+        per = max(1, self.max_rows // max(self.n, 1))
+        for c0 in range(0, len(targets), per):
+            tg = targets[c0:c0 + per]
+            a = len(tg)
+            ii, ll = np.nonzero(on[c0:c0 + per])
+            if cut is not None:
+                keep = ~cut[ll]
+            su = self.src[ll]
+            fr = fan[c0:c0 + per][ii, su]
+            val = 1.0 / fr
+            base = ii * self.n
+            b = np.ascontiguousarray(dem[:, :, tg].transpose(2, 1, 0)).reshape(a * self.n, C)
+            if cut is None:
+                M = sp.csr_matrix((val, (base + self.dst[ll], base + su)), shape=(a * self.n, a * self.n))
+            else:
+                M = sp.csr_matrix((val[keep], (base[keep] + self.dst[ll[keep]], base[keep] + su[keep])),
+                                  shape=(a * self.n, a * self.n))
+            f = b.copy()
+            r = b
+            for _ in range(self.n + 1):
+                r = M @ r
+                if not r.any():
+                    break
+                f += r
+            E = sp.csr_matrix((val, (ll, base + su)), shape=(self.L, a * self.n))
+            loads += E @ f
+            arrived[c0:c0 + per] = f[np.arange(a) * self.n + tg]
+        return loads, arrived
+
+    def _unrouted(self, D: np.ndarray, targets: np.ndarray, dem: np.ndarray) -> np.ndarray:
+        """(C,) demand toward ``targets`` from nodes that cannot reach them."""
+        unreach = ~np.isfinite(D)                                  # (a, N)
+        unreach[np.arange(len(targets)), targets] = False
+        # dem[c, x, t] for t in targets: (C, N, a)
+        return np.einsum("cxa,ax->c", dem[:, :, targets], unreach.astype(float))
+
+    def _baseline(self, dem: np.ndarray):
+        key = (dem.shape, hash(dem.tobytes()))
+        hit = self._base_cache.get(key)
+        if hit is None:
+            tg = np.arange(self.n)
+            load, _ = self._propagate(tg, self.on, self.fan, dem)
+            unreach = ~np.isfinite(self.D)
+            unreach[tg, tg] = False
+            unr_t = np.einsum("cxt,tx->tc", dem, unreach.astype(float))   # (N, C) per destination
+            hit = (load, unr_t)
+            self._base_cache = {key: hit}  # keep the last traffic only
+        return hit
+
+    # ------------------------------------------------------------------ public
+    def failure_masks(self, failure: Failure | None) -> tuple[np.ndarray, np.ndarray]:
+        """(alive links mask, failed node indices) of a failure; see :func:`failure_masks`."""
+        return failure_masks(self.network, failure)
+
+    def link_loads(self, traffic, failure: Failure | None = None, *, dropped: bool = False) -> LinkLoads:
+        """Link loads after the IGP has reconverged around ``failure`` (None: intact network).
+
+        Parameters
+        ----------
+        traffic : (N, N) or (C, N, N) bit/s.
+        failure : a :class:`Failure` (or None).
+        dropped : also compute the traffic lost to congestion (:attr:`LinkLoads.dropped`).
+
+        Returns
+        -------
+        :class:`LinkLoads` with loads per link and class in bit/s.
+        """
+        dem, _ = _as_demands(self.network, traffic)
+        base_load, base_unr_t = self._baseline(dem)
+        alive, fnodes = self.failure_masks(failure)
+        dead = ~alive
+        if not dead.any() and not len(fnodes):
+            ll = LinkLoads(base_load.copy(), base_unr_t.sum(axis=0), 0)
+            on_of = None
+        else:
+            affected = self.on[:, dead].any(axis=1)
+            dem_f = dem
+            if len(fnodes):
+                affected[fnodes] = True
+                affected |= dem[:, fnodes, :].sum(axis=(0, 1)) > 0  # their demand disappears everywhere
+                dem_f = dem.copy()
+                dem_f[:, fnodes, :] = 0.0
+                dem_f[:, :, fnodes] = 0.0
+            A = np.flatnonzero(affected)
+            D_A = self._distances(alive, A)
+            on_A, fan_A = self._dag(D_A, alive)
+            stranded = dem.sum(axis=(1, 2)) - dem_f.sum(axis=(1, 2))
+            if 2 * len(A) >= self.n:        # most destinations changed: recompute all of them
+                on_all, fan_all = self.on.copy(), self.fan.copy()
+                on_all[A], fan_all[A] = on_A, fan_A
+                load, _ = self._propagate(np.arange(self.n), on_all, fan_all, dem_f)
+            else:                           # subtract the affected destinations' old loads, add the new
+                old, _ = self._propagate(A, self.on[A], self.fan[A], dem)
+                new, _ = self._propagate(A, on_A, fan_A, dem_f)
+                load = base_load - old + new
+                load[load < 1e-9 * max(1.0, float(np.abs(base_load).max(initial=0.0)))] = 0.0
+            load[dead] = 0.0
+            unr = base_unr_t.sum(axis=0) - base_unr_t[A].sum(axis=0) + self._unrouted(D_A, A, dem_f) + stranded
+            ll = LinkLoads(load, np.maximum(unr, 0.0), len(A))
+            on_of = (A, on_A, fan_A, dem_f)
+        if dropped:
+            ll.dropped = self._dropped(ll.load, on_of, dem)
+        return ll
+
+    def _dropped(self, load: np.ndarray, on_of, dem: np.ndarray) -> np.ndarray:
+        """(C,) traffic lost to congestion: each flow loses the largest drop fraction on its path."""
+        C = load.shape[1]
+        tot = load.sum(axis=1)
+        cap = self.network.capacity
+        frac = np.where(tot > cap * _OVER, 1.0 - cap / np.where(tot > 0, tot, 1.0), 0.0)
+        if not (frac > 0).any():
+            return np.zeros(C)
+        on, fan, dm = self.on, self.fan, dem
+        if on_of is not None:
+            A, on_A, fan_A, dm = on_of
+            on, fan = on.copy(), fan.copy()
+            on[A], fan[A] = on_A, fan_A
+        cong = frac > 0
+        rel = np.flatnonzero(on[:, cong].any(axis=1))            # destinations whose DAG meets congestion
+        on_r, fan_r = on[rel], fan[rel]
+        levels = np.unique(frac[cong])[::-1]                      # theta_1 > theta_2 > ... > 0
+        _, arrived_all = self._propagate(rel, on_r, fan_r, dm)
+        out = np.zeros(C)
+        for k, th in enumerate(levels):
+            nxt = levels[k + 1] if k + 1 < len(levels) else 0.0
+            _, arr = self._propagate(rel, on_r, fan_r, dm, cut=frac >= th)
+            out += (th - nxt) * (arrived_all - arr).sum(axis=0)    # flow meeting a link with frac >= th
+        return np.maximum(out, 0.0)
+
+
+# ============================================================================== re-optimised TE
+class _TeEngine:
+    """The min-MLU LP over the surviving candidate paths, one HiGHS model for all failures."""
+
+    def __init__(self, network: Network, paths, *, k: int = 4, policy: str = "optimal", solver: str = "auto",
+                 second_stage: bool = True, time_limit: float | None = None):
+        paths.check_network(network)
+        self.network, self.base, self.k = network, paths, int(k)
+        self.policy, self.solver, self.second_stage, self.time_limit = policy, solver, second_stage, time_limit
+        self._extra: dict[tuple[int, tuple[int, ...]], set] = {}   # (od, links) -> failure keys
+        self._done: set = set()
+        self._aug = None
+        self._lp = None
+        self._tag = None          # per augmented path: -1 base, else index into self._extra_list
+
+    # -- candidate paths per failure
+    def _dead(self, ps, alive: np.ndarray) -> np.ndarray:
+        return (ps.incidence.T @ (~alive).astype(float)) > 0
+
+    def prepare(self, failures: Iterable[Failure], masks) -> None:
+        """Find the OD pairs that lose every candidate under each failure and give them new paths."""
+        from ..routing import k_shortest_paths
+
+        ps, net = self.base, self.network
+        changed = False
+        for f in failures:
+            key = f.name, f.links, f.nodes
+            if key in self._done:
+                continue
+            self._done.add(key)
+            alive, fnodes = masks(f)
+            if alive.all():
+                continue
+            dead = self._dead(ps, alive)
+            n_alive = np.bincount(ps.path_od, weights=(~dead).astype(float), minlength=ps.n_od)
+            lacking = n_alive == 0
+            if len(fnodes):
+                lacking &= ~np.isin(ps.od_src, fnodes) & ~np.isin(ps.od_dst, fnodes)
+            if not lacking.any():
+                continue
+            keep = np.flatnonzero(alive)
+            surv = net.without_links([net.link_names[i] for i in np.flatnonzero(~alive)])
+            extra = k_shortest_paths(surv, k=self.k, pairs=(ps.od_src[lacking], ps.od_dst[lacking]))
+            lookup = ps.od_lookup
+            for p in range(extra.n_paths):
+                od = int(lookup[extra.od_src[extra.path_od[p]], extra.od_dst[extra.path_od[p]]])
+                links = tuple(int(x) for x in keep[extra.link_idx[extra.link_ptr[p]:extra.link_ptr[p + 1]]])
+                self._extra.setdefault((od, links), set()).add(key)
+                changed = True
+        if changed or self._lp is None:
+            self._build()
+
+    def _build(self) -> None:
+        from ..routing.optimal import MluLP
+        from ..routing.paths import PathSet
+        from ..routing import get_policy
+
+        ps, net = self.base, self.network
+        items = sorted(self._extra.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+        self._extra_list = [keys for _, keys in items]
+        if items:
+            e_od = np.array([od for (od, _), _ in items], dtype=np.int64)
+            e_links = [np.array(l, dtype=np.int64) for (_, l), _ in items]
+            e_cnt = np.bincount(e_od, minlength=ps.n_od)
+            b_cnt = ps.paths_per_od
+            od_ptr = np.concatenate([[0], np.cumsum(b_cnt + e_cnt)])
+            n_paths = int(od_ptr[-1])
+            pos_base = np.repeat(od_ptr[:-1], b_cnt) + (np.arange(ps.n_paths) - np.repeat(ps.od_ptr[:-1], b_cnt))
+            e_rank = np.arange(len(e_od)) - np.searchsorted(e_od, e_od, side="left")
+            pos_extra = od_ptr[e_od] + b_cnt[e_od] + e_rank
+            hops = np.zeros(n_paths, dtype=np.int64)
+            hops[pos_base] = ps.hops
+            hops[pos_extra] = [len(x) for x in e_links]
+            link_ptr = np.concatenate([[0], np.cumsum(hops)])
+            link_idx = np.empty(link_ptr[-1], dtype=np.int64)
+            gather = np.repeat(link_ptr[pos_base] - ps.link_ptr[:-1], ps.hops) + np.arange(len(ps.link_idx))
+            link_idx[gather] = ps.link_idx
+            for p, links in zip(pos_extra, e_links):
+                link_idx[link_ptr[p]:link_ptr[p + 1]] = links
+            seg = np.repeat(np.arange(n_paths), hops)
+            cost = np.bincount(seg, weights=net.metric[link_idx], minlength=n_paths)
+            lat = np.bincount(seg, weights=net.latency_ms[link_idx], minlength=n_paths)
+            aug = PathSet(ps.node_names, ps.link_names, ps.od_src, ps.od_dst, od_ptr, link_ptr, link_idx,
+                          cost, lat, ps.method + "+failover", dict(ps.meta))
+            tag = np.full(n_paths, -1, dtype=np.int64)
+            tag[pos_extra] = np.arange(len(e_od))
+        else:
+            aug, tag = ps, np.full(ps.n_paths, -1, dtype=np.int64)
+        self._aug, self._tag = aug, tag
+        if self.policy == "optimal":
+            self._lp = MluLP(net, aug, solver=self.solver, time_limit=self.time_limit)
+        else:
+            self._lp = get_policy(self.policy)
+
+    def _enabled(self, failure: Failure, alive: np.ndarray) -> np.ndarray:
+        key = failure.name, failure.links, failure.nodes
+        ok = ~self._dead(self._aug, alive)
+        extra = self._tag >= 0
+        if extra.any():
+            mine = np.array([key in self._extra_list[t] for t in self._tag[extra]])
+            ok[extra] &= mine
+        return ok
+
+    def link_loads(self, dem: np.ndarray, failure: Failure, masks) -> tuple[LinkLoads, dict]:
+        import highspy
+
+        self.prepare([failure], masks)
+        ps, net = self._aug, self.network
+        alive, fnodes = masks(failure)
+        enabled = self._enabled(failure, alive)
+        has = np.bincount(ps.path_od, weights=enabled.astype(float), minlength=ps.n_od) > 0
+        if len(fnodes):
+            has &= ~np.isin(ps.od_src, fnodes) & ~np.isin(ps.od_dst, fnodes)
+        d_c = dem[:, ps.od_src, ps.od_dst]                         # (C, n_od)
+        unrouted = d_c[:, ~has].sum(axis=1)
+        # demand of pairs outside the path set (cannot happen for all-pairs sets) is unrouted too
+        covered = np.zeros(dem.shape[1:], bool)
+        covered[ps.od_src, ps.od_dst] = True
+        unrouted = unrouted + (dem * ~covered[None]).sum(axis=(1, 2))
+        tm = np.zeros(dem.shape[1:])
+        tm[ps.od_src[has], ps.od_dst[has]] = d_c[:, has].sum(axis=0)
+        t0 = time.perf_counter()
+        if self.policy == "optimal":
+            lp = self._lp
+            upper = np.where(enabled, highspy.kHighsInf, 0.0)
+            lp.h.changeColsBounds(ps.n_paths, np.arange(ps.n_paths, dtype=np.int32), np.zeros(ps.n_paths), upper)
+            splits, info = lp.solve(tm, second_stage=self.second_stage)
+        else:
+            sub = ps._subset_paths(np.arange(ps.n_od), np.bincount(ps.path_od, weights=enabled, minlength=ps.n_od)
+                                   .astype(np.int64), np.flatnonzero(enabled))
+            keep_od = np.diff(sub.od_ptr) > 0
+            sub = sub.subset_ods(keep_od)
+            r = self._lp.route(net, sub, tm)
+            splits = np.zeros(ps.n_paths)
+            en_idx = np.flatnonzero(enabled & np.repeat(keep_od, ps.paths_per_od))
+            splits[en_idx] = r.splits
+            info = dict(r.info)
+        info["route_seconds"] = time.perf_counter() - t0
+        splits = np.where(enabled, splits, 0.0)
+        flows = splits[:, None] * d_c.T[ps.path_od] * has[ps.path_od][:, None]   # (n_paths, C)
+        load = ps.incidence @ flows
+        ll = LinkLoads(np.asarray(load), unrouted, int((enabled & (self._tag >= 0)).sum()))
+        tot = ll.total
+        cap = net.capacity
+        frac = np.where(tot > cap * _OVER, 1.0 - cap / np.where(tot > 0, tot, 1.0), 0.0)
+        path_frac = np.maximum.reduceat(frac[ps.link_idx], ps.link_ptr[:-1]) if ps.n_paths else np.zeros(0)
+        ll.dropped = (flows * path_frac[:, None]).sum(axis=0)
+        return ll, info
+
+
+# ============================================================================== results
+@dataclass(frozen=True, eq=False)
+class FailureEvaluation:
+    """What one failure does under one re-routing policy.
+
+    Attributes
+    ----------
+    failure : the :class:`Failure` (``NO_FAILURE`` for the intact network).
+    policy : ``'shortest'`` (IGP reconvergence) or the TE policy's name.
+    network : the intact network (failed links have load 0).
+    link_load : (n_links,) bit/s, summed over classes, in the network's link order.
+    util : (n_links,) load / capacity.
+    mlu : maximum link utilisation.
+    over : names of links above 100 % utilisation.
+    demand_bps : total demand (bit/s), lost or not.
+    unrouted_bps, dropped_bps, lost_bps : demand with no path, traffic lost to congestion, their sum.
+    lost_by_class : ``{class: bit/s}`` lost (unrouted + dropped) per class, or None without classes.
+    info : ``seconds``, ``affected`` (destinations recomputed / OD pairs on new paths), solver facts.
+    """
+
+    failure: Failure
+    policy: str
+    network: Network
+    link_load: np.ndarray
+    util: np.ndarray
+    mlu: float
+    over: tuple[str, ...]
+    demand_bps: float
+    unrouted_bps: float
+    dropped_bps: float
+    lost_bps: float
+    lost_by_class: dict | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def worst_link(self) -> str:
+        return self.network.link_names[int(np.argmax(self.util))] if len(self.util) else ""
+
+    def as_dict(self) -> dict:
+        """One flat record (the row of :attr:`WhatIfResult.failures`)."""
+        rec = {"failure": self.failure.name, "kind": self.failure.kind, "failed_links": len(self.failure.links),
+               "policy": self.policy, "mlu": self.mlu, "worst_link": self.worst_link,
+               "links_over_100": len(self.over), "over_links": ";".join(self.over),
+               "demand_bps": self.demand_bps, "unrouted_bps": self.unrouted_bps,
+               "dropped_bps": self.dropped_bps, "lost_bps": self.lost_bps,
+               "lost_share": self.lost_bps / self.demand_bps if self.demand_bps > 0 else 0.0}
+        for c, v in (self.lost_by_class or {}).items():
+            rec[f"lost_bps[{c}]"] = v
+        rec["affected"] = int(self.info.get("affected", 0))
+        rec["seconds"] = float(self.info.get("seconds", 0.0))
+        return rec
+
+
+def _make_eval(network, failure, policy, ll: LinkLoads, dem, classes, info) -> FailureEvaluation:
+    tot = ll.total
+    util = tot / network.capacity
+    over = tuple(np.asarray(network.link_names, dtype=object)[util > _OVER])
+    dropped = ll.dropped if ll.dropped is not None else np.zeros(dem.shape[0])
+    lost_c = ll.unrouted + dropped
+    by_class = {c: float(v) for c, v in zip(classes, lost_c)} if classes else None
+    info = dict(info)
+    info.setdefault("affected", ll.affected)
+    return FailureEvaluation(failure, policy, network, tot, util, float(util.max()) if len(util) else 0.0, over,
+                             float(dem.sum()), float(ll.unrouted.sum()), float(dropped.sum()),
+                             float(lost_c.sum()), by_class, info)
+
+
+class WhatIf:
+    """Failure what-ifs of one network: the re-routing engines, built once, reused for every failure.
+
+    Parameters
+    ----------
+    network : the intact network (with capacities).
+    policies : re-routing policies: ``"shortest"`` (IGP reconvergence with ECMP on the surviving
+        graph, :class:`EcmpReconvergence`) and/or ``"optimal"`` (min-MLU LP over the surviving
+        candidate paths) or another registered TE policy.
+    paths : candidate paths for TE (default: ``k`` shortest paths of every OD pair).
+    k : candidate paths per OD pair, also for OD pairs that lose all of theirs.
+    igp : ``"metric"`` or ``"hops"`` for the reconvergence.
+    second_stage : TE picks, among MLU-optimal routings, the least-latency one (so the loads of
+        non-bottleneck links mean something in the per-link worst-case table).
+    solver, time_limit : HiGHS options of the TE LP.
+    """
+
+    def __init__(self, network: Network, *, policies: Sequence[str] = ("shortest", "optimal"), paths=None,
+                 k: int = 4, igp: str = "metric", second_stage: bool = True, solver: str = "auto",
+                 time_limit: float | None = None):
+        from ..routing import get_policy
+
+        if isinstance(policies, str):
+            policies = [p.strip() for p in policies.split(",") if p.strip()]
+        if not policies:
+            raise ValidationError("no policy given; use 'shortest', 'optimal' or both")
+        for p in policies:
+            if p != "shortest":
+                get_policy(p)   # unknown names: one-line error listing the valid ones
+        if len(set(policies)) != len(policies):
+            raise ValidationError(f"policies {list(policies)} repeat a name; give each once")
+        if int(k) < 1:
+            raise ValidationError(f"k must be >= 1 candidate paths per OD pair, got {k}")
+        self.network, self.policies, self.k, self.igp = network, tuple(policies), int(k), igp
+        self.second_stage, self.solver, self.time_limit = second_stage, solver, time_limit
+        self._paths = paths
+        self._ecmp: EcmpReconvergence | None = None
+        self._te: dict[str, _TeEngine] = {}
+
+    @property
+    def ecmp(self) -> EcmpReconvergence:
+        if self._ecmp is None:
+            self._ecmp = EcmpReconvergence(self.network, igp=self.igp)
+        return self._ecmp
+
+    def paths(self):
+        if self._paths is None:
+            from ..routing import k_shortest_paths
+
+            self._paths = k_shortest_paths(self.network, k=self.k)
+        return self._paths
+
+    def _te_engine(self, policy: str) -> _TeEngine:
+        if policy not in self._te:
+            self._te[policy] = _TeEngine(self.network, self.paths(), k=self.k, policy=policy, solver=self.solver,
+                                         second_stage=self.second_stage, time_limit=self.time_limit)
+        return self._te[policy]
+
+    def _masks(self, failure):
+        return failure_masks(self.network, failure)
+
+    def prepare(self, failures: Sequence[Failure]) -> None:
+        """Build the engines and the TE's extra paths for ``failures`` ahead of :meth:`evaluate`."""
+        for p in self.policies:
+            if p == "shortest":
+                _ = self.ecmp
+            else:
+                self._te_engine(p).prepare(failures, self._masks)
+
+    def evaluate(self, failure, traffic, *, policy: str | None = None, classes=None) -> FailureEvaluation:
+        """One failure (a :class:`Failure`, link/node names, or None for none) under one policy."""
+        policy = policy or self.policies[0]
+        if policy not in self.policies:
+            raise ValidationError(f"policy {policy!r} is not one of this what-if's {list(self.policies)}")
+        failure = _as_failure(self.network, failure)
+        dem, classes = _as_demands(self.network, traffic, classes)
+        t0 = time.perf_counter()
+        if policy == "shortest":
+            ll = self.ecmp.link_loads(dem, failure, dropped=True)
+            info = {}
+        else:
+            ll, info = self._te_engine(policy).link_loads(dem, failure, self._masks)
+        info["seconds"] = time.perf_counter() - t0
+        return _make_eval(self.network, failure, policy, ll, dem, classes, info)
+
+    def run(self, traffic, failures="single-link", *, classes=None, progress: bool = False,
+            meta: dict | None = None) -> "WhatIfResult":
+        """Every failure under every policy, plus the intact network as baseline.
+
+        Parameters
+        ----------
+        traffic : (N, N) or (C, N, N) bit/s (see :func:`pick_traffic` for a series).
+        failures : a kind for :func:`failure_scenarios`, or a list of :class:`Failure`.
+        classes : names of the C class matrices.
+        """
+        if isinstance(failures, str):
+            failures = failure_scenarios(self.network, failures)
+        failures = [_as_failure(self.network, f) for f in failures]
+        if not failures:
+            raise ValidationError("the failure list is empty; give at least one failure")
+        dem, classes = _as_demands(self.network, traffic, classes)
+        t0 = time.perf_counter()
+        self.prepare(failures)
+        base = {p: self.evaluate(NO_FAILURE, dem, policy=p, classes=classes) for p in self.policies}
+        evals = []
+        it = [(f, p) for f in failures for p in self.policies]
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, desc="failures", unit="case", leave=False)
+        for f, p in it:
+            evals.append(self.evaluate(f, dem, policy=p, classes=classes))
+        m = dict(meta or {})
+        m.update(seconds=time.perf_counter() - t0, k=self.k, igp=self.igp, second_stage=self.second_stage)
+        return WhatIfResult(self.network, base, evals, classes, m)
+
+
+class WhatIfResult:
+    """The failures' evaluations, ranked, with the per-link worst case.
+
+    Attributes
+    ----------
+    baseline : ``{policy: FailureEvaluation}`` of the intact network.
+    evaluations : one :class:`FailureEvaluation` per failure and policy.
+    failures : frame, one row per failure and policy (:meth:`FailureEvaluation.as_dict`).
+    links : frame, one row per policy and link: ``capacity`` (bit/s), ``base_util``,
+        ``worst_util``, ``worst_load_bps``, ``worst_failure`` (the failure causing the worst
+        utilisation; ``'(none)'`` where no failure raises it above the intact network's).
+    """
+
+    def __init__(self, network: Network, baseline: dict, evaluations: list, classes=None, meta: dict | None = None):
+        self.network, self.baseline, self.evaluations = network, baseline, evaluations
+        self.classes, self.meta = classes, dict(meta or {})
+        self.policies = tuple(baseline)
+        self.failures = pd.DataFrame([e.as_dict() for e in evaluations])
+        self.links = self._links_frame()
+
+    def _links_frame(self) -> pd.DataFrame:
+        net = self.network
+        rows = []
+        for p in self.policies:
+            evs = [e for e in self.evaluations if e.policy == p]
+            base = self.baseline[p]
+            if evs:
+                U = np.stack([e.util for e in evs])               # (F, L)
+                j = np.argmax(U, axis=0)
+                worst = U[j, np.arange(net.n_links)]
+                load = np.stack([e.link_load for e in evs])[j, np.arange(net.n_links)]
+                names = [evs[i].failure.name for i in j]
+            else:
+                worst, load, names = base.util, base.link_load, ["(none)"] * net.n_links
+            names = [n if w > b * (1 + 1e-12) + 1e-15 else "(none)" for n, w, b in zip(names, worst, base.util)]
+            worst = np.maximum(worst, base.util)
+            rows.append(pd.DataFrame({
+                "policy": p, "link": list(net.link_names), "src": net.links["src"].to_numpy(),
+                "dst": net.links["dst"].to_numpy(), "capacity": net.capacity, "base_util": base.util,
+                "worst_util": worst, "worst_load_bps": np.where(worst > base.util, load, base.link_load),
+                "worst_failure": names}))
+        out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        return out.sort_values(["policy", "worst_util"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+    def worst(self, n: int = 10, policy: str | None = None) -> pd.DataFrame:
+        """The ``n`` worst failures per policy: most traffic lost first, then highest MLU."""
+        df = self.failures
+        if policy is not None:
+            df = df[df["policy"] == policy]
+        df = df.sort_values(["policy", "lost_bps", "mlu"], ascending=[True, False, False], kind="stable")
+        return df.groupby("policy", sort=False).head(n).reset_index(drop=True)
+
+    def summary(self, top: int = 10) -> dict:
+        """JSON-ready summary: per policy the baseline, counts and the worst failures and links."""
+        out = {"network": self.network.name, "nodes": self.network.n_nodes, "links": self.network.n_links,
+               "failures": int(len(self.failures) // max(len(self.policies), 1)), "classes": list(self.classes or []),
+               **{k: v for k, v in self.meta.items() if k not in ("time",)}, "policies": {}}
+        if "time" in self.meta:
+            out["time"] = str(self.meta["time"])
+        for p in self.policies:
+            df = self.failures[self.failures["policy"] == p]
+            b = self.baseline[p]
+            lk = self.links[self.links["policy"] == p]
+            out["policies"][p] = {
+                "baseline_mlu": b.mlu, "baseline_lost_bps": b.lost_bps,
+                "worst_mlu": float(df["mlu"].max()) if len(df) else b.mlu,
+                "failures_over_100": int((df["links_over_100"] > 0).sum()),
+                "failures_with_loss": int((df["lost_bps"] > 0).sum()),
+                "failures_unrouted": int((df["unrouted_bps"] > 0).sum()),
+                "seconds": float(df["seconds"].sum()),
+                "worst_failures": _records(self.worst(top, p).drop(columns=["policy"])),
+                "worst_links": _records(lk.head(top).drop(columns=["policy"])),
+            }
+        return out
+
+    def write(self, out_dir) -> dict:
+        """Write ``failures.csv``, ``links.csv`` and ``summary.json`` to ``out_dir``; returns the paths."""
+        import json
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"failures": out / "failures.csv", "links": out / "links.csv", "summary": out / "summary.json"}
+        self.failures.to_csv(files["failures"], index=False)
+        self.links.to_csv(files["links"], index=False)
+        files["summary"].write_text(json.dumps(self.summary(), indent=2, default=str))
+        return files
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+# ============================================================================== one-call API
+def evaluate_failure(network: Network, failure, traffic, *, policy: str = "shortest", paths=None, k: int = 4,
+                     igp: str = "metric", classes=None, whatif: WhatIf | None = None) -> FailureEvaluation:
+    """What one failure does to one traffic matrix, after re-routing with ``policy``.
+
+    Parameters
+    ----------
+    network : the intact network, with capacities (bit/s).
+    failure : a :class:`Failure`, a link or node name, a list of them, or None (no failure).
+    traffic : (N, N) bit/s, or (C, N, N) with ``classes``.
+    policy : ``"shortest"`` (IGP reconvergence, ECMP on the surviving graph) or ``"optimal"``
+        (min-MLU LP over the surviving candidate paths; new k shortest paths for OD pairs that
+        lose all theirs) or another registered TE policy.
+    paths, k : candidate paths for TE (default: ``k`` shortest per OD pair).
+    igp : ``"metric"`` or ``"hops"``.
+    whatif : a :class:`WhatIf` to reuse (its engines are kept between calls: much faster when
+        evaluating many failures; ``paths``, ``k``, ``igp`` are then taken from it).
+
+    Returns
+    -------
+    :class:`FailureEvaluation`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from surgeguard.examples import triangle
+    >>> net = triangle()
+    >>> tm = np.zeros((3, 3)); tm[0, 1] = 5e9
+    >>> ev = evaluate_failure(net, "C", tm, policy="optimal")   # node C down
+    >>> round(ev.mlu, 2), ev.unrouted_bps
+    (0.5, 0.0)
+    >>> evaluate_failure(net, ["A->B", "B->A", "A->C", "C->A"], tm).unrouted_bps   # A is cut off
+    5000000000.0
+    """
+    if whatif is None:
+        whatif = WhatIf(network, policies=(policy,), paths=paths, k=k, igp=igp)
+    elif policy not in whatif.policies:
+        raise ValidationError(f"policy {policy!r} is not one of the given WhatIf's {list(whatif.policies)}")
+    return whatif.evaluate(failure, traffic, policy=policy, classes=classes)
+
+
+def run_whatif(network: Network, traffic, failures="single-link", *, policies=("shortest", "optimal"),
+               at: int | None = None, paths=None, k: int = 4, igp: str = "metric", second_stage: bool = True,
+               progress: bool = False) -> WhatIfResult:
+    """Every failure of a set, re-routed by each policy: the what-if table.
+
+    Parameters
+    ----------
+    network : the intact network with capacities.
+    traffic : a :class:`TrafficSeries` (step ``at``, default the busiest step) or a matrix
+        ((N, N) or (C, N, N) bit/s).
+    failures : ``'single-link'``, ``'single-node'``, ``'srlg'``, a failures file, or a list of
+        :class:`Failure`.
+    policies : see :class:`WhatIf`.
+
+    Returns
+    -------
+    :class:`WhatIfResult`.
+    """
+    meta = {}
+    classes = None
+    if isinstance(traffic, TrafficSeries):
+        pick = pick_traffic(traffic, network, at=at)
+        dem, classes = pick["demands"], pick["classes"]
+        meta = {"step": pick["index"], "time": pick["time"], "step_choice": pick["how"], "traffic": traffic.name}
+    else:
+        dem = traffic
+    wi = WhatIf(network, policies=policies, paths=paths, k=k, igp=igp, second_stage=second_stage)
+    return wi.run(dem, failures, classes=classes, progress=progress, meta=meta)
+
+
+# ============================================================================== report section
+def _bar_svg(rows: pd.DataFrame, width: int = 640) -> str:
+    """Horizontal bars of base and worst-case utilisation per link (inline SVG)."""
+    from html import escape
+
+    bar_h, gap, left, right = 14, 6, 210, 64
+    h = len(rows) * (bar_h + gap) + 26
+    umax = max(1.0, float(rows["worst_util"].max()) if len(rows) else 1.0)
+    scale = (width - left - right) / umax
+
+    def col(u):
+        return "#c92a2a" if u > 1 else "#e8590c" if u > 0.9 else "#f59f00" if u > 0.7 else "#2f9e44"
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" role="img" '
+             'aria-label="worst-case utilisation per link">']
+    x1 = left + scale * 1.0
+    parts.append(f'<line x1="{x1:.1f}" y1="0" x2="{x1:.1f}" y2="{h - 18}" stroke="#495057" stroke-dasharray="3 3"/>')
+    parts.append(f'<text x="{x1:.1f}" y="{h - 4}" font-size="11" text-anchor="middle" fill="#495057">100%</text>')
+    for i, r in enumerate(rows.itertuples()):
+        y = i * (bar_h + gap) + 4
+        parts.append(f'<text x="{left - 6}" y="{y + bar_h - 3}" font-size="11.5" text-anchor="end">'
+                     f'{escape(str(r.link))}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{max(scale * r.worst_util, 0.5):.1f}" height="{bar_h}" '
+                     f'fill="{col(r.worst_util)}" rx="2"><title>{escape(str(r.link))}: worst {r.worst_util:.1%} '
+                     f'({escape(str(r.worst_failure))}), intact {r.base_util:.1%}</title></rect>')
+        parts.append(f'<rect x="{left}" y="{y + bar_h / 2 - 1.5:.1f}" width="{max(scale * r.base_util, 0.5):.1f}" '
+                     'height="3" fill="#212529" opacity="0.55"/>')
+        parts.append(f'<text x="{left + scale * r.worst_util + 5:.1f}" y="{y + bar_h - 3}" font-size="11">'
+                     f'{r.worst_util:.0%}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def failures_section(network: Network, traffic=None, *, result: WhatIfResult | None = None,
+                     failures="single-link", policies=("shortest", "optimal"), at: int | None = None,
+                     top: int = 10, paths=None, k: int = 4) -> tuple[str, str]:
+    """The report section "Failures": worst failures and per-link worst-case utilisation.
+
+    Parameters
+    ----------
+    network : the intact network with capacities.
+    traffic : a :class:`TrafficSeries` (its busiest step, or step ``at``) or a matrix; not needed
+        when ``result`` is given.
+    result : a :class:`WhatIfResult` already computed (then nothing is re-run).
+    failures, policies, paths, k : as :func:`run_whatif`.
+    top : rows in each table.
+
+    Returns
+    -------
+    ``(heading, html)``: a self-contained HTML fragment (tables and an inline SVG, no external
+    resources) for ``extra_sections`` of :func:`surgeguard.report.html.write_replay_report`.
+    """
+    from html import escape
+
+    if result is None:
+        if traffic is None:
+            raise ValidationError("failures_section needs traffic (a series or a matrix) or a computed result")
+        result = run_whatif(network, traffic, failures, policies=policies, at=at, paths=paths, k=k)
+    res = result
+
+    def pct(x):
+        return f"{x:.1%}"
+
+    def gb(x):
+        return "0" if x == 0 else f"{x / 1e9:,.2f}"
+
+    n_f = len(res.failures) // max(len(res.policies), 1)
+    when = ""
+    if "time" in res.meta:
+        when = f" at {pd.Timestamp(res.meta['time']):%Y-%m-%d %H:%M} UTC ({res.meta.get('step_choice', '')} step)"
+    kinds = sorted(set(res.failures["kind"])) if len(res.failures) else []
+    html = [f'<p class="sub">{n_f} failure scenarios ({escape(", ".join(kinds))}) of {escape(network.name)}{when}; '
+            "each re-routed by IGP reconvergence (<b>shortest</b>: ECMP on the surviving graph) and by re-optimised "
+            "TE (<b>optimal</b>: min-MLU LP over the surviving candidate paths). Lost traffic = demand with no "
+            "surviving path + traffic dropped on overloaded links.</p>"]
+    # summary per policy
+    html.append('<div class="table-wrap"><table><thead><tr><th class="l">policy</th><th>MLU intact</th>'
+                "<th>worst MLU</th><th>failures with a link &gt; 100%</th><th>failures losing traffic</th>"
+                "<th>worst loss, Gbit/s</th></tr></thead><tbody>")
+    for p in res.policies:
+        df = res.failures[res.failures["policy"] == p]
+        wm = df["mlu"].max() if len(df) else res.baseline[p].mlu
+        cls = ' class="bad"' if wm > 1 else ""
+        html.append(f'<tr><td class="l pname">{escape(p)}</td><td>{pct(res.baseline[p].mlu)}</td><td{cls}>{pct(wm)}'
+                    f"</td><td>{int((df['links_over_100'] > 0).sum())}</td><td>{int((df['lost_bps'] > 0).sum())}</td>"
+                    f"<td>{gb(df['lost_bps'].max() if len(df) else 0.0)}</td></tr>")
+    html.append("</tbody></table></div>")
+    # worst failures
+    class_cols = [c for c in res.failures.columns if c.startswith("lost_bps[")]
+    html.append(f"<h3 style='margin-top:14px'>Worst {top} failures per policy</h3>"
+                '<div class="table-wrap"><table><thead><tr><th class="l">policy</th><th class="l">failure</th>'
+                "<th>MLU</th><th class='l'>worst link</th><th>links &gt; 100%</th><th>unrouted, Gbit/s</th>"
+                "<th>dropped, Gbit/s</th>"
+                + "".join(f"<th>lost {escape(c[9:-1])}, Gbit/s</th>" for c in class_cols) + "</tr></thead><tbody>")
+    for r in res.worst(top).to_dict("records"):
+        cls = ' class="bad"' if r["mlu"] > 1 else ' class="warn"' if r["mlu"] > 0.9 else ""
+        html.append(f"<tr><td class='l'>{escape(r['policy'])}</td><td class='l'>{escape(r['failure'])}</td>"
+                    f"<td{cls}>{pct(r['mlu'])}</td><td class='l'>{escape(r['worst_link'])}</td>"
+                    f"<td>{r['links_over_100']}</td><td>{gb(r['unrouted_bps'])}</td><td>{gb(r['dropped_bps'])}</td>"
+                    + "".join(f"<td>{gb(r[c])}</td>" for c in class_cols) + "</tr>")
+    html.append("</tbody></table></div>")
+    # per-link worst case
+    html.append(f"<h3 style='margin-top:14px'>Per link: worst-case utilisation and the failure that causes it "
+                f"(top {top})</h3>")
+    for p in res.policies:
+        lk = res.links[res.links["policy"] == p].head(top)
+        html.append(f'<p class="sub"><b>{escape(p)}</b></p><div class="table-wrap"><table><thead><tr>'
+                    "<th class='l'>link</th><th>capacity, Gbit/s</th><th>intact</th><th>worst case</th>"
+                    "<th class='l'>caused by</th></tr></thead><tbody>")
+        for r in lk.to_dict("records"):
+            cls = ' class="bad"' if r["worst_util"] > 1 else ' class="warn"' if r["worst_util"] > 0.9 else ""
+            html.append(f"<tr><td class='l'>{escape(r['link'])}</td><td>{r['capacity'] / 1e9:,.0f}</td>"
+                        f"<td>{pct(r['base_util'])}</td><td{cls}>{pct(r['worst_util'])}</td>"
+                        f"<td class='l'>{escape(str(r['worst_failure']))}</td></tr>")
+        html.append("</tbody></table></div>")
+        html.append(f"<figure style='margin-top:8px'><figcaption class='sub'>{escape(p)}: worst-case utilisation "
+                    "(bar) and intact utilisation (dark line), top links</figcaption>"
+                    f"{_bar_svg(lk)}</figure>")
+    return "Failures", "".join(html)
