@@ -194,7 +194,7 @@ def ray_head():
         except ProcessLookupError:
             pass
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
