@@ -1081,7 +1081,7 @@ def _bar_svg(rows: pd.DataFrame, width: int = 640) -> str:
     def col(u):
         return "#c92a2a" if u > 1 else "#e8590c" if u > 0.9 else "#f59f00" if u > 0.7 else "#2f9e44"
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" role="img" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" style="max-width:{width}px" role="img" '
              'aria-label="worst-case utilisation per link">']
     x1 = left + scale * 1.0
     parts.append(f'<line x1="{x1:.1f}" y1="0" x2="{x1:.1f}" y2="{h - 18}" stroke="#495057" stroke-dasharray="3 3"/>')
