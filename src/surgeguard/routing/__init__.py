@@ -14,3 +14,4 @@ from .optimal import Optimal, solve_mlu_lp
 __all__ = ["PathSet", "Routing", "Policy", "ShortestPath", "Optimal", "k_shortest_paths",
            "all_simple_paths", "paths_from_node_lists", "read_tunnels_file", "get_policy",
            "register_policy", "policy_names", "solve", "ecmp_splits", "solve_mlu_lp"]
+from . import priority  # noqa: E402,F401  (registers the "priority" policy)
