@@ -15,3 +15,5 @@ __all__ = ["PathSet", "Routing", "Policy", "ShortestPath", "Optimal", "k_shortes
            "all_simple_paths", "paths_from_node_lists", "read_tunnels_file", "get_policy",
            "register_policy", "policy_names", "solve", "ecmp_splits", "solve_mlu_lp"]
 from . import priority  # noqa: E402,F401  (registers the "priority" policy)
+from . import robust  # noqa: E402,F401  (registers "robust", "optimal-last", "optimal-forecast")
+from . import learned  # noqa: E402,F401  (registers "learned"; torch is imported only when a model is used)

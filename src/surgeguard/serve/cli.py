@@ -69,14 +69,14 @@ def solve(
     scale: float = typer.Option(1.0, "--scale", help="multiply all demands by this factor"),
     size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+    model: Optional[str] = typer.Option(None, "--model", help="model file for policies that take one (learned)"),
 ):
     """Route each traffic matrix of a series with a policy and report its MLU."""
     from ..evaluate import evaluate
-    from ..routing import get_policy
     from .loaders import parse_policies
 
     (name,) = parse_policies(policy)[:1] or [policy]
-    pol = get_policy(name)
+    pol = _with_model([name], model)[0]
     net, ts, ps = _prepare(network, traffic, paths_file, k, scale, size_util)
     if at is not None and not -len(ts) <= at < len(ts):
         raise typer.BadParameter(f"--at {at} is outside the series' {len(ts)} steps (0..{len(ts) - 1})")
@@ -107,6 +107,28 @@ def solve(
                        f"{ev.lost_bps / 1e9:>12.3f} {sec:>8.3f}")
 
 
+def _with_model(names: list[str], model: Optional[str]) -> list:
+    """Policies for ``names``; those whose constructor takes ``model`` get ``--model``."""
+    import inspect
+
+    from ..exceptions import ValidationError
+    from ..routing import get_policy
+
+    out, used = [], False
+    for n in names:
+        if n == "oracle":
+            out.append(n)
+            continue
+        pol = get_policy(n)
+        if model is not None and "model" in inspect.signature(type(pol)).parameters:
+            pol, used = get_policy(n, model=model), True
+        out.append(pol)
+    if model is not None and not used:
+        raise ValidationError(f"--model is given but none of the policies {names} takes a model; "
+                              "use --policy learned or drop --model")
+    return out
+
+
 def _summary_table(summary: dict) -> str:
     head = (f"{'policy':<10} {'MLU mean':>8} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7} "
             f"{'ratio':>7} {'r p99':>7} {'r max':>7} {'>1':>5} {'>0.9':>5} {'lost Tbit':>10} {'ms':>8}")
@@ -135,6 +157,7 @@ def replay(
     size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write steps.csv/.parquet and summary.json here"),
     as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
+    model: Optional[str] = typer.Option(None, "--model", help="model file for policies that take one (learned)"),
 ):
     """Walk a series: each policy sees only the past and is judged on the actual matrix, beside the oracle."""
     from ..evaluate import replay as run_replay
@@ -142,6 +165,7 @@ def replay(
     from .loaders import parse_policies
 
     names = parse_policies(policy)
+    names = [p if p == "oracle" else q for p, q in zip(names, _with_model(names, model))]
     scen = get_scenario(scenario) if scenario else None
     net, ts, ps = _prepare(network, traffic, paths_file, k, scale, size_util)
     scen_info = {}

@@ -1,0 +1,618 @@
+"""``learned``: a neural policy that maps the last H traffic matrices to split ratios.
+
+The model (:class:`LearnedRouter`) is trained end to end on the quantity the network cares about,
+the next interval's maximum link utilisation, as DOTE does (Perry et al., "DOTE: Rethinking
+(Predictive) WAN Traffic Engineering", NSDI 2023): the MLU of a split vector is differentiable
+almost everywhere,
+
+    loads = R (splits ⊙ d_next[path_od]),   MLU = max_l loads_l / c_l,
+
+with ``R`` the links x paths incidence of the :class:`~surgeguard.routing.PathSet`. Each sample's
+MLU is divided by the optimum of the same matrix (the LP of :mod:`~surgeguard.routing.optimal`,
+solved once per training matrix), so the loss is the ratio to the oracle and every interval counts
+the same whatever its volume.
+
+Robustness term (after FIGRET, Liu et al., SIGCOMM 2024): a routing that puts most of a bursty OD
+pair on one path whose bottleneck is thin is fragile. For OD ``k`` with burstiness ``sigma_k`` (the
+standard deviation of its demand over the input window, bit/s), the utilisation that a one-sigma
+burst adds to the bottleneck of its most-loaded path is ``sigma_k * max_{p in P(k)} split_p /
+c_min(p)``; the term ``S`` is their sum over OD pairs divided by the oracle MLU, and the loss is ::
+
+    MLU / MLU*  +  alpha * S / stopgrad(S)
+
+(FIGRET balances its two terms the same way, so ``alpha`` weighs relative changes of S against
+relative changes of the MLU ratio; ``alpha = 0`` is DOTE.)
+
+Input features. The MLU-optimal routing does not change when every demand is multiplied by the
+same factor, so the model sees the history divided by its mean total (traffic *shares*), then each
+OD pair's share relative to its training mean, through ``log1p``: a lockdown that scales traffic by
++30 % gives the model the same input, by construction. The network is an MLP (two hidden layers
+with ReLU and dropout); its output is one logit per candidate path and a softmax over each OD
+pair's paths, so splits are >= 0 and sum to 1 per OD. The last layer's bias is a learned static
+routing, initialised to equal splits.
+
+Before H matrices of history exist, the policy falls back to ``robust`` over what history there is
+(the min-MLU routing of the last matrix when there is one, ``shortest`` when there is none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import InputError, NotFittedError, ValidationError
+from ..network import Network
+from ..traffic import TrafficSeries
+from .paths import PathSet
+from .policies import Policy, get_policy, register_policy
+from .routing import Routing
+
+__all__ = ["LearnedRouter", "Learned", "load_learned", "learned_section"]
+
+#: bumped when the saved file's layout changes
+FORMAT_VERSION = 1
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is a declared dependency
+        raise ImportError("the learned policy needs PyTorch: pip install 'surgeguard[ai]'") from exc
+    return torch
+
+
+def _fingerprint(network: Network, paths: PathSet) -> dict:
+    """What a model must be used with: node and link names, capacities, and the paths."""
+    return {"nodes": list(network.node_names), "links": list(network.link_names),
+            "capacity": [float(c) for c in network.capacity],
+            "od_src": paths.od_src.tolist(), "od_dst": paths.od_dst.tolist(),
+            "od_ptr": paths.od_ptr.tolist(), "link_ptr": paths.link_ptr.tolist(),
+            "link_idx": paths.link_idx.tolist()}
+
+
+class _SplitNet:
+    """Factory for the torch module (kept out of module scope so torch loads lazily)."""
+
+    @staticmethod
+    def build(n_in: int, n_paths: int, hidden: tuple[int, ...], dropout: float, pad_index: np.ndarray,
+              pad_mask: np.ndarray, path_od: np.ndarray | None = None):
+        torch = _torch()
+        nn = torch.nn
+
+        class SplitNet(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers, width = [], n_in
+                for h in hidden:
+                    layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
+                    width = h
+                self.body = nn.Sequential(*layers)
+                self.head = nn.Linear(width, n_paths)
+                nn.init.zeros_(self.head.weight)  # starts as equal splits (static bias)
+                nn.init.zeros_(self.head.bias)
+                self.register_buffer("pad_index", torch.as_tensor(pad_index, dtype=torch.long))
+                self.register_buffer("pad_mask", torch.as_tensor(pad_mask, dtype=torch.bool))
+                self.with_prior = path_od is not None
+                if self.with_prior:  # per-OD weight of the prior routing, sigmoid(0) = 1/2 at start
+                    self.register_buffer("path_od", torch.as_tensor(path_od, dtype=torch.long))
+                    self.mix_logit = nn.Parameter(torch.zeros(pad_index.shape[0]))
+
+            def forward(self, x, prior=None):
+                logits = self.head(self.body(x))  # (B, n_paths)
+                padded = logits[:, self.pad_index]  # (B, n_od, K)
+                padded = padded.masked_fill(~self.pad_mask, float("-inf"))
+                soft = torch.softmax(padded, dim=-1)[:, self.pad_mask]  # (B, n_paths), PathSet order
+                if not self.with_prior:
+                    return soft
+                beta = torch.sigmoid(self.mix_logit)[self.path_od]
+                return beta * prior + (1.0 - beta) * soft
+
+        return SplitNet()
+
+
+class LearnedRouter:
+    """A split-ratio model for one (network, paths), trained to minimise the next MLU.
+
+    Parameters
+    ----------
+    history : H, the number of past matrices the model reads.
+    hidden : widths of the hidden layers.
+    alpha : weight of the burst-robustness term (0 = DOTE's loss; see module notes).
+    epochs : maximum training epochs.
+    batch_size, lr, weight_decay, dropout : optimiser (Adam) and regularisation settings.
+    patience : stop after this many epochs without a better validation ratio (with validation).
+    max_seconds : stop training after this many seconds (the best state so far is kept).
+    random_state : seed for torch and the sample order.
+
+    Attributes
+    ----------
+    module_ : the trained torch module (after :meth:`fit` or :meth:`load`).
+    fingerprint_ : the network and paths the model belongs to.
+    od_mean_ : (n_od,) training mean of each OD pair's share of traffic, the input scale.
+    log_ : per-epoch training loss and validation ratio (mean, p99); ``best_epoch_``.
+    trained_on_ : first and last time of the matrices used as training or validation targets.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from surgeguard import TrafficSeries
+    >>> from surgeguard.examples import two_paths
+    >>> from surgeguard.routing import k_shortest_paths
+    >>> net = two_paths(); ps = k_shortest_paths(net, k=2)
+    >>> v = np.zeros((40, 4, 4)); v[:, 0, 3] = np.linspace(5e9, 15e9, 40)
+    >>> ts = TrafficSeries(v, net.node_names)
+    >>> m = LearnedRouter(history=2, epochs=5, hidden=(16,)).fit(net, ps, ts, progress=False)
+    >>> s = m.predict_splits(ts.total[-2:]); k = ps.od_lookup[0, 3]
+    >>> bool(abs(s[ps.od_ptr[k]:ps.od_ptr[k + 1]].sum() - 1) < 1e-6)
+    True
+    """
+
+    def __init__(self, history: int = 12, hidden: tuple[int, ...] = (256, 256), alpha: float = 0.0,
+                 epochs: int = 60, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4,
+                 dropout: float = 0.1, patience: int = 10, max_seconds: float | None = None,
+                 smooth: float = 0.0, prior: str | None = None, prior_window: int = 12,
+                 threads: int | None = 1, random_state: int = 0):
+        self.history = history
+        self.hidden = hidden
+        self.alpha = alpha
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.patience = patience
+        self.max_seconds = max_seconds
+        self.smooth = smooth
+        self.prior = prior
+        self.prior_window = prior_window
+        self.threads = threads
+        self.random_state = random_state
+
+    def get_params(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+
+    def __repr__(self) -> str:
+        return f"LearnedRouter({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        for name in ("history", "epochs", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValidationError(f"learned: {name}={v!r} must be an integer >= 1, e.g. {name}=12")
+        if not (self.alpha >= 0 and np.isfinite(self.alpha)):
+            raise ValidationError(f"learned: alpha={self.alpha!r} must be >= 0 (0 = no robustness term)")
+        if not 0 <= self.dropout < 1:
+            raise ValidationError(f"learned: dropout={self.dropout!r} must be in [0, 1)")
+        if self.prior not in (None, "robust"):
+            raise ValidationError(f"learned: prior={self.prior!r} is not known; use prior='robust' or None")
+        if not isinstance(self.prior_window, (int, np.integer)) or self.prior_window < 1:
+            raise ValidationError(f"learned: prior_window={self.prior_window!r} must be an integer >= 1, e.g. 12")
+        if any(int(h) < 1 for h in self.hidden):
+            raise ValidationError(f"learned: hidden={self.hidden!r} must be positive layer widths, e.g. (256, 256)")
+
+    def _check_fitted(self):
+        if getattr(self, "module_", None) is None:
+            raise NotFittedError("this LearnedRouter is not trained yet; call fit(network, paths, series) "
+                                 "or LearnedRouter.load(path)")
+
+    def check_compatible(self, network: Network, paths: PathSet) -> None:
+        """Raise a one-line error unless the model was trained for this network and these paths."""
+        self._check_fitted()
+        fp = _fingerprint(network, paths)
+        mine = self.fingerprint_
+        for key, what in (("nodes", "node names"), ("links", "links"), ("capacity", "link capacities"),
+                          ("od_ptr", "paths"), ("link_idx", "paths"), ("od_src", "OD pairs"),
+                          ("od_dst", "OD pairs"), ("link_ptr", "paths")):
+            a, b = mine[key], fp[key]
+            same = (np.allclose(a, b, rtol=1e-9) if key == "capacity" and len(a) == len(b) else a == b)
+            if not same:
+                raise ValidationError(
+                    f"learned model was trained on other {what} ({len(mine['nodes'])} nodes, "
+                    f"{len(mine['links'])} links, {mine['od_ptr'][-1]} paths) than this network/paths "
+                    f"({len(fp['nodes'])} nodes, {len(fp['links'])} links, {fp['od_ptr'][-1]} paths); "
+                    "use the same --network and --paths/--k as for `surgeguard train`, or retrain")
+
+    def _prior_splits(self, network: Network, paths: PathSet, tms: np.ndarray) -> np.ndarray:
+        """The prior routing (``robust``: min mean MLU over ``tms``), (n_paths,)."""
+        from .robust import ScenarioLP
+
+        key = (id(network), id(paths))
+        if getattr(self, "_prior_key_", None) != key:
+            self._prior_lp_ = ScenarioLP(network, paths)
+            self._prior_key_ = key
+        if len(tms) == 0 or not np.asarray(tms).any():
+            return Routing.first_path(paths).splits
+        return self._prior_lp_.solve(tms, second_stage=False)[0]
+
+    # ------------------------------------------------------------------ features
+    def _features(self, D: np.ndarray):
+        """(B, H, n_od) bit/s -> (B, H * n_od) float32 scale-free features."""
+        tot = D.sum(axis=2, keepdims=True).mean(axis=1, keepdims=True)  # (B, 1, 1) mean total
+        share = D / np.where(tot > 0, tot, 1.0)
+        x = np.log1p(share / self.od_mean_[None, None, :])
+        return x.reshape(len(D), -1).astype(np.float32)
+
+    # ------------------------------------------------------------------ training
+    def fit(self, network: Network, paths: PathSet, series: TrafficSeries, *, val_start: int | None = None,
+            val_stop: int | None = None, progress: bool | None = None) -> "LearnedRouter":
+        """Train on ``series``: steps ``history .. val_start-1`` are training targets, steps
+        ``val_start .. val_stop-1`` validation targets (early stopping and model selection); steps
+        from ``val_stop`` on are never read.
+
+        Parameters
+        ----------
+        network, paths : the network and candidate paths the model routes over.
+        series : traffic (bit/s) in any node order (it is aligned to the network).
+        val_start, val_stop : the validation range; ``val_start=None``: no validation, train for
+            ``epochs`` on every step (``val_stop`` then bounds the steps read).
+        progress : show a progress bar (default: when stderr is a terminal).
+
+        Returns
+        -------
+        self
+        """
+        with _threads(self.threads):
+            return self._fit(network, paths, series, val_start, val_stop, progress)
+
+    def _fit(self, network, paths, series, val_start, val_stop, progress):
+        torch = _torch()
+        from .optimal import MluLP
+
+        self._check_params()
+        paths.check_network(network)
+        series = series.reorder(network.node_names)
+        H = int(self.history)
+        n = len(series)
+        stop = n if val_stop is None else int(val_stop)
+        vs = stop if val_start is None else int(val_start)
+        if not H < vs <= stop <= n:
+            raise ValidationError(
+                f"learned: need history ({H}) < val_start ({vs}) <= val_stop ({stop}) <= series length ({n}); "
+                f"use a longer series (at least {H + 2} steps) or a shorter history")
+        t_start = time.perf_counter()
+        rng = np.random.default_rng(self.random_state)
+        torch.manual_seed(int(self.random_state))
+        ps = paths
+        D = np.stack([ps.demand(series.total[t], what=f"traffic step {t}") for t in range(stop)])  # (T, n_od)
+        # oracle MLU of every target (the loss is the ratio to it)
+        lp = MluLP(network, ps)
+        opt = np.zeros(stop)
+        for t in range(H, stop):
+            opt[t] = lp.solve(series.total[t], second_stage=False)[1]["mlu"] if D[t].any() else 0.0
+        tot = D[:vs].sum(axis=1, keepdims=True)
+        share = D[:vs] / np.where(tot > 0, tot, 1.0)
+        self.od_mean_ = np.maximum(share.mean(axis=0), 1e-6)
+        # padded per-OD layout for the segment softmax
+        K = int(ps.paths_per_od.max()) if ps.n_od else 1
+        pad_index = np.zeros((ps.n_od, K), dtype=np.int64)
+        pad_mask = np.zeros((ps.n_od, K), dtype=bool)
+        for k in range(ps.n_od):
+            m = ps.od_ptr[k + 1] - ps.od_ptr[k]
+            pad_index[k, :m] = np.arange(ps.od_ptr[k], ps.od_ptr[k + 1])
+            pad_mask[k, :m] = True
+        self.fingerprint_ = _fingerprint(network, ps)
+        self.n_in_ = H * ps.n_od
+        self.module_ = _SplitNet.build(self.n_in_, ps.n_paths, tuple(int(h) for h in self.hidden),
+                                       float(self.dropout), pad_index, pad_mask,
+                                       ps.path_od if self.prior else None)
+        prior = np.zeros((stop, ps.n_paths), dtype=np.float32)
+        if self.prior:  # the prior routing of every target, from the matrices before it
+            for t in range(H, stop):
+                prior[t] = self._prior_splits(network, ps, series.total[max(0, t - int(self.prior_window)):t])
+        # tensors for the differentiable MLU
+        gscale = 1e9  # bit/s -> Gbit/s inside the loss
+        Rt = torch.as_tensor(ps.incidence.toarray().T, dtype=torch.float32)  # (n_paths, L)
+        cap = torch.as_tensor(network.capacity / gscale, dtype=torch.float32)
+        path_od = torch.as_tensor(ps.path_od, dtype=torch.long)
+        lat = ps.link_idx  # bottleneck capacity of each path
+        cmin = np.minimum.reduceat(network.capacity[lat], ps.link_ptr[:-1]) / gscale
+        inv_cmin = torch.as_tensor(1.0 / cmin, dtype=torch.float32)
+        pidx = torch.as_tensor(pad_index)
+        pmask = torch.as_tensor(pad_mask)
+
+        idx_all = np.arange(H, stop)
+        keep = opt[idx_all] > 0
+        idx_train = idx_all[(idx_all < vs) & keep]
+        idx_val = idx_all[(idx_all >= vs) & keep]
+        if len(idx_train) == 0:
+            raise ValidationError("learned: no training step with traffic; give a series with non-zero demand")
+        win = np.lib.stride_tricks.sliding_window_view(D, H, axis=0)  # (T-H+1, n_od, H): win[t-H] = D[t-H:t]
+
+        def batch(idx):
+            Dh = np.transpose(win[idx - H], (0, 2, 1))  # (B, H, n_od)
+            x = torch.as_tensor(self._features(Dh))
+            sig = torch.as_tensor(Dh.std(axis=1) / gscale, dtype=torch.float32)
+            y = torch.as_tensor(D[idx] / gscale, dtype=torch.float32)
+            o = torch.as_tensor(opt[idx], dtype=torch.float32)
+            return x, sig, y, o, torch.as_tensor(prior[idx])
+
+        def mlu_of(splits, y):
+            flows = splits * y[:, path_od]
+            return ((flows @ Rt) / cap).max(dim=1).values
+
+        tau = float(self.smooth)
+
+        def loss_fn(splits, sig, y, o):
+            util = ((splits * y[:, path_od]) @ Rt) / cap / o[:, None]
+            ratio = util.max(dim=1).values
+            if tau > 0:  # log-sum-exp: a smooth upper bound of the max that feeds every near-max link
+                loss = (tau * torch.logsumexp(util / tau, dim=1)).mean()
+            else:
+                loss = ratio.mean()
+            if self.alpha > 0:
+                sp = splits[:, pidx].masked_fill(~pmask, 0.0) * inv_cmin[pidx].masked_fill(~pmask, 0.0)
+                sens = (sig * sp.max(dim=-1).values).sum(dim=1) / o  # (B,)
+                s = sens.mean()
+                loss = loss + float(self.alpha) * s / s.detach().clamp_min(1e-12)
+            return loss, ratio
+
+        Xv = batch(idx_val) if len(idx_val) else None
+        opt_ = torch.optim.Adam(self.module_.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
+        best, best_state, best_epoch, bad = np.inf, None, 0, 0
+        self.log_ = []
+        bar = _progress(int(self.epochs), progress)
+        try:
+            for epoch in range(int(self.epochs)):
+                self.module_.train()
+                order = rng.permutation(idx_train)
+                losses = []
+                for i in range(0, len(order), int(self.batch_size)):
+                    x, sig, y, o, pr = batch(order[i:i + int(self.batch_size)])
+                    loss, _ = loss_fn(self.module_(x, pr), sig, y, o)
+                    opt_.zero_grad()
+                    loss.backward()
+                    opt_.step()
+                    losses.append(float(loss.detach()))
+                rec = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
+                if Xv is not None:
+                    self.module_.eval()
+                    with torch.no_grad():
+                        r = (mlu_of(self.module_(Xv[0], Xv[4]), Xv[2]) / Xv[3]).numpy()
+                    rec.update(val_ratio_mean=float(r.mean()), val_ratio_p99=float(np.percentile(r, 99)))
+                    score = rec["val_ratio_mean"]
+                    if score < best - 1e-5:
+                        best, best_epoch, bad = score, epoch + 1, 0
+                        best_state = copy.deepcopy(self.module_.state_dict())
+                    else:
+                        bad += 1
+                self.log_.append(rec)
+                bar.update(1)
+                bar.set_postfix({k: round(v, 4) for k, v in rec.items() if k != "epoch"})
+                if Xv is not None and bad >= int(self.patience):
+                    break
+                if self.max_seconds is not None and time.perf_counter() - t_start > float(self.max_seconds):
+                    break
+        finally:
+            bar.close()
+        if best_state is not None:
+            self.module_.load_state_dict(best_state)
+        self.best_epoch_ = best_epoch if best_state is not None else len(self.log_)
+        self.module_.eval()
+        self.trained_on_ = [series.times[H].isoformat(), series.times[stop - 1].isoformat()]
+        self.train_seconds_ = time.perf_counter() - t_start
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def predict_splits(self, history: np.ndarray | TrafficSeries, *, network: Network | None = None,
+                       paths: PathSet | None = None) -> np.ndarray:
+        """(n_paths,) split ratios for the interval after the last ``history`` matrices.
+
+        Parameters
+        ----------
+        history : at least the last H matrices, (T, N, N) bit/s in the network's node order, or a
+            TrafficSeries. With ``prior='robust'`` the last ``prior_window`` matrices (as many as
+            there are) also feed the prior LP.
+        network, paths : required with a prior (the LP needs them); checked against the model.
+        """
+        torch = _torch()
+        self._check_fitted()
+        H = int(self.history)
+        if isinstance(history, TrafficSeries):
+            history = history.reorder(self.fingerprint_["nodes"]).total
+        h = np.asarray(history, dtype=float)
+        n = len(self.fingerprint_["nodes"])
+        if h.ndim != 3 or h.shape[1:] != (n, n) or h.shape[0] < H:
+            raise ValidationError(f"learned: needs the last {H} matrices as ({H}, {n}, {n}) bit/s; got shape {h.shape}")
+        src = np.asarray(self.fingerprint_["od_src"])
+        dst = np.asarray(self.fingerprint_["od_dst"])
+        Dh = h[-H:, src, dst][None]  # (1, H, n_od)
+        pr = None
+        if self.prior:
+            if network is None or paths is None:
+                raise ValidationError("learned: this model mixes in a robust-LP prior; pass network= and paths=")
+            self.check_compatible(network, paths)
+            pr = torch.as_tensor(self._prior_splits(network, paths, h[-int(self.prior_window):]),
+                                 dtype=torch.float32)[None]
+        with torch.no_grad(), _threads(self.threads):
+            s = self.module_(torch.as_tensor(self._features(Dh)), pr)[0].double().numpy()
+        s = np.clip(s, 0.0, None)
+        od_ptr = np.asarray(self.fingerprint_["od_ptr"])
+        return s / np.repeat(np.add.reduceat(s, od_ptr[:-1]), np.diff(od_ptr))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> Path:
+        """Write the model (parameters, fitted state and weights) with ``torch.save``."""
+        torch = _torch()
+        self._check_fitted()
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        params = self.get_params()
+        params["hidden"] = [int(h) for h in params["hidden"]]
+        blob = {"format": "surgeguard-learned", "version": FORMAT_VERSION, "params": params,
+                "fingerprint": self.fingerprint_, "od_mean": torch.as_tensor(self.od_mean_),
+                "state_dict": self.module_.state_dict(), "log": self.log_, "best_epoch": self.best_epoch_,
+                "trained_on": self.trained_on_, "train_seconds": self.train_seconds_}
+        torch.save(blob, p)
+        return p
+
+    @classmethod
+    def load(cls, path) -> "LearnedRouter":
+        """Read a model written by :meth:`save` (``weights_only`` loading: no code is executed)."""
+        torch = _torch()
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"learned model {str(p)!r} not found; train one with `surgeguard train ... --out {p}`")
+        try:
+            blob = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise InputError(f"learned model {str(p)!r} is not a readable surgeguard model ({type(exc).__name__}); "
+                             "retrain it with `surgeguard train`") from None
+        if not isinstance(blob, dict) or blob.get("format") != "surgeguard-learned":
+            raise InputError(f"{str(p)!r} is not a surgeguard learned model; train one with `surgeguard train`")
+        if blob.get("version") != FORMAT_VERSION:
+            raise InputError(f"learned model {str(p)!r} has format version {blob.get('version')}, this surgeguard "
+                             f"reads {FORMAT_VERSION}; retrain it")
+        params = dict(blob["params"])
+        params["hidden"] = tuple(params["hidden"])
+        m = cls(**params)
+        fp = blob["fingerprint"]
+        m.fingerprint_ = fp
+        m.od_mean_ = blob["od_mean"].numpy()
+        n_od = len(fp["od_src"])
+        K = int(np.diff(fp["od_ptr"]).max()) if n_od else 1
+        pad_index = np.zeros((n_od, K), dtype=np.int64)
+        pad_mask = np.zeros((n_od, K), dtype=bool)
+        for k in range(n_od):
+            a, b = fp["od_ptr"][k], fp["od_ptr"][k + 1]
+            pad_index[k, :b - a] = np.arange(a, b)
+            pad_mask[k, :b - a] = True
+        m.n_in_ = int(m.history) * n_od
+        path_od = np.repeat(np.arange(n_od), np.diff(fp["od_ptr"])) if m.prior else None
+        m.module_ = _SplitNet.build(m.n_in_, fp["od_ptr"][-1], m.hidden, float(m.dropout), pad_index, pad_mask,
+                                    path_od)
+        m.module_.load_state_dict(blob["state_dict"])
+        m.module_.eval()
+        m.log_, m.best_epoch_ = blob["log"], blob["best_epoch"]
+        m.trained_on_, m.train_seconds_ = blob["trained_on"], blob["train_seconds"]
+        return m
+
+
+def load_learned(path) -> LearnedRouter:
+    """Read a model file written by ``surgeguard train`` or :meth:`LearnedRouter.save`."""
+    return LearnedRouter.load(path)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    """Run torch on ``n`` threads inside the block (1 by default: on a small shared CPU, torch's
+    thread pool spinning against other processes makes a step ten times slower)."""
+    torch = _torch()
+    prev = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
+def _progress(total: int, progress: bool | None):
+    try:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc="train", unit="epoch", leave=False,
+                    disable=(progress is False) if progress is not None else None)
+    except ImportError:  # pragma: no cover
+        class _Null:
+            def update(self, n): pass
+            def set_postfix(self, d): pass
+            def close(self): pass
+        return _Null()
+
+
+class Learned(Policy):
+    """``learned``: split ratios from a :class:`LearnedRouter` reading the last H matrices.
+
+    Parameters
+    ----------
+    model : a trained :class:`LearnedRouter`, or the path of a model file (``surgeguard train
+        --out``). Required.
+    fallback : the policy used while fewer than H matrices of history exist (default ``robust``:
+        the mean-MLU routing of the matrices seen so far; with none, ``shortest``).
+
+    Notes
+    -----
+    ``route(tm)`` for one known matrix (``surgeguard solve``) feeds the model H copies of ``tm``:
+    the routing it would choose after a steady hour at that matrix.
+    """
+
+    name = "learned"
+
+    def __init__(self, model: "LearnedRouter | str | Path | None" = None, fallback: str = "robust"):
+        self.model = model
+        self.fallback = fallback
+
+    def _router(self, network, paths) -> LearnedRouter:
+        if getattr(self, "router_", None) is None:
+            if self.model is None:
+                raise ValidationError("the learned policy needs a trained model: pass --model MODEL "
+                                      "(from `surgeguard train`) or Learned(model=...)")
+            self.router_ = self.model if isinstance(self.model, LearnedRouter) else LearnedRouter.load(self.model)
+        key = (id(network), id(paths))
+        if getattr(self, "_checked_", None) != key:
+            self.router_.check_compatible(network, paths)
+            self._checked_ = key
+        return self.router_
+
+    def route(self, network, paths, tm, *, warm=None) -> Routing:
+        m = self._router(network, paths)
+        tm = np.asarray(tm, dtype=float)
+        t0 = time.perf_counter()
+        s = m.predict_splits(np.repeat(tm[None], max(int(m.history), int(m.prior_window) if m.prior else 1), axis=0),
+                             network=network, paths=paths)
+        return Routing(paths, s, self.name, {"solve_seconds": time.perf_counter() - t0})
+
+    def decide(self, network, paths, history: TrafficSeries, *, warm=None) -> Routing:
+        m = self._router(network, paths)
+        if len(history) < int(m.history):
+            if getattr(self, "fallback_", None) is None:
+                self.fallback_ = get_policy(self.fallback)
+            r = self.fallback_.decide(network, paths, history, warm=warm)
+            return Routing(paths, r.splits, self.name, {**r.info, "fallback": self.fallback})
+        t0 = time.perf_counter()
+        need = max(int(m.history), int(m.prior_window) if m.prior else 1)
+        s = m.predict_splits(history.total[-need:], network=network, paths=paths)
+        return Routing(paths, s, self.name, {"solve_seconds": time.perf_counter() - t0})
+
+
+def learned_section(result, model: LearnedRouter | None = None, *, policy: str = "learned") -> tuple[str, str]:
+    """A (heading, HTML) section on the learned policy for a replay report.
+
+    Parameters
+    ----------
+    result : a :class:`~surgeguard.evaluate.ReplayResult` that includes ``policy``.
+    model : the router it used (for its training facts), optional.
+    policy : the policy's name in the replay.
+    """
+    import html
+
+    s = result.summary()["policies"]
+    if policy not in s:
+        raise ValidationError(f"replay has no policy {policy!r}; replay with --policy ...,{policy}")
+    rows = []
+    for name in [n for n in s if n != "oracle"]:
+        v = s[name]
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{v['ratio_mean']:.3f}</td><td>{v['ratio_p99']:.3f}</td>"
+                    f"<td>{v['ratio_max']:.3f}</td><td>{v['intervals_over_1']}</td>"
+                    f"<td>{1e3 * v['decision_seconds_mean']:.1f}</td></tr>")
+    facts = ""
+    if model is not None and getattr(model, "module_", None) is not None:
+        facts = (f"<p>Model: MLP over the last {model.history} matrices, hidden layers {tuple(model.hidden)}, "
+                 f"robustness weight alpha = {model.alpha:g}; trained on {html.escape(model.trained_on_[0])} .. "
+                 f"{html.escape(model.trained_on_[1])} in {model.train_seconds_:.0f} s (best epoch "
+                 f"{model.best_epoch_}).</p>")
+    body = ("<p>The learned policy maps the last traffic matrices to split ratios over the candidate paths; it "
+            "was trained to minimise the next interval's maximum link utilisation (ratio to the optimum), with a "
+            "penalty on routings that a burst would congest. Below, each policy's MLU as a ratio to the oracle "
+            "(the optimum of the actual matrix, known only afterwards).</p>" + facts +
+            "<table><thead><tr><th>policy</th><th>ratio mean</th><th>p99</th><th>max</th><th>intervals &gt; 100%</th>"
+            "<th>decision ms</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    return "Learned routing", body
+
+
+register_policy("learned", Learned)
