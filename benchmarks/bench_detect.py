@@ -105,7 +105,7 @@ def markdown(res: dict) -> str:
     m = res["machine"]
     lines = ["# Surge detection benchmark (real Abilene and GÉANT, injected lockdown surges)", "",
              f"Machine: {m.get('cpu', '?')}, {m.get('cpu_count')} cores (shared); run {res['run_utc']}; "
-             f"total {res['total_seconds']:.0f} s.", "", "Protocol: " + res["protocol"], "",
+             f"total {res['total_seconds']:.0f} s.", "", res["protocol"], "",
              f"Target: a +{TARGET['growth']:.0%} surge ramping over {TARGET['ramp_days']:g} days detected within "
              f"{TARGET['hours']:g} h, with fewer than {TARGET['false_alarms_per_week']:g} false alarm per week.", ""]
     for ds, d in res["datasets"].items():
@@ -133,21 +133,34 @@ def markdown(res: dict) -> str:
         for key in d["defaults"]:
             r = d["detectors"][key]
             lines += [f"**{key}** (sigma of the hourly total residual {r['sigma_total']:.3f}, {r['sigma_source']})", "",
-                      "| growth | ramp days | miss | median delay h | p90 delay h | within 6 h | growth at detection |",
-                      "|---|---|---|---|---|---|---|"]
+                      "| growth | ramp days | miss | median delay h | p90 delay h | within 6 h | growth at detection "
+                      "| within 6 h of full size (trials) |",
+                      "|---|---|---|---|---|---|---|---|"]
             for s in r["summary"]:
                 f = (lambda v: "-" if v is None else f"{v:.1f}")
                 g = s["shift_at_detection_median"]
+                w = s["within_6h_of_full_size"]
                 lines.append(f"| {s['growth']:.0%} | {s['ramp_days']:g} | {s['miss_rate']:.0%} | "
                              f"{f(s['delay_median_h'])} | {f(s['delay_p90_h'])} | {s['within_6h']:.0%} | "
-                             f"{'-' if g is None else format(g, '.1%')} |")
+                             f"{'-' if g is None else format(g, '.1%')} | "
+                             f"{'-' if w is None else format(w, '.0%')} ({s['full_size_trials']}) |")
+            fa = r["false_alarms"]["alerts"]
+            if fa:
+                lines += ["", "Alerts on the untouched series (counted as false alarms): " + "; ".join(
+                    f"{a['time'][:16]} {a['place']}{'' if a['place'] == 'total' else ' ' + a['direction']} "
+                    f"{a['shift']:+.0%}" for a in fa) + "."]
             lines.append("")
     sfa = res["synthetic_false_alarms"]
     lines += ["## False alarms on long synthetic traffic", "", sfa["series"] + ".", "",
               "| detector | false alarms / week (count) |", "|---|---|"]
     for key, r in sfa["results"].items():
         lines.append(f"| {key} | {r['per_week']:.2f} ({r['count']}) |")
-    lines += ["", "## Verdict", ""]
+    lines += ["", "## Verdict", "",
+              "Strict reading (delay from the surge's start): at 6 h a +15 %-in-7-days ramp has added "
+              f"0.15 x 6 / 168 = {0.15 * 6 / 168:.1%} volume, far below the day-to-day spread of total traffic "
+              "(sigma of the hourly total residual in the tables above), so no detector can see it that early "
+              "without false alarms; detections reported that early are chance alarms (see 'growth at "
+              "detection'). The 'within 6 h of full size' column gives the other reading.", ""]
     for ds, d in res["datasets"].items():
         ok = []
         for key, r in d["detectors"].items():

@@ -11,7 +11,9 @@ Protocol (:func:`evaluate_detector`):
   parameters at their defaults, so weekday daytime is also reshaped). The delay is from the start
   to the first alert at or after it, anywhere (total or any node). A trial without such an alert
   before the series ends is a miss. ``shift_at_detection`` is the volume growth reached by then
-  (``growth x ramp``).
+  (``growth x ramp``). ``within_<h>h_of_full_size`` reads the target the other way: the share of
+  trials (among those that observe the full surge plus ``target_hours``) detected by the time the
+  ramp is complete plus ``target_hours``.
 """
 
 from __future__ import annotations
@@ -100,5 +102,11 @@ def evaluate_detector(detector: SurgeDetector, series: TrafficSeries, *, referen
             "shift_at_detection_median": float(grp["shift_at_detection"].dropna().median())
             if grp["detected"].any() else None,
         })
+        # the other reading of the target: detected within target_hours of the surge reaching full size
+        full = grp[grp["observed_days"] * 24.0 >= rd * 24.0 + target_hours]
+        summary[-1]["full_size_trials"] = int(len(full))
+        summary[-1][f"within_{target_hours:g}h_of_full_size"] = (
+            float((full["delay_hours"].fillna(np.inf).astype(float) <= rd * 24.0 + target_hours).mean())
+            if len(full) else None)
     out["summary"] = summary
     return out
