@@ -179,3 +179,17 @@ def test_cli_detect_bad_input(tmp_path, args, needle):
     assert r.exit_code == 2
     err = r.stderr.strip()
     assert needle in err and len(err.splitlines()) == 1
+
+
+def test_real_abilene_lockdown_found_and_quiet_total(shared_data):
+    from surgeguard.io import ABILENE_NODES, read_sndlib_demands
+
+    ts = read_sndlib_demands(shared_data / "abilene" / "sndlib_abilene_5min_xml_20040301-20040310.tar.xz",
+                             nodes=ABILENE_NODES)
+    ref = 3 * 288
+    det = get_detector("cusum", places="total").fit(ts.window(0, ref))
+    assert det.predict(ts.window(ref, len(ts))) == []          # untouched week: no alert on the total
+    start = pd.Timestamp("2004-03-08T00:00", tz="UTC")         # a Monday
+    surged = inject_lockdown(ts, start, growth=0.5, ramp_days=1)
+    alerts = det.predict(surged.window(ref, len(ts)))
+    assert alerts and start <= alerts[0].time <= start + pd.Timedelta(days=1)
