@@ -138,6 +138,7 @@ def replay(network: Network, paths: PathSet, series: TrafficSeries, policies: Se
     util = {name: np.zeros((n_steps, network.n_links)) for name, _ in pols}
     util[ORACLE] = np.zeros((n_steps, network.n_links))
     warm: dict[str, object] = {}
+    switches: list[dict] = []
     prev_oracle = None
     it = range(start, stop)
     try:
@@ -168,6 +169,8 @@ def replay(network: Network, paths: PathSet, series: TrafficSeries, policies: Se
             if routing is prev_oracle:
                 sec = prev_oracle.info.get("solve_seconds", sec)
             warm[name] = routing
+            if routing.info.get("switched"):  # a policy reporting a switch (e.g. ``switching``)
+                switches.append({"step": t, "time": series.times[t], "policy": name, **routing.info["switched"]})
             ev = evaluate(network, routing, tm)
             util[name][i] = ev.util
             rows.append(_row(t, series, name, ev, o_mlu, sec))
@@ -177,7 +180,7 @@ def replay(network: Network, paths: PathSet, series: TrafficSeries, policies: Se
     steps["policy"] = pd.Categorical(steps["policy"], categories=order, ordered=True)
     steps = steps.sort_values(["policy", "step"], kind="stable").reset_index(drop=True)
     steps["policy"] = steps["policy"].astype(str)
-    return ReplayResult(steps, util, network, series, dict(scenario or {}))
+    return ReplayResult(steps, util, network, series, dict(scenario or {}), switches)
 
 
 def _row(t, series, name, ev, o_mlu, sec):

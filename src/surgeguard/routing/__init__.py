@@ -17,3 +17,4 @@ __all__ = ["PathSet", "Routing", "Policy", "ShortestPath", "Optimal", "k_shortes
 from . import priority  # noqa: E402,F401  (registers the "priority" policy)
 from . import robust  # noqa: E402,F401  (registers "robust", "optimal-last", "optimal-forecast")
 from . import learned  # noqa: E402,F401  (registers "learned"; torch is imported only when a model is used)
+from . import switching  # noqa: E402,F401  (registers "switching": base policy, another after a surge alert)

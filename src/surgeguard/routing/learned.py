@@ -56,6 +56,9 @@ __all__ = ["LearnedRouter", "Learned", "load_learned", "learned_section"]
 #: bumped when the saved file's layout changes
 FORMAT_VERSION = 1
 
+#: weights of the prior routing tried on the validation part when ``mix="auto"``
+MIX_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+
 
 def _torch():
     try:
@@ -79,7 +82,7 @@ class _SplitNet:
 
     @staticmethod
     def build(n_in: int, n_paths: int, hidden: tuple[int, ...], dropout: float, pad_index: np.ndarray,
-              pad_mask: np.ndarray, path_od: np.ndarray | None = None):
+              pad_mask: np.ndarray):
         torch = _torch()
         nn = torch.nn
 
@@ -96,20 +99,12 @@ class _SplitNet:
                 nn.init.zeros_(self.head.bias)
                 self.register_buffer("pad_index", torch.as_tensor(pad_index, dtype=torch.long))
                 self.register_buffer("pad_mask", torch.as_tensor(pad_mask, dtype=torch.bool))
-                self.with_prior = path_od is not None
-                if self.with_prior:  # per-OD weight of the prior routing, sigmoid(0) = 1/2 at start
-                    self.register_buffer("path_od", torch.as_tensor(path_od, dtype=torch.long))
-                    self.mix_logit = nn.Parameter(torch.zeros(pad_index.shape[0]))
 
-            def forward(self, x, prior=None):
+            def forward(self, x):
                 logits = self.head(self.body(x))  # (B, n_paths)
                 padded = logits[:, self.pad_index]  # (B, n_od, K)
                 padded = padded.masked_fill(~self.pad_mask, float("-inf"))
-                soft = torch.softmax(padded, dim=-1)[:, self.pad_mask]  # (B, n_paths), PathSet order
-                if not self.with_prior:
-                    return soft
-                beta = torch.sigmoid(self.mix_logit)[self.path_od]
-                return beta * prior + (1.0 - beta) * soft
+                return torch.softmax(padded, dim=-1)[:, self.pad_mask]  # (B, n_paths), PathSet order
 
         return SplitNet()
 
@@ -154,7 +149,7 @@ class LearnedRouter:
     def __init__(self, history: int = 12, hidden: tuple[int, ...] = (256, 256), alpha: float = 0.0,
                  epochs: int = 60, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4,
                  dropout: float = 0.1, patience: int = 10, max_seconds: float | None = None,
-                 smooth: float = 0.0, prior: str | None = None, prior_window: int = 12,
+                 smooth: float = 0.0, prior: str | None = None, mix: float | str = "auto", prior_window: int = 12,
                  threads: int | None = 1, random_state: int = 0):
         self.history = history
         self.hidden = hidden
@@ -168,6 +163,7 @@ class LearnedRouter:
         self.max_seconds = max_seconds
         self.smooth = smooth
         self.prior = prior
+        self.mix = mix
         self.prior_window = prior_window
         self.threads = threads
         self.random_state = random_state
@@ -190,6 +186,8 @@ class LearnedRouter:
             raise ValidationError(f"learned: dropout={self.dropout!r} must be in [0, 1)")
         if self.prior not in (None, "robust"):
             raise ValidationError(f"learned: prior={self.prior!r} is not known; use prior='robust' or None")
+        if not (self.mix == "auto" or (isinstance(self.mix, (int, float)) and 0 <= self.mix <= 1)):
+            raise ValidationError(f"learned: mix={self.mix!r} must be 'auto' or a weight in [0, 1]")
         if not isinstance(self.prior_window, (int, np.integer)) or self.prior_window < 1:
             raise ValidationError(f"learned: prior_window={self.prior_window!r} must be an integer >= 1, e.g. 12")
         if any(int(h) < 1 for h in self.hidden):
@@ -298,12 +296,7 @@ class LearnedRouter:
         self.fingerprint_ = _fingerprint(network, ps)
         self.n_in_ = H * ps.n_od
         self.module_ = _SplitNet.build(self.n_in_, ps.n_paths, tuple(int(h) for h in self.hidden),
-                                       float(self.dropout), pad_index, pad_mask,
-                                       ps.path_od if self.prior else None)
-        prior = np.zeros((stop, ps.n_paths), dtype=np.float32)
-        if self.prior:  # the prior routing of every target, from the matrices before it
-            for t in range(H, stop):
-                prior[t] = self._prior_splits(network, ps, series.total[max(0, t - int(self.prior_window)):t])
+                                       float(self.dropout), pad_index, pad_mask)
         # tensors for the differentiable MLU
         gscale = 1e9  # bit/s -> Gbit/s inside the loss
         Rt = torch.as_tensor(ps.incidence.toarray().T, dtype=torch.float32)  # (n_paths, L)
@@ -329,7 +322,7 @@ class LearnedRouter:
             sig = torch.as_tensor(Dh.std(axis=1) / gscale, dtype=torch.float32)
             y = torch.as_tensor(D[idx] / gscale, dtype=torch.float32)
             o = torch.as_tensor(opt[idx], dtype=torch.float32)
-            return x, sig, y, o, torch.as_tensor(prior[idx])
+            return x, sig, y, o
 
         def mlu_of(splits, y):
             flows = splits * y[:, path_od]
@@ -362,8 +355,8 @@ class LearnedRouter:
                 order = rng.permutation(idx_train)
                 losses = []
                 for i in range(0, len(order), int(self.batch_size)):
-                    x, sig, y, o, pr = batch(order[i:i + int(self.batch_size)])
-                    loss, _ = loss_fn(self.module_(x, pr), sig, y, o)
+                    x, sig, y, o = batch(order[i:i + int(self.batch_size)])
+                    loss, _ = loss_fn(self.module_(x), sig, y, o)
                     opt_.zero_grad()
                     loss.backward()
                     opt_.step()
@@ -372,7 +365,7 @@ class LearnedRouter:
                 if Xv is not None:
                     self.module_.eval()
                     with torch.no_grad():
-                        r = (mlu_of(self.module_(Xv[0], Xv[4]), Xv[2]) / Xv[3]).numpy()
+                        r = (mlu_of(self.module_(Xv[0]), Xv[2]) / Xv[3]).numpy()
                     rec.update(val_ratio_mean=float(r.mean()), val_ratio_p99=float(np.percentile(r, 99)))
                     score = rec["val_ratio_mean"]
                     if score < best - 1e-5:
@@ -393,9 +386,36 @@ class LearnedRouter:
             self.module_.load_state_dict(best_state)
         self.best_epoch_ = best_epoch if best_state is not None else len(self.log_)
         self.module_.eval()
+        self.mix_, self.mix_log_ = self._choose_mix(network, ps, series, D, opt, idx_val, Rt, cap, path_od)
         self.trained_on_ = [series.times[H].isoformat(), series.times[stop - 1].isoformat()]
         self.train_seconds_ = time.perf_counter() - t_start
         return self
+
+    def _choose_mix(self, network, ps, series, D, opt, idx_val, Rt, cap, path_od):
+        """The weight of the prior routing: ``mix`` if it is a number, else the value of
+        :data:`MIX_GRID` with the lowest mean validation ratio (0.5 without validation)."""
+        torch = _torch()
+        if not self.prior:
+            return 0.0, []
+        if self.mix != "auto":
+            return float(self.mix), []
+        if len(idx_val) == 0:
+            return 0.5, []
+        H, W = int(self.history), int(self.prior_window)
+        win = np.stack([D[t - H:t] for t in idx_val])  # (V, H, n_od)
+        with torch.no_grad():
+            learned = self.module_(torch.as_tensor(self._features(win))).double().numpy()
+        prior = np.stack([self._prior_splits(network, ps, series.total[max(0, t - W):t]) for t in idx_val])
+        Rd = Rt.double().numpy()
+        capd = cap.double().numpy()
+        y = D[idx_val] / 1e9
+        log = []
+        for b in MIX_GRID:
+            sp = b * prior + (1 - b) * learned
+            r = ((sp * y[:, ps.path_od]) @ Rd / capd).max(axis=1) / opt[idx_val]
+            log.append({"mix": b, "val_ratio_mean": float(r.mean()), "val_ratio_p99": float(np.percentile(r, 99))})
+        best = min(log, key=lambda rec: rec["val_ratio_mean"])
+        return float(best["mix"]), log
 
     # ------------------------------------------------------------------ inference
     def predict_splits(self, history: np.ndarray | TrafficSeries, *, network: Network | None = None,
@@ -421,15 +441,14 @@ class LearnedRouter:
         src = np.asarray(self.fingerprint_["od_src"])
         dst = np.asarray(self.fingerprint_["od_dst"])
         Dh = h[-H:, src, dst][None]  # (1, H, n_od)
-        pr = None
-        if self.prior:
+        with torch.no_grad(), _threads(self.threads):
+            s = self.module_(torch.as_tensor(self._features(Dh)))[0].double().numpy()
+        if self.prior and self.mix_ > 0:
             if network is None or paths is None:
                 raise ValidationError("learned: this model mixes in a robust-LP prior; pass network= and paths=")
             self.check_compatible(network, paths)
-            pr = torch.as_tensor(self._prior_splits(network, paths, h[-int(self.prior_window):]),
-                                 dtype=torch.float32)[None]
-        with torch.no_grad(), _threads(self.threads):
-            s = self.module_(torch.as_tensor(self._features(Dh)), pr)[0].double().numpy()
+            pr = self._prior_splits(network, paths, h[-int(self.prior_window):])
+            s = self.mix_ * pr + (1.0 - self.mix_) * s
         s = np.clip(s, 0.0, None)
         od_ptr = np.asarray(self.fingerprint_["od_ptr"])
         return s / np.repeat(np.add.reduceat(s, od_ptr[:-1]), np.diff(od_ptr))
@@ -446,7 +465,8 @@ class LearnedRouter:
         blob = {"format": "surgeguard-learned", "version": FORMAT_VERSION, "params": params,
                 "fingerprint": self.fingerprint_, "od_mean": torch.as_tensor(self.od_mean_),
                 "state_dict": self.module_.state_dict(), "log": self.log_, "best_epoch": self.best_epoch_,
-                "trained_on": self.trained_on_, "train_seconds": self.train_seconds_}
+                "trained_on": self.trained_on_, "train_seconds": self.train_seconds_,
+                "mix": self.mix_, "mix_log": self.mix_log_}
         torch.save(blob, p)
         return p
 
@@ -482,13 +502,12 @@ class LearnedRouter:
             pad_index[k, :b - a] = np.arange(a, b)
             pad_mask[k, :b - a] = True
         m.n_in_ = int(m.history) * n_od
-        path_od = np.repeat(np.arange(n_od), np.diff(fp["od_ptr"])) if m.prior else None
-        m.module_ = _SplitNet.build(m.n_in_, fp["od_ptr"][-1], m.hidden, float(m.dropout), pad_index, pad_mask,
-                                    path_od)
+        m.module_ = _SplitNet.build(m.n_in_, fp["od_ptr"][-1], m.hidden, float(m.dropout), pad_index, pad_mask)
         m.module_.load_state_dict(blob["state_dict"])
         m.module_.eval()
         m.log_, m.best_epoch_ = blob["log"], blob["best_epoch"]
         m.trained_on_, m.train_seconds_ = blob["trained_on"], blob["train_seconds"]
+        m.mix_, m.mix_log_ = float(blob["mix"]), blob["mix_log"]
         return m
 
 
