@@ -611,8 +611,9 @@ def _build_milp(network, paths, fib, ftab, modules, scenarios, *, relax: bool, u
     return lp, n_col
 
 
-def _solve_milp(lp, n_int, *, relax, time_limit, mip_rel_gap, threads):
-    """Solve; returns (y or None, cost, bound, gap, status text)."""
+def _solve_milp(lp, n_int, *, relax, time_limit, mip_rel_gap, threads, start=None):
+    """Solve; returns (y or None, cost, bound, gap, status text). ``start``: module counts given to
+    HiGHS as a partial MIP start (it completes the flows itself)."""
     import highspy
 
     from ..routing.optimal import _new_highs
@@ -622,6 +623,9 @@ def _solve_milp(lp, n_int, *, relax, time_limit, mip_rel_gap, threads):
         opts["threads"] = int(threads)
     h = _new_highs(opts)
     h.passModel(lp)
+    if start is not None and not relax:
+        idx = np.arange(len(start), dtype=np.int32)
+        h.setSolution(len(start), idx, np.asarray(start, dtype=np.float64))
     h.run()
     st = h.getModelStatus()
     text = h.modelStatusToString(st)
@@ -732,30 +736,35 @@ def plan_capacity(network: Network, series: TrafficSeries, *, paths=None, k: int
     milp_end = time.perf_counter() + float(time_limit)
     bound = 0.0  # the best valid lower bound: a MILP (or its LP relaxation) over a subset of scenarios
     used: list[str] = []
+    imp = _Improver(network, paths, fib, ftab, mods, lp)
     while True:
         rounds += 1
         act = [scen[i] for i in active]
         n_cols_est = len(ftab) * len(mods) + sum(int((sc.usable & (sc.demand > 0)[paths.path_od]).sum()) for sc in act)
         remaining = milp_end - time.perf_counter()
         use_milp = (method == "milp" or (method == "auto" and n_cols_est <= max_milp_columns)) and remaining > 0.5
-        y = None
         if use_milp:
+            # a feasible start for the active scenarios: the previous modules, repaired (greedy at round 1)
+            start = imp.repair(added, act)
             lpm, _ = _build_milp(network, paths, fib, ftab, mods, act, relax=False, unit=unit)
             y, _, b, _, status = _solve_milp(lpm, len(ftab) * len(mods), relax=False, time_limit=remaining,
-                                             mip_rel_gap=mip_rel_gap, threads=threads)
+                                             mip_rel_gap=mip_rel_gap, threads=threads, start=start.ravel())
             if np.isfinite(b):
                 bound = max(bound, b)
-            if y is not None:
+            if y is not None and imp.cost(y.reshape(start.shape)) <= imp.cost(start) + 1e-9:
                 added = y.reshape(len(ftab), len(mods))
                 used.append("milp" if status == "Optimal" else f"milp ({status.lower()})")
-        if y is None:
-            if method == "milp" and rounds == 1:
-                raise SolverError(f"the capacity MILP found no solution within {time_limit:g} s ({status}); "
-                                  "raise --time-limit or use --method heuristic")
+            else:
+                added = imp.prune(start, act)
+                used.append("milp start + prune" if y is not None else "repair + prune")
+        else:
+            if method == "milp":
+                raise SolverError(f"the capacity MILP ran out of its {time_limit:g} s budget; raise --time-limit "
+                                  "or use --method heuristic")
             added, b = _heuristic(network, paths, fib, ftab, mods, act, lp, max(remaining, 10.0), threads, unit,
-                                  n_cols_est <= max_milp_columns, start=added if rounds > 1 else None)
+                                  n_cols_est <= max_milp_columns and rounds == 1, start=added if rounds > 1 else None)
             bound = max(bound, b)
-            used.append("heuristic" if rounds == 1 else "repair")
+            used.append("heuristic" if rounds == 1 else "repair + prune")
         cap1 = cap0 + (added @ rates)[fib]
         u = _check_scenarios(lp, paths, scen, cap1)
         ratio = u / np.array([sc.util_bound for sc in scen])
@@ -788,16 +797,26 @@ def plan_capacity(network: Network, series: TrafficSeries, *, paths=None, k: int
             # out of rounds: every scenario still violated joins, and the repair makes the plan feasible
             active += [i for i in viol[add_per_round:]]
             act = [scen[i] for i in active]
-            added, _ = _heuristic(network, paths, fib, ftab, mods, act, lp, 0.0, threads, unit, False, start=added)
-            used.append("repair")
+            added = imp.prune(imp.repair(added, act), act)
+            used.append("repair + prune")
             break
     method_used = used[0] if len(set(used)) == 1 else " + ".join(dict.fromkeys(used))
     cap1 = cap0 + (added @ rates)[fib]
     u_after = _check_scenarios(lp, paths, scen, cap1)
     cost = float(sum(added[e, j] * m.cost_for(ftab["length_km"].iloc[e]) for e in range(len(ftab))
                      for j, m in enumerate(mods)))
-    if used == ["milp"] * len(used):  # proven optimal for the active scenarios, feasible for all
+    if used and all(u_ == "milp" for u_ in used):  # optimal for the active scenarios, feasible for all
         bound = cost if not np.isfinite(bound) else min(max(bound, 0.0), cost)
+    elif cost > 0:
+        # not proven optimal: the LP relaxation over every active scenario is a valid lower bound too
+        act = [scen[i] for i in active]
+        n_cols_est = len(ftab) * len(mods) + sum(int((sc.usable & (sc.demand > 0)[paths.path_od]).sum()) for sc in act)
+        if n_cols_est <= max_milp_columns:
+            lpm, _ = _build_milp(network, paths, fib, ftab, mods, act, relax=True, unit=unit)
+            yb, b, *_ = _solve_milp(lpm, len(ftab) * len(mods), relax=True, time_limit=min(float(time_limit), 60.0),
+                                    mip_rel_gap=mip_rel_gap, threads=threads)
+            if yb is not None and np.isfinite(b):
+                bound = max(bound, b)
     gap = max(0.0, (cost - bound) / cost) if cost > 0 else 0.0
     # the protected class's own MLU per scenario on the upgraded network (priority: it goes first)
     crit = _critical_mlu(network, paths, series, scen, cap1, classes, lp)
@@ -857,65 +876,122 @@ def _binding(paths, scen, active, added, mods, fib, ftab, cap0, lp) -> dict:
     return out
 
 
+class _Improver:
+    """Feasibility checks, repair, consolidation and pruning of module counts (the heuristic's steps)."""
+
+    def __init__(self, network, paths, fib, ftab, mods, lp):
+        self.paths, self.fib, self.mods, self.lp = paths, fib, mods, lp
+        self.rates = np.array([m.rate_bps for m in mods])
+        self.lengths = ftab["length_km"].to_numpy(float)
+        self.cost_of = np.array([[m.cost_for(self.lengths[e]) for m in mods] for e in range(len(ftab))])
+        self.cap0 = network.capacity.astype(float)
+        self.order: dict[int, float] = {}  # id(scenario) -> last ratio, to test the tightest first
+
+    def caps(self, added):
+        return self.cap0 + (added @ self.rates)[self.fib]
+
+    def cost(self, added) -> float:
+        return float((added * self.cost_of).sum())
+
+    def feasible(self, added, act) -> bool:
+        """All of ``act`` within bound; the tightest scenarios (last seen) are tried first."""
+        cap = self.caps(added)
+        for sc in sorted(act, key=lambda x: -self.order.get(id(x), 0.0)):
+            c = cap.copy()
+            if sc.failed_links:
+                c[list(sc.failed_links)] = 0.0
+            u, _ = self.lp.min_mlu(sc.demand, c, sc.usable)
+            self.order[id(sc)] = u / sc.util_bound
+            if u > sc.util_bound * (1 + 1e-6):
+                return False
+        return True
+
+    def repair(self, added, act, max_steps: int = 10_000):
+        """Add modules until every scenario of ``act`` fits: the worst scenario first, on its most
+        utilised link, by the shortfall there (cheapest module combination)."""
+        added = added.copy()
+        for _ in range(max_steps):
+            u = _check_scenarios(self.lp, self.paths, act, self.caps(added))
+            r = u / np.array([sc.util_bound for sc in act])
+            for sc, x in zip(act, r):
+                self.order[id(sc)] = x
+            i = int(np.argmax(r))
+            if r[i] <= 1 + 1e-6:
+                break
+            sc = act[i]
+            while True:  # fix this scenario
+                c = self.caps(added)
+                if sc.failed_links:
+                    c[list(sc.failed_links)] = 0.0
+                uu, f = self.lp.min_mlu(sc.demand, c, sc.usable)
+                if uu <= sc.util_bound * (1 + 1e-6):
+                    break
+                load = self.paths.incidence @ f
+                util = np.where(c > 0, load / np.where(c > 0, c, 1.0), 0.0)
+                l = int(np.argmax(util))
+                e = int(self.fib[l])
+                short = load[l] / sc.util_bound - c[l]
+                n, _ = cheapest_modules(max(short, 1.0), self.mods, self.lengths[e])
+                added[e] += n
+        return self.consolidate(added)
+
+    def consolidate(self, added):
+        """Each fibre's modules replaced by the cheapest combination of at least the same rate."""
+        added = added.copy()
+        for e in np.flatnonzero(added.sum(axis=1) > 0):
+            total = float(added[e] @ self.rates)
+            n, c = cheapest_modules(total * (1 - 1e-12), self.mods, self.lengths[e])
+            if c < float(added[e] @ self.cost_of[e]) - 1e-12:
+                added[e] = n
+        return added
+
+    def prune(self, added, act):
+        """Per fibre, most expensive first: the least added rate that keeps every scenario feasible
+        (binary search in steps of the smallest module rate; feasibility is monotone in capacity),
+        then the cheapest modules for it."""
+        added = added.copy()
+        step = float(self.rates.min())
+        for e in sorted(np.flatnonzero(added.sum(axis=1) > 0), key=lambda e: -float(added[e] @ self.cost_of[e])):
+            total = float(added[e] @ self.rates)
+            lo, hi = 0, int(round(total / step))  # hi feasible
+            while lo < hi:
+                mid = (lo + hi) // 2
+                trial = added.copy()
+                trial[e], _ = cheapest_modules(mid * step * (1 - 1e-12), self.mods, self.lengths[e])
+                if self.feasible(trial, act):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            best, c = cheapest_modules(hi * step * (1 - 1e-12), self.mods, self.lengths[e])
+            if c <= float(added[e] @ self.cost_of[e]) + 1e-12:
+                added[e] = best
+        return added
+
+
 def _heuristic(network, paths, fib, ftab, mods, act, lp, time_limit, threads, unit, try_lp, start=None):
     """LP relaxation + rounding + repair + prune (see the module notes). Returns (added, bound).
 
     With ``start`` (module counts), rounding is skipped: the repair and prune start from it."""
     E, M = len(ftab), len(mods)
-    rates = np.array([m.rate_bps for m in mods])
-    lengths = ftab["length_km"].to_numpy(float)
+    imp = _Improver(network, paths, fib, ftab, mods, lp)
     bound = 0.0
     need = np.zeros(E)
-    if try_lp and time_limit > 0:
+    if try_lp and time_limit > 0 and start is None:
         lpm, _ = _build_milp(network, paths, fib, ftab, mods, act, relax=True, unit=unit)
         y, cost, b, _, _ = _solve_milp(lpm, E * M, relax=True, time_limit=time_limit, mip_rel_gap=1e-4,
                                        threads=threads)
         if y is not None:
             bound = b
-            need = (y.reshape(E, M) * (rates / unit)).sum(axis=1) * unit
+            need = (y.reshape(E, M) * (imp.rates / unit)).sum(axis=1) * unit
     added = np.zeros((E, M), dtype=np.int64)
     if start is not None:
         added = np.asarray(start, dtype=np.int64).copy()
     else:
         for e in range(E):
             if need[e] > 1e-6 * unit:
-                added[e], _ = cheapest_modules(need[e] * (1 - 1e-9), mods, lengths[e])
-    cap0 = network.capacity.astype(float)
-    bounds = np.array([sc.util_bound for sc in act])
-    cost_of = np.array([[m.cost_for(lengths[e]) for m in mods] for e in range(E)])
-
-    def caps(a):
-        return cap0 + (a @ rates)[fib]
-
-    # repair
-    for _ in range(10_000):
-        u = _check_scenarios(lp, paths, act, caps(added))
-        r = u / bounds
-        i = int(np.argmax(r))
-        if r[i] <= 1 + 1e-6:
-            break
-        sc = act[i]
-        c = caps(added)
-        if sc.failed_links:
-            c[list(sc.failed_links)] = 0.0
-        _, f = lp.min_mlu(sc.demand, c, sc.usable)
-        load = paths.incidence @ f
-        util = np.where(c > 0, load / np.where(c > 0, c, 1.0), 0.0)
-        l = int(np.argmax(util))
-        e = int(fib[l])
-        short = load[l] / sc.util_bound - c[l]
-        n, _ = cheapest_modules(max(short, 1.0), mods, lengths[e])
-        added[e] += n
-    # prune: most expensive modules first
-    order = sorted(((cost_of[e, j], e, j) for e in range(E) for j in range(M) if added[e, j] > 0), reverse=True)
-    for _, e, j in order:
-        while added[e, j] > 0:
-            added[e, j] -= 1
-            u = _check_scenarios(lp, paths, act, caps(added))
-            if (u <= bounds * (1 + 1e-6)).all():
-                continue
-            added[e, j] += 1
-            break
+                added[e], _ = cheapest_modules(need[e] * (1 - 1e-9), mods, imp.lengths[e])
+    added = imp.repair(added, act)
+    added = imp.prune(added, act)
     return added, bound
 
 

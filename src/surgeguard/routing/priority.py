@@ -513,7 +513,7 @@ def allocate_classes(network: Network, paths: PathSet, traffic, classes=None, *,
                 lps[key] = PathLP(network, paths)
             f, info = lps[key].allocate(demand[c], residual, allowed[c], latency_stage=latency_stage)
         else:
-            f, info = _allocate_with_policy(network, paths, demand[c], residual, allowed[c], solver, lps)
+            f, info = _allocate_with_policy(network, paths, demand[c], residual, allowed[c], solver, lps, c)
         info["class"] = tc.name
         info["bound_relaxed_od"] = relaxed[c]
         infos.append(info)
@@ -523,7 +523,7 @@ def allocate_classes(network: Network, paths: PathSet, traffic, classes=None, *,
     return ClassAllocation(cfg, paths, demand, flows, allowed, infos)
 
 
-def _allocate_with_policy(network, paths, d, residual, allowed, solver, cache):
+def _allocate_with_policy(network, paths, d, residual, allowed, solver, cache, class_index=0):
     """One class with a min-MLU policy (``fast``, ``optimal``) on the residual network."""
     t0 = time.perf_counter()
     key = ("policy", solver)
@@ -554,17 +554,33 @@ def _allocate_with_policy(network, paths, d, residual, allowed, solver, cache):
                     concurrent=1.0 if not len(blocked) else 0.0, served_bps=0.0,
                     solve_seconds=time.perf_counter() - t0)
         return x, info
-    # the sub-path set: usable paths of servable ODs; the residual network (capacity > 0 everywhere)
-    kod = np.flatnonzero(keep_od)
-    pidx = np.concatenate([np.arange(paths.od_ptr[k], paths.od_ptr[k + 1])[use[paths.od_ptr[k]:paths.od_ptr[k + 1]]]
-                           for k in kod])
-    counts = np.array([use[paths.od_ptr[k]:paths.od_ptr[k + 1]].sum() for k in kod])
-    sub = paths._subset_paths(kod, counts, pidx)
     net_r = network.with_capacity(np.where(r > 0, r, 1e-6 * cap))
     tm = np.zeros((network.n_nodes,) * 2)
+    kod = np.flatnonzero(keep_od)
     tm[paths.od_src[kod], paths.od_dst[kod]] = d[kod]
-    routing = pol.route(net_r, sub, tm)
-    f = routing.splits * d[kod][sub.path_od]
+    if solver == "fast" and hasattr(pol, "tol"):
+        # the fast solver takes the usable paths as a mask over the whole path set (its operator is
+        # cached per path set) and warm-starts from this class's previous routing
+        from .fast import solve_fast
+
+        wkey = ("fast-warm", class_index)
+        warm = cache.get(wkey)
+        splits, finfo = solve_fast(net_r, paths, tm, path_mask=use, warm=warm, tol=getattr(pol, "tol", 0.005),
+                                   max_iter=getattr(pol, "max_iter", 1000), device=getattr(pol, "device", "auto"))
+        cache[wkey] = Routing(paths, splits, "fast", finfo)
+        routing_info = finfo
+        f_all = splits * d[paths.path_od] * keep_od[paths.path_od]
+        sub, f = paths, f_all
+        pidx = np.arange(paths.n_paths)
+    else:
+        # the sub-path set: usable paths of servable ODs on the residual network
+        pidx = np.concatenate([np.arange(paths.od_ptr[k], paths.od_ptr[k + 1])[use[paths.od_ptr[k]:paths.od_ptr[k + 1]]]
+                               for k in kod])
+        counts = np.array([use[paths.od_ptr[k]:paths.od_ptr[k + 1]].sum() for k in kod])
+        sub = paths._subset_paths(kod, counts, pidx)
+        routing = pol.route(net_r, sub, tm)
+        routing_info = routing.info
+        f = routing.splits * d[kod][sub.path_od]
     load = sub.incidence @ f
     u = float(np.max(load / np.where(r > 0, r, np.inf)))
     fits = u <= 1 + _FIT_TOL
@@ -573,7 +589,7 @@ def _allocate_with_policy(network, paths, d, residual, allowed, solver, cache):
     x[pidx] = f
     info.update(own_mlu=u if not len(blocked) else float("inf"), fits=bool(fits and not len(blocked)),
                 concurrent=(1.0 if fits else 1.0 / u) if not len(blocked) else 0.0, served_bps=float(x.sum()),
-                solve_seconds=time.perf_counter() - t0, gap=routing.info.get("gap"))
+                solve_seconds=time.perf_counter() - t0, gap=routing_info.get("gap"))
     return x, info
 
 
