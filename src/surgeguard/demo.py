@@ -25,7 +25,7 @@ LOCKDOWN_START = "2020-03-20T17:00Z"
 
 
 def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policies=("shortest", "optimal"),
-             progress: bool | None = None, seed: int = 2020) -> dict:
+             progress: bool | None = None, seed: int = 2020, forecast_model: str = "lgbm") -> dict:
     """Build, replay and report the Morocco lockdown demo; returns summary, text and file paths."""
     from .evaluate import replay
     from .examples import morocco
@@ -57,6 +57,16 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     files = result.write(out)
     summary = result.summary()
     sections = []
+    # forecast of total traffic, and the surge detector fitted on the week before the lockdown
+    from .detect import get_detector
+    from .detect.report import detector_section
+    from .forecast.report import forecast_section
+
+    ref = max(int(np.searchsorted(series.times, lockdown_at)) - 96, 96)
+    detector = get_detector("cusum").fit(series.window(0, ref))
+    alerts = detector.predict(series.window(ref, len(series)))
+    sections.append(forecast_section(series, model=forecast_model, fit_fraction=0.45))
+    sections.append(detector_section(series, alerts, detector=detector))
     # every single fibre cut at the busiest lockdown interval: IGP reconvergence and re-optimised TE
     from .plan.whatif import failures_section, run_whatif
 
@@ -90,6 +100,12 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     for name in s:
         lines.append(f"{name:<10} peak MLU before lockdown {pre[pre.policy == name]['mlu'].max():.3f}, "
                      f"after {post[post.policy == name]['mlu'].max():.3f}")
+    if alerts:
+        a = alerts[0]
+        lines.append(f"surge detector: first alert {a.time:%Y-%m-%d %H:%M} UTC at {a.place} "
+                     f"({a.shift:+.0%}), {len(alerts)} alerts in all")
+    else:
+        lines.append("surge detector: no alert")
     lines += ["", f"report: {report}", f"results: {files['steps_csv']}, {files['summary']}",
               f"done in {elapsed:.1f} s"]
     return {"summary": summary, "text": "\n".join(lines), "files": files, "result": result}
