@@ -561,6 +561,8 @@ class Learned(Policy):
     """
 
     name = "learned"
+    #: the CLI asks for ``--model`` up front
+    requires_model = True
 
     def __init__(self, model: "LearnedRouter | str | Path | None" = None, fallback: str = "robust"):
         self.model = model

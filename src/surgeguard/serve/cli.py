@@ -122,6 +122,8 @@ def _with_model(names: list[str], model: Optional[str]) -> list:
         pol = get_policy(n)
         if model is not None and "model" in inspect.signature(type(pol)).parameters:
             pol, used = get_policy(n, model=model), True
+        elif model is None and getattr(pol, "requires_model", False):
+            raise ValidationError(f"policy {n!r} needs a trained model: add --model MODEL (from `surgeguard train`)")
         out.append(pol)
     if model is not None and not used:
         raise ValidationError(f"--model is given but none of the policies {names} takes a model; "
