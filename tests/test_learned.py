@@ -43,7 +43,7 @@ def _toy():
 def trained():
     net, ps, ts = _toy()
     m = LearnedRouter(history=2, hidden=(32,), epochs=60, batch_size=16, lr=3e-3, smooth=0.02, patience=60,
-                      random_state=0)
+                      prior=None, random_state=0)
     m.fit(net, ps, ts, val_start=100, val_stop=120, progress=False)
     return net, ps, ts, m
 
@@ -85,6 +85,9 @@ def test_save_load_round_trip_identical_splits(trained, tmp_path, prior):
     if prior:
         m = LearnedRouter(history=2, hidden=(8,), epochs=2, prior="robust", mix=0.5, prior_window=4)
         m.fit(net, ps, ts.window(0, 40), progress=False)
+        assert m.mix_ == 0.5
+        with pytest.raises(ValidationError, match="network"):
+            m.predict_splits(ts.total[:4])
     path = m.save(tmp_path / "model.pt")
     m2 = LearnedRouter.load(path)
     assert m2.get_params() == m.get_params()
@@ -92,6 +95,21 @@ def test_save_load_round_trip_identical_splits(trained, tmp_path, prior):
         a = m.predict_splits(ts.total[t - 4:t], network=net, paths=ps)
         b = m2.predict_splits(ts.total[t - 4:t], network=net, paths=ps)
         np.testing.assert_array_equal(a, b)
+
+
+def test_auto_mix_is_the_best_on_validation_and_is_used(trained):
+    net, ps, ts, _ = trained
+    m = LearnedRouter(history=2, hidden=(16,), epochs=5, prior="robust", prior_window=4)
+    m.fit(net, ps, ts, val_start=100, val_stop=120, progress=False)
+    scores = {r["mix"]: r["val_ratio_mean"] for r in m.mix_log_}
+    assert set(scores) == {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert scores[m.mix_] == min(scores.values())
+    t = 110
+    pure = LearnedRouter.__new__(LearnedRouter)
+    pure.__dict__.update(m.__dict__, mix_=0.0)
+    prior = Robust(window=4).decide(net, ps, ts.window(0, t)).splits
+    want = m.mix_ * prior + (1 - m.mix_) * pure.predict_splits(ts.total[t - 4:t])
+    np.testing.assert_allclose(m.predict_splits(ts.total[t - 4:t], network=net, paths=ps), want, atol=1e-6)
 
 
 def test_errors_name_the_input(trained, tmp_path):
