@@ -91,6 +91,17 @@ def _fingerprint(network: Network, paths: PathSet) -> dict:
             "link_idx": paths.link_idx.tolist()}
 
 
+def _pad_layout(od_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n_od, K) path index and mask: each OD pair's paths in one padded row (segment softmax)."""
+    od_ptr = np.asarray(od_ptr, dtype=np.int64)
+    counts = np.diff(od_ptr)
+    K = int(counts.max()) if len(counts) else 1
+    col = np.arange(K)
+    mask = col[None, :] < counts[:, None]
+    index = np.where(mask, od_ptr[:-1, None] + col[None, :], 0)
+    return index, mask
+
+
 class _SplitNet:
     """Factory for the torch module (kept out of module scope so torch loads lazily)."""
 
@@ -307,14 +318,7 @@ class LearnedRouter:
         tot = D[:vs].sum(axis=1, keepdims=True)
         share = D[:vs] / np.where(tot > 0, tot, 1.0)
         self.od_mean_ = np.maximum(share.mean(axis=0), 1e-6)
-        # padded per-OD layout for the segment softmax
-        K = int(ps.paths_per_od.max()) if ps.n_od else 1
-        pad_index = np.zeros((ps.n_od, K), dtype=np.int64)
-        pad_mask = np.zeros((ps.n_od, K), dtype=bool)
-        for k in range(ps.n_od):
-            m = ps.od_ptr[k + 1] - ps.od_ptr[k]
-            pad_index[k, :m] = np.arange(ps.od_ptr[k], ps.od_ptr[k + 1])
-            pad_mask[k, :m] = True
+        pad_index, pad_mask = _pad_layout(ps.od_ptr)
         self.fingerprint_ = _fingerprint(network, ps)
         self.n_in_ = H * ps.n_od
         self.module_ = _SplitNet.build(self.n_in_, ps.n_paths, tuple(int(h) for h in self.hidden),
@@ -324,8 +328,7 @@ class LearnedRouter:
         Rt = torch.as_tensor(ps.incidence.toarray().T, dtype=torch.float32)  # (n_paths, L)
         cap = torch.as_tensor(network.capacity / gscale, dtype=torch.float32)
         path_od = torch.as_tensor(ps.path_od, dtype=torch.long)
-        lat = ps.link_idx  # bottleneck capacity of each path
-        cmin = np.minimum.reduceat(network.capacity[lat], ps.link_ptr[:-1]) / gscale
+        cmin = np.minimum.reduceat(network.capacity[ps.link_idx], ps.link_ptr[:-1]) / gscale  # bottleneck/path
         inv_cmin = torch.as_tensor(1.0 / cmin, dtype=torch.float32)
         pidx = torch.as_tensor(pad_index)
         pmask = torch.as_tensor(pad_mask)
@@ -516,13 +519,7 @@ class LearnedRouter:
         m.fingerprint_ = fp
         m.od_mean_ = blob["od_mean"].numpy()
         n_od = len(fp["od_src"])
-        K = int(np.diff(fp["od_ptr"]).max()) if n_od else 1
-        pad_index = np.zeros((n_od, K), dtype=np.int64)
-        pad_mask = np.zeros((n_od, K), dtype=bool)
-        for k in range(n_od):
-            a, b = fp["od_ptr"][k], fp["od_ptr"][k + 1]
-            pad_index[k, :b - a] = np.arange(a, b)
-            pad_mask[k, :b - a] = True
+        pad_index, pad_mask = _pad_layout(np.asarray(fp["od_ptr"]))
         m.n_in_ = int(m.history) * n_od
         m.module_ = _SplitNet.build(m.n_in_, fp["od_ptr"][-1], m.hidden, float(m.dropout), pad_index, pad_mask)
         m.module_.load_state_dict(blob["state_dict"])
