@@ -399,14 +399,16 @@ def _dev_trees(g, srcs):
     tptr = np.zeros(cn + 1, dtype=np.int64)
     np.cumsum(dep, out=tptr[1:])
     tlinks = np.empty(int(tptr[-1]), dtype=np.int32)
+    tlat = np.zeros(cn)  # latency of the tree path s -> x
     for d in range(1, maxd + 1):
         idx = levels[d]
+        tlat[idx] = tlat[par[idx]] + g["latency"][tl[idx]]
         if d > 1:
             ar = np.tile(np.arange(d - 1, dtype=np.int64), len(idx))
             tlinks[np.repeat(tptr[idx], d - 1) + ar] = tlinks[np.repeat(tptr[par[idx]], d - 1) + ar]
         tlinks[tptr[idx] + d - 1] = tl[idx]
     return {"c": c, "D": D, "par": par, "dep": dep, "levels": levels, "size": size, "tin": tin,
-            "tptr": tptr, "tlinks": tlinks, "tl": tl}
+            "tptr": tptr, "tlinks": tlinks, "tl": tl, "tlat": tlat}
 
 
 def _dev_sidetracks(g, tr, srcs, M):
@@ -421,7 +423,8 @@ def _dev_sidetracks(g, tr, srcs, M):
     lsrc, ldst = g["lsrc"], g["ldst"]
     D = tr["D"].reshape(c, n)
     parn = tr["par"].reshape(c, n) % n
-    delta = g["lw"][None, :] + D[:, lsrc] - D[:, ldst]
+    with np.errstate(invalid="ignore"):  # inf - inf where neither end is reachable
+        delta = g["lw"][None, :] + D[:, lsrc] - D[:, ldst]
     ok = np.isfinite(delta) & (parn[:, ldst] != lsrc[None, :]) & (ldst[None, :] != np.asarray(srcs)[:, None])
     rr, jj = np.nonzero(ok)
     dd = delta[rr, jj]
@@ -595,7 +598,8 @@ def _dev_chunk(g, srcs, od_row, od_t, k, M, R, cell_off=0, n_cells=0):
         acc_l[o, s_, mm[o, s_] - 1] = rec_j[cur[o, s_]]
         cur[o, s_] = rec_par[cur[o, s_]]
         mm[o, s_] -= 1
-    out = _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, cell_off, n_cells)
+    acc_cost = np.where(acc_rec >= 0, rec_cost[np.maximum(acc_rec, 0)], np.inf)
+    out = _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, acc_cost, cell_off, n_cells)
     out["tin"] = tr["tin"].astype(np.int32)
     out["size"] = tr["size"]
     tl = np.full(len(tr["par"]), -1, dtype=np.int32)
@@ -605,7 +609,7 @@ def _dev_chunk(g, srcs, od_row, od_t, k, M, R, cell_off=0, n_cells=0):
     return out
 
 
-def _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, cell_off, n_cells):
+def _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, acc_cost, cell_off, n_cells):
     """Link lists (network link ids, travel order) of the accepted walks of one chunk.
 
     A walk with sidetracks j_1..j_m (from t backwards; link j_i runs b_i -> a_i, b_0 = t) is, in
@@ -670,9 +674,11 @@ def _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, cell_off, n_cells):
         step[first] = jump
     idx = np.cumsum(step, dtype=idt)
     links = combined[idx]
-    starts = np.cumsum(hops) - hops
-    cost = np.add.reduceat(g["metric"][links], starts) if npath else np.zeros(0)
-    lat = np.add.reduceat(g["latency"][links], starts) if npath else np.zeros(0)
+    tlat = tr["tlat"]
+    a_lat = np.where(h >= 1, tlat[rbp + g["ldst"][np.maximum(jt, 0)]], 0.0)
+    piece_lat = np.where(even, tlat[x] - a_lat, g["latency"][g["lid"][np.maximum(lj, 0)]])
+    lat = np.bincount(pp, weights=piece_lat, minlength=npath)
+    cost = acc_cost[po, ps]
     return {"counts": acc, "hops": hops, "links": links, "cost": cost, "lat": lat,
             "q_cnt": q_cnt, "q_idx": q_idx, "q_sgn": q_sgn}
 
@@ -688,7 +694,7 @@ def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_po
     Parameters
     ----------
     fanout : sidetracks kept per tree path (children per expanded walk); default ``k + 4``.
-    max_pops : walks each OD may take from its pool (accepted or rejected as loops); default ``2k + 2``.
+    max_pops : walks each OD may take from its pool (accepted or rejected as loops); default ``4k``.
     chunk_cells : sources are processed in chunks of about ``chunk_cells / n_nodes`` sources.
     workers : threads over chunks (numpy releases the GIL in most of the work); default
         ``min(4, cpu count)``.
@@ -698,7 +704,7 @@ def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_po
 
     n = net.n_nodes
     M = min(int(fanout or (k + 4)), 62)  # slots are 6-bit codes and 64-bit masks
-    R = int(max_pops or (2 * k + 2))
+    R = int(max_pops or (4 * k))
     g = _dev_graph(net)
     s_all = np.asarray(pairs[0], dtype=np.int64)
     t_all = np.asarray(pairs[1], dtype=np.int64)
@@ -726,11 +732,16 @@ def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_po
     del jobs
 
     def cat(key, dtype):
-        if not results:
-            return np.zeros(0, dtype)
-        out = np.concatenate([r[key] for r in results]).astype(dtype, copy=False)
+        """Concatenate one output over the chunks, freeing each chunk's part once copied
+        (the result's pages fill as they are written, so the peak stays near one copy)."""
+        total = sum(len(r[key]) for r in results)
+        out = np.empty(total, dtype=dtype)
+        o = 0
         for r in results:
-            r[key] = None  # free as we go
+            part = r[key]
+            out[o:o + len(part)] = part
+            o += len(part)
+            r[key] = None
         return out
 
     counts = cat("counts", np.int64)
