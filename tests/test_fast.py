@@ -1,0 +1,147 @@
+"""The ``fast`` policy: correctness invariants on small networks, against the exact LP."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from surgeguard.examples import ring, triangle, two_paths  # noqa: E402
+from surgeguard.io import read_topohub  # noqa: E402
+from surgeguard.plan import size_capacities  # noqa: E402
+from surgeguard.routing import Optimal, Routing, k_shortest_paths  # noqa: E402
+from surgeguard.routing.fast import FastOperator, FastTE, solve_fast  # noqa: E402
+from surgeguard.scenario import gravity_matrix  # noqa: E402
+
+
+def _instance(key, method, seed=0):
+    net = read_topohub(key)
+    rng = np.random.default_rng(seed)
+    tm = gravity_matrix(net, 10e9 * net.n_nodes, weights=rng.lognormal(0, 1, net.n_nodes))
+    net = size_capacities(net, tm, target_util=0.6)
+    ps = k_shortest_paths(net, k=4, method=method)
+    return net, ps, tm
+
+
+@pytest.fixture(scope="module", params=[("sndlib/abilene", "yen"), ("sndlib/geant", "deviation"),
+                                        ("sndlib/germany50", "deviation")])
+def case(request):
+    key, method = request.param
+    net, ps, tm = _instance(key, method)
+    lp = Optimal(solver="simplex", second_stage=False).route(net, ps, tm)
+    fast = FastTE(device="cpu", threads=1, tol=0.005).route(net, ps, tm)
+    return net, ps, tm, lp, fast
+
+
+def test_splits_are_a_distribution_per_od(case):
+    net, ps, tm, lp, fast = case
+    s = fast.splits
+    assert (s >= 0).all()
+    np.testing.assert_allclose(np.add.reduceat(s, ps.od_ptr[:-1]), 1.0, atol=1e-9)
+
+
+def test_reported_mlu_is_the_incidence_product(case):
+    net, ps, tm, lp, fast = case
+    util = (ps.incidence @ (fast.splits * ps.demand(tm)[ps.path_od])) / net.capacity
+    assert fast.info["mlu"] == pytest.approx(util.max(), rel=1e-6)
+    np.testing.assert_allclose(fast.link_loads(tm), ps.incidence @ fast.path_flows(tm))
+
+
+def test_mlu_near_optimum_and_bound_below_it(case):
+    net, ps, tm, lp, fast = case
+    opt = lp.info["mlu"]
+    assert fast.info["status"] == "converged"
+    assert fast.info["lower_bound"] <= opt * (1 + 1e-7)
+    assert fast.info["mlu"] >= opt * (1 - 1e-7)
+    assert fast.info["mlu"] <= opt * 1.005 + 1e-12
+    assert fast.info["gap"] == pytest.approx(1 - fast.info["lower_bound"] / fast.info["mlu"])
+    assert fast.info["gap"] <= 0.005
+
+
+def test_warm_start_needs_fewer_iterations(case):
+    net, ps, tm, lp, fast = case
+    rng = np.random.default_rng(7)
+    tm2 = tm * rng.uniform(0.9, 1.1, tm.shape)
+    cold = FastTE(device="cpu", threads=1, tol=0.005).route(net, ps, tm2)
+    warm = FastTE(device="cpu", threads=1, tol=0.005).route(net, ps, tm2, warm=fast)
+    assert warm.info["iterations"] <= cold.info["iterations"]
+    assert warm.info["gap"] <= 0.005
+    # a warm start from another policy's routing works too
+    again = FastTE(device="cpu", threads=1, tol=0.005).route(net, ps, tm2, warm=lp)
+    assert again.info["gap"] <= 0.005
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_operator_matches_incidence(compressed):
+    net, ps, tm = _instance("sndlib/germany50", "deviation")
+    op = FastOperator(ps, "cpu", compressed=compressed)
+    assert op.kind == ("tree" if compressed else "links")
+    rng = np.random.default_rng(1)
+    f = rng.random(ps.n_paths)
+    slots = np.zeros(op.n_od * op.K)
+    slots[op.slot_of_path] = f
+    got = op.loads(torch.tensor(slots, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(got, ps.incidence @ f, rtol=1e-9)
+    y = rng.random(ps.n_links)
+    pr = op.prices(torch.tensor(y, dtype=torch.float64)).numpy()[op.slot_of_path]
+    np.testing.assert_allclose(pr, ps.incidence.T @ y, rtol=1e-9)
+
+
+def test_yen_paths_use_the_link_operator():
+    net, ps, tm = _instance("sndlib/abilene", "yen")
+    with pytest.raises(Exception, match="deviation"):
+        FastOperator(ps, "cpu", compressed=True)
+    assert FastOperator(ps, "cpu").kind == "links"
+
+
+def test_path_mask_forces_zero_share():
+    net, ps, tm = _instance("sndlib/geant", "deviation")
+    failed = int(np.argmax(net.capacity))
+    on = np.zeros(ps.n_paths, bool)
+    on[np.repeat(np.arange(ps.n_paths), ps.hops)[ps.link_idx == failed]] = True
+    usable = ~on
+    keep = np.add.reduceat(usable.astype(int), ps.od_ptr[:-1]) > 0
+    tm = tm.copy()
+    tm[ps.od_src[~keep], ps.od_dst[~keep]] = 0.0   # ODs the failure cuts off carry nothing
+    splits, info = solve_fast(net, ps, tm, device="cpu", threads=1, path_mask=usable, tol=0.005)
+    assert (splits[on] == 0).all()
+    loads = ps.incidence @ (splits * ps.demand(tm)[ps.path_od])
+    assert loads[failed] == 0
+    assert info["gap"] <= 0.005
+    # the bound holds for the masked problem: an LP over the usable paths only
+    sub = ps._subset_paths(np.arange(ps.n_od)[keep], np.add.reduceat(usable.astype(int), ps.od_ptr[:-1])[keep],
+                           np.flatnonzero(usable & keep[ps.path_od]))
+    opt = Optimal(solver="simplex", second_stage=False).route(net, sub, tm).info["mlu"]
+    assert info["lower_bound"] <= opt * (1 + 1e-7) <= info["mlu"] * (1 + 1e-7)
+
+
+def test_stranded_od_is_a_clear_error():
+    net = two_paths()
+    ps = k_shortest_paths(net, k=2)
+    tm = np.zeros((net.n_nodes,) * 2)
+    tm[0, -1] = 1e9
+    k = ps.od_lookup[0, net.n_nodes - 1]
+    mask = np.ones(ps.n_paths, bool)
+    mask[ps.od_ptr[k]:ps.od_ptr[k + 1]] = False
+    with pytest.raises(Exception, match="no usable path"):
+        solve_fast(net, ps, tm, device="cpu", threads=1, path_mask=mask)
+
+
+@pytest.mark.parametrize("make", [triangle, lambda: ring(6), two_paths])
+def test_tiny_networks_reach_the_lp(make):
+    net = make()
+    ps = k_shortest_paths(net, k=3)
+    rng = np.random.default_rng(2)
+    tm = rng.uniform(0.1, 1.0, (net.n_nodes, net.n_nodes)) * 1e9
+    np.fill_diagonal(tm, 0.0)
+    opt = Optimal(solver="simplex", second_stage=False).route(net, ps, tm).info["mlu"]
+    r = FastTE(device="cpu", threads=1, tol=0.002).route(net, ps, tm)
+    assert isinstance(r, Routing) and r.policy == "fast"
+    assert opt * (1 - 1e-7) <= r.info["mlu"] <= opt * 1.002 + 1e-12
+    assert r.info["lower_bound"] <= opt * (1 + 1e-7)
+
+
+def test_zero_demand():
+    net = two_paths()
+    ps = k_shortest_paths(net, k=2)
+    r = FastTE(device="cpu", threads=1).route(net, ps, np.zeros((net.n_nodes,) * 2))
+    assert r.info["mlu"] == 0.0 and r.info["gap"] == 0.0
