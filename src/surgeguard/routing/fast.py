@@ -322,7 +322,7 @@ def get_operator(paths: PathSet, device="cpu", *, compressed: bool | None = None
 def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float = 0.01,
                max_iter: int = 1000, device="auto", warm: Routing | None = None, step: float = 0.5,
                dual_step: float = 1.0, step_growth: float = 1.0, step_max: float = 2.0,
-               restart_every: int = 30, path_mask: np.ndarray | None = None,
+               restart_every: int = 30, patience: int = 60, path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 10,
                threads: int | None = None, certify: bool = True) -> tuple[np.ndarray, dict]:
     """Run the first-order method (see module notes); returns (splits over all paths, info).
@@ -339,6 +339,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         iteration, ``step`` up to ``step_max``.
     restart_every : at these iterations (a multiple of ``check_every``), restart the splits from
         their running average when the average has the lower MLU.
+    patience : after this many iterations without a 3% smaller gap, both steps shrink by 30%.
     path_mask : (n_paths,) bool, False for paths that may not be used (a failed link): their
         share is forced to 0; every OD with demand needs one usable path.
     check_every : every so many iterations, also try the average of the splits so far as the
@@ -359,7 +360,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         try:
             return solve_fast(network, paths, tm, tol=tol, max_iter=max_iter, device=device, warm=warm,
                               step=step, dual_step=dual_step, step_growth=step_growth, step_max=step_max,
-                              restart_every=restart_every, path_mask=path_mask, compressed=compressed,
+                              restart_every=restart_every, patience=patience, path_mask=path_mask,
+                              compressed=compressed,
                               time_limit=time_limit, check_every=check_every, threads=None,
                               certify=certify)
         finally:
@@ -440,6 +442,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     history = []
     it = 0
     eta = float(step)
+    stall_gap, stall_it = float("inf"), 0
     while it < max_iter:
         it += 1
         u = op.loads((ddK * x).reshape(-1)).div_(cap)
@@ -481,6 +484,11 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                     best_LB, best_y = LBh, yh
         gap = (best_U - best_LB) / best_U
         history.append((U, LB, best_U, best_LB))
+        if gap < 0.97 * stall_gap:
+            stall_gap, stall_it = gap, it
+        elif patience and it - stall_it >= patience:
+            eta *= 0.7  # no progress for a while: smaller steps settle the oscillation
+            stall_gap, stall_it = gap, it
         if gap <= tol:
             status = "converged"
             break
