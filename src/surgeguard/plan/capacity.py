@@ -21,7 +21,8 @@ Planning scenarios are (peak traffic matrix) x (failure state):
   with no surviving path cannot be helped by capacity and its demand is reported as lost (the
   scenario's ``lost_bps``), not an error. Under failures the bound is ``failure_util`` (default:
   the target). With ``protect="critical"`` only the highest-priority class must fit under
-  failures (within its latency bound): strict priority makes it independent of the other classes.
+  failures, within its latency bound while one of its allowed paths survives (else on the
+  lowest-latency surviving path): strict priority makes it independent of the other classes.
 
 Critical traffic: with strict-priority queues the highest class is fully served whenever its own
 load fits, which every scenario's bound (<= 1) implies; the plan reports, for every scenario, the
@@ -37,20 +38,26 @@ A mixed-integer LP solved by HiGHS (``integrality_`` of a ``HighsLp`` built with
          f >= 0
 
 with ``P_s(k)`` the candidate paths of OD k that survive in s and ``u_s`` its bound. Scenarios are
-generated, not enumerated: the MILP starts with the peak matrices without failure; each round the
+generated, not enumerated: the MILP starts with the hardest peak matrices without failure; each round the
 upgraded network is checked on every scenario with the min-MLU LP (:class:`~surgeguard.routing.
 priority.PathLP`), and the ``add_per_round`` most violated ones join the MILP, until none is
 violated (``max_rounds``). The result is optimal for the active scenarios and feasible for all.
 
-Fallback (when the MILP hits ``time_limit`` without an incumbent, or ``method="heuristic"``, or the
-model exceeds ``max_milp_columns``): (1) solve the LP relaxation (its cost is a lower bound; when
-it is too large as well, the bound is 0); (2) round each fibre's fractional capacity up to the
-cheapest module combination that covers it (an exact small knapsack per fibre); (3) repair: while
-a scenario is violated, add the cheapest module that covers the most utilised link of the worst
-scenario; (4) prune: try to remove modules one at a time, most expensive first, keeping each
-removal that leaves every scenario feasible. The reported ``gap`` is ``(cost - bound) / cost``.
-When the MILP stops at the time limit with an incumbent, that incumbent is used and HiGHS' own
-gap is reported.
+Each round the MILP gets a feasible start (HiGHS partial MIP start: the module counts; it
+completes the flows): the previous round's modules *repaired* for the new scenarios. So a MILP that
+stops at its time limit returns at least that start.
+
+Heuristic (``method="heuristic"``, a MILP over ``max_milp_columns``, or the MILP budget spent):
+(1) the LP relaxation (its cost is a lower bound); (2) each fibre's fractional capacity rounded up
+to the cheapest module combination that covers it (an exact small knapsack per fibre,
+:func:`cheapest_modules`); (3) *repair*: while a scenario is violated, add to the most utilised link
+of its min-MLU routing the cheapest modules covering its shortfall; (4) *consolidate*: each fibre's
+modules replaced by the cheapest combination of the same total rate; (5) *prune*: fibre by fibre,
+most expensive first, the least added rate that keeps every scenario feasible (binary search in
+steps of the smallest module; feasibility is monotone in one fibre's capacity). ``time_limit`` is
+the budget of all MILP solves together; when it is spent the remaining rounds use (3)-(5).
+``gap = (cost - bound) / cost`` with ``bound`` the best of the MILP dual bounds and the LP
+relaxation over the final active scenarios: valid, since the active scenarios are a subset of all.
 
 Binding scenario of an addition: remove one module (the smallest on that fibre) and re-check the
 active scenarios; the one with the highest utilisation relative to its bound is binding (for an
@@ -350,7 +357,14 @@ def _scenarios(network, paths, series, steps, fib, ftab, *, failures, target_uti
                 use = np.bincount(seg, weights=dead[paths.link_idx], minlength=paths.n_paths) == 0
                 if prot:
                     d = paths.demand(mats_c[0], what=f"{prot} traffic step {t}")
-                    use = use & allowed[0]
+                    # the latency bound holds while one of the class's paths survives; an OD whose
+                    # allowed paths are all cut falls back to its lowest-latency surviving path
+                    within = use & allowed[0]
+                    ok_od = np.add.reduceat(within.astype(np.int64), paths.od_ptr[:-1]) > 0
+                    lat = np.where(use, paths.latency_ms, np.inf)
+                    best = np.minimum.reduceat(lat, paths.od_ptr[:-1])
+                    fallback = use & (lat <= best[paths.path_od]) & ~ok_od[paths.path_od]
+                    use = within | fallback
                     what = prot
                 else:
                     d = d_all.copy()
@@ -511,6 +525,28 @@ def _check_scenarios(lp, paths, scenarios, capacity, flows_out: list | None = No
     return out
 
 
+def _violated(lp, paths, scen, cap, active, last_ratio, want: int) -> list:
+    """Scenarios outside ``active`` violated on ``cap``, most violated first. They are checked in
+    order of their last ratio (updated in place) and the search stops once ``want`` violations are
+    found after checking at least ``2 * want`` scenarios; an empty list means every one was checked
+    and none is violated."""
+    act = set(active)
+    order = [i for i in np.argsort(-last_ratio) if i not in act]
+    found = []
+    for n, i in enumerate(order):
+        sc = scen[i]
+        c = cap.copy()
+        if sc.failed_links:
+            c[list(sc.failed_links)] = 0.0
+        u, _ = lp.min_mlu(sc.demand, c, sc.usable)
+        last_ratio[i] = u / sc.util_bound
+        if last_ratio[i] > 1 + 1e-6:
+            found.append(i)
+        if len(found) >= want and n + 1 >= 2 * want:
+            break
+    return sorted(found, key=lambda i: -last_ratio[i])
+
+
 def _screen(paths, D: np.ndarray, cap: np.ndarray, flows: list, bound: float) -> np.ndarray:
     """Steps (rows of ``D``, (T, n_od) bit/s) proven to fit under ``bound``: some routing taken from
     ``flows`` (min-MLU solutions of other matrices, as split ratios) gives them an MLU <= bound.
@@ -650,7 +686,7 @@ def plan_capacity(network: Network, series: TrafficSeries, *, paths=None, k: int
                   failures: str | None = None, failure_util: float | None = None, protect: str = "all",
                   classes=None, modules=None, steps: Sequence[int] | None = None, top_days: int = 4,
                   max_tms: int = 12, verify_all: bool = True, method: str = "auto", time_limit: float = 60.0,
-                  mip_rel_gap: float = 1e-4, max_rounds: int = 8, add_per_round: int = 8,
+                  mip_rel_gap: float = 1e-4, max_rounds: int = 10, add_per_round: int = 4, initial_scenarios: int = 4,
                   max_milp_columns: int = 2_000_000, threads: int | None = None,
                   progress=None) -> CapacityPlan:
     """Minimum-cost capacity additions in port modules (see the module notes).
@@ -674,7 +710,9 @@ def plan_capacity(network: Network, series: TrafficSeries, *, paths=None, k: int
     time_limit : seconds for the MILP solves of all rounds together; when it runs out, the last
         incumbent is repaired by the heuristic (``method`` then reads e.g. ``'milp + repair'``).
     mip_rel_gap : HiGHS' relative MIP gap at which it stops.
-    max_rounds, add_per_round : scenario generation (see the module notes).
+    max_rounds, add_per_round, initial_scenarios : scenario generation (see the module notes): the
+        MILP starts with the ``initial_scenarios`` hardest matrices without failure and takes up to
+        ``add_per_round`` violated scenarios per round.
     max_milp_columns : above this many MILP columns use the heuristic.
 
     Returns
@@ -727,12 +765,16 @@ def plan_capacity(network: Network, series: TrafficSeries, *, paths=None, k: int
     unit = 1e9
     cap0 = network.capacity.astype(float)
     mlu_before = _check_scenarios(lp, paths, scen, cap0)
-    active = [i for i, sc in enumerate(scen) if sc.failed_fibre is None]
+    # the MILP starts with the hardest matrices without failure (highest min-MLU now); the others
+    # join only when the check finds them violated
+    normal = [i for i, sc in enumerate(scen) if sc.failed_fibre is None]
+    active = sorted(normal, key=lambda i: -mlu_before[i])[:max(1, int(initial_scenarios))]
     added = np.zeros((len(ftab), len(mods)), dtype=np.int64)
     status = ""
     rounds = 0
     verified_extra: list = []
     rates = np.array([m.rate_bps for m in mods])
+    last_ratio = mlu_before / np.array([sc.util_bound for sc in scen])
     milp_end = time.perf_counter() + float(time_limit)
     bound = 0.0  # the best valid lower bound: a MILP (or its LP relaxation) over a subset of scenarios
     used: list[str] = []
@@ -766,9 +808,7 @@ def plan_capacity(network: Network, series: TrafficSeries, *, paths=None, k: int
             bound = max(bound, b)
             used.append("heuristic" if rounds == 1 else "repair + prune")
         cap1 = cap0 + (added @ rates)[fib]
-        u = _check_scenarios(lp, paths, scen, cap1)
-        ratio = u / np.array([sc.util_bound for sc in scen])
-        viol = [i for i in np.argsort(-ratio) if ratio[i] > 1 + 1e-6 and i not in active]
+        viol = _violated(lp, paths, scen, cap1, active, last_ratio, add_per_round)
         if verify_all and not viol and extra_steps:
             # every other step without failure: screened by the routings just found, the rest by LP
             flows: list = []
@@ -786,7 +826,9 @@ def plan_capacity(network: Network, series: TrafficSeries, *, paths=None, k: int
                 for sc in new:
                     scen.append(sc)
                     extra_steps.remove(sc.step)
-                mlu_before = np.concatenate([mlu_before, _check_scenarios(lp, paths, new, cap0)])
+                mb = _check_scenarios(lp, paths, new, cap0)
+                mlu_before = np.concatenate([mlu_before, mb])
+                last_ratio = np.concatenate([last_ratio, mb / target_util])
                 viol = list(range(len(scen) - len(new), len(scen)))
             else:
                 verified_extra = [int(t) for t in extra_steps]
@@ -794,10 +836,15 @@ def plan_capacity(network: Network, series: TrafficSeries, *, paths=None, k: int
             break
         active += viol[:add_per_round]
         if rounds >= max_rounds:
-            # out of rounds: every scenario still violated joins, and the repair makes the plan feasible
-            active += [i for i in viol[add_per_round:]]
-            act = [scen[i] for i in active]
-            added = imp.prune(imp.repair(added, act), act)
+            # out of rounds: the violated scenarios join and the repair makes the plan feasible for
+            # every scenario checked (repeated until none is violated)
+            while True:
+                act = [scen[i] for i in active]
+                added = imp.prune(imp.repair(added, act), act)
+                more = _violated(lp, paths, scen, cap0 + (added @ rates)[fib], active, last_ratio, len(scen))
+                if not more:
+                    break
+                active += more
             used.append("repair + prune")
             break
     method_used = used[0] if len(set(used)) == 1 else " + ".join(dict.fromkeys(used))
