@@ -388,6 +388,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
             f"OD {paths.node_names[paths.od_src[k]]}->{paths.node_names[paths.od_dst[k]]} has demand but no usable "
             f"path ({int(stranded.sum())} such ODs); add paths or drop their demand")
     base = np.where(usable, 1.0, 0.0) / np.repeat(np.maximum(n_use, 1), paths.paths_per_od)
+    # ODs with no usable path carry no demand (checked above): any split summing to 1 will do
+    base = np.where(np.repeat(n_use, paths.paths_per_od) > 0, base, 1.0 / ppo)
     if not (d > 0).any():
         splits = np.where(n_use[paths.path_od] > 0, base, 1.0 / ppo)
         return splits, {"mlu": 0.0, "lower_bound": 0.0, "gap": 0.0, "iterations": 0, "status": "converged",

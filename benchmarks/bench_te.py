@@ -1,0 +1,48 @@
+"""Traffic-engineering benchmark ladder (issue 3): path building, HiGHS IPM/simplex/PDLP, ``fast``.
+
+Usage::
+
+    python benchmarks/bench_te.py                 # the whole ladder on the CPU (~40 min on 2 cores)
+    python benchmarks/bench_te.py --quick         # smoke run: abilene + geant, 3 matrices
+    python benchmarks/bench_te.py --device cuda --no-lp --tag cuda
+    python benchmarks/bench_te.py --topologies abilene,caida-3356
+
+Writes benchmarks/results/te_<tag>.{json,md}. The logic lives in surgeguard.evaluate.bench_te.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from surgeguard.evaluate.bench_te import run_te_bench
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--topologies", default=None, help="comma-separated rung names or topohub keys")
+    ap.add_argument("--quick", action="store_true", help="smoke run")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-lp", action="store_true", help="skip HiGHS")
+    ap.add_argument("--lp-cap", type=float, default=300.0, help="seconds for HiGHS IPM")
+    ap.add_argument("--other-cap", type=float, default=60.0, help="seconds for simplex and PDLP")
+    ap.add_argument("--n-tm", type=int, default=None, help="matrices per topology")
+    ap.add_argument("--tol", type=float, default=0.01)
+    ap.add_argument("--tag", default=None)
+    ap.add_argument("--workers", type=int, default=None, help="path-builder threads")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    a = ap.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    run_te_bench(a.topologies.split(",") if a.topologies else None, a.out, quick=a.quick, device=a.device,
+                 tol=a.tol, lp=not a.no_lp, lp_cap_s=a.lp_cap, other_cap_s=a.other_cap, n_tm=a.n_tm,
+                 tag=a.tag, workers=a.workers, log=lambda s: print(s, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

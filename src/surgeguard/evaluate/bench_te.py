@@ -1,0 +1,453 @@
+"""The traffic-engineering benchmark ladder: path building, HiGHS (IPM, simplex, PDLP) and ``fast``.
+
+One process, one run, topology after topology (smallest first):
+
+1. read the topology from topohub (IGP metric = hop count, as :func:`~surgeguard.io.read_topohub`
+   gives it) and build ``k`` candidate paths for all OD pairs with the scalable builder
+   (``k_shortest_paths(method="deviation")``), timed;
+2. one base gravity matrix (10 Gbit/s per node on average, node weights log-normal(0, 1), seeded)
+   and capacities for it: each link's load when every OD uses its shortest candidate, the larger
+   of the two directions, divided by 0.6 and rounded up to a standard port
+   (:func:`~surgeguard.plan.sizing.round_to_ports`);
+3. ``n_tm`` matrices: the base times independent log-normal(0, 0.3) factors per OD pair;
+4. on each: HiGHS IPM (and simplex, PDLP on the first matrix) within a time cap, "did not finish"
+   when the cap is hit, "skipped" when the LP is beyond the size limit; ``fast`` on every matrix,
+   with its certified gap and, where the LP finished, its gap to the LP optimum;
+5. warm starts: the first matrix with every demand scaled by a factor in [0.9, 1.1], and with the
+   most loaded link of the ``fast`` routing failed (its paths masked; ODs it cuts off dropped),
+   each solved cold and warm from the first routing;
+6. peak memory (the process's peak RSS after each topology) and, over the ladder, the exponent
+   ``b`` of ``time = a * n_paths^b`` (least squares in log-log) for each method.
+
+:func:`run_te_bench` writes ``te_<tag>.json`` and ``te_<tag>.md`` (with the machine's description)
+into ``out_dir``; ``surgeguard bench te`` and ``benchmarks/bench_te.py`` call it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["LADDER", "QUICK_LADDER", "Rung", "run_te_bench", "machine_info", "size_first_path",
+           "bench_matrices", "fit_exponent"]
+
+
+@dataclass
+class Rung:
+    """One topology of the ladder and how much of each solver to run on it."""
+
+    name: str
+    key: str
+    n_tm: int = 20               #: matrices for ``fast``
+    n_lp: int = 20               #: matrices for HiGHS IPM (the first ``n_lp``)
+    lp_max_nnz: float = 2.5e7    #: larger path-link matrices skip the LP (memory and time)
+    others: bool = True          #: simplex and PDLP on the first matrix
+    extra: dict = field(default_factory=dict)
+
+
+#: The ladder of issue 3 (a ~1,000-node backbone: backbone/americas, 1,138 nodes).
+LADDER: tuple[Rung, ...] = (
+    Rung("abilene", "sndlib/abilene"),
+    Rung("geant", "sndlib/geant"),
+    Rung("caida-701", "caida/2024-08/701", n_lp=5),
+    Rung("caida-3356", "caida/2024-08/3356", n_lp=2),
+    Rung("americas", "backbone/americas", n_tm=10, n_lp=0, others=False),
+    Rung("eurasia", "backbone/eurasia", n_tm=3, n_lp=0, others=False),
+    Rung("world", "backbone/world", n_tm=1, n_lp=0, others=False),
+)
+
+#: A smoke run: two small topologies, a few matrices.
+QUICK_LADDER: tuple[Rung, ...] = (
+    Rung("abilene", "sndlib/abilene", n_tm=3, n_lp=3),
+    Rung("geant", "sndlib/geant", n_tm=3, n_lp=3),
+)
+
+
+# ---------------------------------------------------------------------- helpers
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far, GB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def current_rss_gb() -> float:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1e6
+    except OSError:
+        pass
+    return float("nan")
+
+
+def machine_info(device: str = "cpu") -> dict:
+    """CPU, memory, library versions and, when used, the GPU."""
+    info = {"python": platform.python_version(), "platform": platform.platform(),
+            "machine": platform.machine(), "cpu_count": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as fh:
+            info["mem_total_gb"] = round(int(fh.readline().split()[1]) / 1e6, 1)
+    except OSError:
+        pass
+    import importlib.metadata as md
+
+    for pkg in ("numpy", "scipy", "highspy", "torch"):
+        try:
+            info[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        if device.startswith("cuda") and torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+            info["gpu_memory_gb"] = round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1)
+            info["cuda"] = torch.version.cuda
+    except ImportError:
+        pass
+    try:
+        info["load_average"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+def size_first_path(net, paths, tm, target_util: float = 0.6):
+    """Capacities for ``tm`` when every OD uses its first (shortest) candidate path: the larger
+    direction's load / ``target_util``, rounded up to a standard port. Returns a new network.
+
+    Loads come from the ``fast`` operator (float64), so this works at any size."""
+    import torch
+
+    from ..plan.sizing import round_to_ports
+    from ..routing.fast import get_operator
+
+    op = get_operator(paths, "cpu")
+    d = paths.demand(tm)
+    f = np.zeros(op.n_od * op.K)
+    f[op.slot_of_path[paths.od_ptr[:-1]]] = d
+    load = op.loads(torch.from_numpy(f)).numpy()
+    op.release(torch.float64)
+    rev = {(s, t): i for i, (s, t) in enumerate(zip(net.src.tolist(), net.dst.tolist()))}
+    back = np.array([rev.get((t, s), i) for i, (s, t) in enumerate(zip(net.src.tolist(), net.dst.tolist()))])
+    load = np.maximum(load, load[back])
+    out = net.with_capacity(round_to_ports(load / target_util))
+    out.meta["capacity_source"] = f"sized: first-path load / {target_util:g}, rounded to standard ports"
+    return out
+
+
+def bench_matrices(net, n: int, seed: int = 0):
+    """(base gravity matrix, list of ``n`` log-normal variations of it)."""
+    from ..scenario.synthetic import gravity_matrix
+
+    rng = np.random.default_rng(seed)
+    base = gravity_matrix(net, 10e9 * net.n_nodes, weights=rng.lognormal(0.0, 1.0, net.n_nodes))
+    return base, [base * rng.lognormal(0.0, 0.3, base.shape) for _ in range(n)]
+
+
+def fit_exponent(sizes, times) -> float | None:
+    """``b`` in ``time = a * size^b`` by least squares on logs (None with fewer than 2 points)."""
+    x = np.log(np.asarray(sizes, dtype=float))
+    y = np.log(np.asarray(times, dtype=float))
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
+        return None
+    return float(np.polyfit(x[ok], y[ok], 1)[0])
+
+
+def _lp(net, paths, tm, solver: str, cap_s: float) -> dict:
+    from ..exceptions import SolverError
+    from ..routing.optimal import solve_mlu_lp
+
+    t0 = time.perf_counter()
+    try:
+        _, info = solve_mlu_lp(net, paths, tm, solver=solver, second_stage=False, time_limit=cap_s)
+    except SolverError as exc:
+        return {"status": "did not finish", "seconds": time.perf_counter() - t0, "cap_s": cap_s,
+                "reason": str(exc)[:160]}
+    return {"status": "optimal", "seconds": time.perf_counter() - t0, "mlu": info["mlu"]}
+
+
+def _fast(net, paths, tm, device, tol, **kw) -> tuple[dict, object]:
+    from ..routing.fast import solve_fast
+    from ..routing.routing import Routing
+
+    t0 = time.perf_counter()
+    splits, info = solve_fast(net, paths, tm, device=device, tol=tol, **kw)
+    wall = time.perf_counter() - t0
+    out = {k: info[k] for k in ("mlu", "lower_bound", "gap", "iterations", "status", "setup_seconds",
+                                "solve_seconds")}
+    out["wall_seconds"] = wall
+    return out, Routing(paths, splits, "fast", {k: v for k, v in info.items() if k != "history"})
+
+
+def _failure_mask(net, paths, routing, tm):
+    """Mask of the paths through the most loaded link of ``routing``, and the matrix without the
+    ODs that this failure cuts off."""
+    from ..routing.fast import get_operator
+    import torch
+
+    op = get_operator(paths, "cpu")
+    f = np.zeros(op.n_od * op.K)
+    f[op.slot_of_path] = routing.splits * paths.demand(tm)[paths.path_od]
+    util = op.loads(torch.from_numpy(f)).numpy() / net.capacity
+    op.release(torch.float64)
+    link = int(np.argmax(util))
+    hit = np.zeros(paths.n_paths, dtype=bool)
+    for c0 in range(0, paths.n_paths, 1 << 22):  # chunks keep the temporaries small
+        c1 = min(c0 + (1 << 22), paths.n_paths)
+        seg = paths.link_idx[paths.link_ptr[c0]:paths.link_ptr[c1]] == link
+        if seg.any():
+            pos = np.flatnonzero(seg) + paths.link_ptr[c0]
+            hit[np.searchsorted(paths.link_ptr, pos, side="right") - 1] = True
+    usable = ~hit
+    served = np.add.reduceat(usable.astype(np.int64), paths.od_ptr[:-1]) > 0
+    tm2 = tm.copy()
+    tm2[paths.od_src[~served], paths.od_dst[~served]] = 0.0
+    return usable, tm2, net.link_names[link], int((~served).sum())
+
+
+# ---------------------------------------------------------------------- the run
+def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, lp_cap_s: float = 300.0,
+             other_cap_s: float = 60.0, lp: bool = True, workers: int | None = None, log=print) -> dict:
+    """Benchmark one topology; returns its record (see the module notes)."""
+    from ..io import read_topohub
+    from ..routing.paths import k_shortest_paths
+
+    rec: dict = {"name": rung.name, "key": rung.key, "k": k}
+    net = read_topohub(rung.key)
+    rec.update(n_nodes=net.n_nodes, n_links=net.n_links, metric="hop count")
+    t0 = time.perf_counter()
+    if workers is None:
+        paths = k_shortest_paths(net, k=k, method="deviation")
+    else:
+        from ..routing.paths import _deviation, all_pairs
+
+        paths = _deviation(net, k, all_pairs(net), workers=workers)
+    rec["path_build_seconds"] = time.perf_counter() - t0
+    rec.update(n_od=paths.n_od, n_paths=paths.n_paths, nnz=int(len(paths.link_idx)),
+               mean_hops=float(len(paths.link_idx) / max(paths.n_paths, 1)),
+               compressed_nnz=int(len(paths.meta["_trees"]["q_idx"])) if "_trees" in paths.meta else None)
+    log(f"[{rung.name}] {net.n_nodes} nodes, {paths.n_paths:,} paths, {rec['nnz']:,} path-link entries; "
+        f"paths built in {rec['path_build_seconds']:.1f}s")
+    base, tms = bench_matrices(net, rung.n_tm)
+    t0 = time.perf_counter()
+    net = size_first_path(net, paths, base)
+    rec["sizing_seconds"] = time.perf_counter() - t0
+    # LP runs
+    rec["lp"] = []
+    lp_ok = lp and rung.n_lp > 0 and rec["nnz"] <= rung.lp_max_nnz
+    if lp and rung.n_lp > 0 and not lp_ok:
+        rec["lp_skipped"] = f"path-link matrix of {rec['nnz']:,} entries > {rung.lp_max_nnz:,.0f}"
+    if lp and rung.n_lp == 0:
+        rec["lp_skipped"] = "not run at this size (the LP would exceed the time and memory budget)"
+    if lp_ok:
+        for i in range(min(rung.n_lp, len(tms))):
+            r = _lp(net, paths, tms[i], "ipm", lp_cap_s)
+            r["tm"] = i
+            rec["lp"].append(r)
+            log(f"[{rung.name}] tm {i}: HiGHS ipm {r['status']} in {r['seconds']:.1f}s"
+                + (f", MLU {r['mlu']:.4f}" if "mlu" in r else ""))
+            if r["status"] != "optimal":
+                break
+        if rung.others:
+            rec["lp_others"] = {}
+            for solver in ("simplex", "pdlp"):
+                r = _lp(net, paths, tms[0], solver, other_cap_s)
+                rec["lp_others"][solver] = r
+                log(f"[{rung.name}] tm 0: HiGHS {solver} {r['status']} in {r['seconds']:.1f}s")
+    # fast on every matrix
+    rec["fast"] = []
+    first = None
+    for i, tm in enumerate(tms):
+        r, routing = _fast(net, paths, tm, device, tol)
+        r["tm"] = i
+        opt = next((x["mlu"] for x in rec["lp"] if x["tm"] == i and "mlu" in x), None)
+        if opt is not None:
+            r["gap_to_lp"] = r["mlu"] / opt - 1.0
+        rec["fast"].append(r)
+        if first is None:
+            first = routing
+        log(f"[{rung.name}] tm {i}: fast MLU {r['mlu']:.4f} gap {r['gap']:.4f} "
+            + (f"(to LP {r['gap_to_lp']:+.4f}) " if opt is not None else "")
+            + f"{r['iterations']} it {r['solve_seconds']:.2f}s (+setup {r['setup_seconds']:.1f}s)")
+    # warm starts
+    rng = np.random.default_rng(1)
+    tm_d = tms[0] * rng.uniform(0.9, 1.1, size=tms[0].shape)
+    cold, _ = _fast(net, paths, tm_d, device, tol)
+    warm, _ = _fast(net, paths, tm_d, device, tol, warm=first)
+    rec["warm_demand"] = {"cold": cold, "warm": warm}
+    usable, tm_f, link, cut = _failure_mask(net, paths, first, tms[0])
+    cold_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable)
+    warm_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable, warm=first)
+    rec["warm_failure"] = {"link": link, "ods_cut_off": cut, "cold": cold_f, "warm": warm_f}
+    log(f"[{rung.name}] warm start: demand +-10% {cold['solve_seconds']:.2f}s -> {warm['solve_seconds']:.2f}s, "
+        f"failure of {link} {cold_f['solve_seconds']:.2f}s -> {warm_f['solve_seconds']:.2f}s")
+    rec["peak_rss_gb"] = peak_rss_gb()
+    rec["rss_gb"] = current_rss_gb()
+    _summarise(rec)
+    from ..routing import fast as _fast_mod
+
+    _fast_mod._CACHE.pop(paths, None)
+    return rec
+
+
+def _summarise(rec: dict) -> None:
+    f = rec["fast"]
+    rec["fast_median_seconds"] = float(np.median([x["solve_seconds"] for x in f]))
+    rec["fast_setup_seconds"] = float(f[0]["setup_seconds"]) if f else None
+    rec["fast_median_gap"] = float(np.median([x["gap"] for x in f]))
+    rec["fast_max_gap"] = float(np.max([x["gap"] for x in f]))
+    to_lp = [x["gap_to_lp"] for x in f if "gap_to_lp" in x]
+    rec["fast_median_gap_to_lp"] = float(np.median(to_lp)) if to_lp else None
+    rec["fast_max_gap_to_lp"] = float(np.max(to_lp)) if to_lp else None
+    ipm = [x["seconds"] for x in rec["lp"] if x["status"] == "optimal"]
+    rec["ipm_median_seconds"] = float(np.median(ipm)) if ipm else None
+    if rec["ipm_median_seconds"]:
+        same = [(x["seconds"], y["solve_seconds"]) for x in rec["lp"] for y in f
+                if x["tm"] == y["tm"] and x["status"] == "optimal"]
+        rec["speedup_vs_ipm"] = float(np.median([a / b for a, b in same])) if same else None
+    wd, wf = rec["warm_demand"], rec["warm_failure"]
+    rec["warm_speedup_demand"] = wd["cold"]["solve_seconds"] / max(wd["warm"]["solve_seconds"], 1e-9)
+    rec["warm_speedup_failure"] = wf["cold"]["solve_seconds"] / max(wf["warm"]["solve_seconds"], 1e-9)
+
+
+def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool = False, device: str = "cpu",
+                 k: int = 4, tol: float = 0.01, lp: bool = True, lp_cap_s: float = 300.0,
+                 other_cap_s: float = 60.0, n_tm: int | None = None, tag: str | None = None,
+                 workers: int | None = None, log=print) -> dict:
+    """Run the ladder and write ``te_<tag>.json`` and ``te_<tag>.md`` to ``out_dir``.
+
+    Parameters
+    ----------
+    topologies : rung names or topohub keys to run (default: the whole :data:`LADDER`, or
+        :data:`QUICK_LADDER` with ``quick``); keys not in the ladder get 5 matrices, LP on 2.
+    device : where ``fast`` runs ("cpu", "cuda").
+    tol : ``fast``'s certified gap target.
+    lp : run HiGHS at all (IPM within ``lp_cap_s``; simplex and PDLP within ``other_cap_s``).
+    n_tm : override the matrices per topology.
+    tag : file name part; default ``cpu`` / ``cuda`` (``quick`` adds ``-quick``).
+    workers : threads of the path builder (default: its own).
+
+    Returns the result dict (also written as JSON).
+    """
+    ladder = QUICK_LADDER if quick else LADDER
+    by_name = {r.name: r for r in LADDER + QUICK_LADDER}
+    by_key = {r.key: r for r in LADDER}
+    rungs = []
+    for t in (topologies or [r.name for r in ladder]):
+        r = by_name.get(t) if not quick else {x.name: x for x in ladder}.get(t, by_name.get(t))
+        r = r or by_key.get(t) or Rung(t.replace("/", "-"), t, n_tm=5, n_lp=2)
+        if n_tm is not None:
+            r = Rung(r.name, r.key, n_tm=n_tm, n_lp=min(r.n_lp, n_tm), lp_max_nnz=r.lp_max_nnz, others=r.others)
+        rungs.append(r)
+    tag = tag or (device.split(":")[0] + ("-quick" if quick else ""))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {"benchmark": "te", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "device": device,
+              "k": k, "tol": tol, "machine": machine_info(device), "rungs": []}
+    t_all = time.perf_counter()
+    for rung in rungs:
+        rec = run_rung(rung, k=k, device=device, tol=tol, lp_cap_s=lp_cap_s, other_cap_s=other_cap_s,
+                       lp=lp, workers=workers, log=log)
+        result["rungs"].append(rec)
+        result["total_seconds"] = time.perf_counter() - t_all
+        _write(result, out_dir, tag)  # after every rung: a crash keeps what was measured
+    rs = result["rungs"]
+    result["scaling_exponents"] = {
+        "path_build": fit_exponent([r["n_paths"] for r in rs], [r["path_build_seconds"] for r in rs]),
+        "fast": fit_exponent([r["n_paths"] for r in rs], [r["fast_median_seconds"] for r in rs]),
+        "highs_ipm": fit_exponent([r["n_paths"] for r in rs if r.get("ipm_median_seconds")],
+                                  [r["ipm_median_seconds"] for r in rs if r.get("ipm_median_seconds")]),
+    }
+    result["total_seconds"] = time.perf_counter() - t_all
+    _write(result, out_dir, tag)
+    return result
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _write(result: dict, out_dir: Path, tag: str) -> None:
+    (out_dir / f"te_{tag}.json").write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
+    (out_dir / f"te_{tag}.md").write_text(to_markdown(result))
+
+
+def _s(x, fmt="{:.2f}"):
+    return "-" if x is None else fmt.format(x)
+
+
+def to_markdown(result: dict) -> str:
+    """The result as a Markdown report."""
+    m = result["machine"]
+    lines = [f"# Traffic-engineering benchmark ({result['device']})", "",
+             f"Run {result['started']}, {result.get('total_seconds', 0):.0f} s in all, one process. "
+             f"k = {result['k']} paths per OD pair (scalable builder), all-pairs gravity matrices, "
+             f"`fast` stops at a certified gap of {result['tol']:.1%}.", "",
+             "Machine: " + ", ".join(f"{k} {v}" for k, v in m.items()), "",
+             "| topology | nodes | OD pairs | paths | path-link nnz | compressed nnz | paths built (s) | "
+             "HiGHS IPM (s) | simplex (s) | PDLP (s) | LP MLU | fast (s, median) | fast setup (s) | "
+             "fast MLU | iterations | certified gap (median / max) | gap to LP (median / max) | "
+             "speed-up vs IPM | warm: demand ±10% (s) | warm: link failure (s) | peak RSS (GB) |",
+             "|" + "---|" * 21]
+    for r in result["rungs"]:
+        f = r["fast"]
+        lp_mlu = next((x["mlu"] for x in r["lp"] if "mlu" in x), None)
+        others = r.get("lp_others") or {}
+
+        def oth(name):
+            o = others.get(name)
+            if not o:
+                return "-"
+            return f"{o['seconds']:.1f}" if o["status"] == "optimal" else f"did not finish ({o['cap_s']:.0f})"
+        ipm = r.get("ipm_median_seconds")
+        if ipm is None:
+            dnf = [x for x in r["lp"] if x["status"] != "optimal"]
+            ipm_s = f"did not finish ({dnf[0]['cap_s']:.0f})" if dnf else ("skipped" if r.get("lp_skipped") else "-")
+        else:
+            ipm_s = f"{ipm:.1f}"
+        wd, wf = r["warm_demand"], r["warm_failure"]
+        lines.append(
+            f"| {r['name']} | {r['n_nodes']} | {r['n_od']:,} | {r['n_paths']:,} | {r['nnz']:,} | "
+            f"{_s(r.get('compressed_nnz'), '{:,}')} | {r['path_build_seconds']:.1f} | {ipm_s} | {oth('simplex')} | "
+            f"{oth('pdlp')} | {_s(lp_mlu, '{:.4f}')} | {r['fast_median_seconds']:.3g} | "
+            f"{_s(r.get('fast_setup_seconds'), '{:.1f}')} | {f[0]['mlu']:.4f} | "
+            f"{int(np.median([x['iterations'] for x in f]))} | {r['fast_median_gap']:.4f} / {r['fast_max_gap']:.4f} | "
+            f"{_s(r.get('fast_median_gap_to_lp'), '{:+.4f}')} / {_s(r.get('fast_max_gap_to_lp'), '{:+.4f}')} | "
+            f"{_s(r.get('speedup_vs_ipm'), '{:.0f}x')} | "
+            f"{wd['cold']['solve_seconds']:.3g} -> {wd['warm']['solve_seconds']:.3g} | "
+            f"{wf['cold']['solve_seconds']:.3g} -> {wf['warm']['solve_seconds']:.3g} | {r['peak_rss_gb']:.1f} |")
+    se = result.get("scaling_exponents") or {}
+    if se:
+        lines += ["", "Scaling exponent b of time = a * n_paths^b (least squares over the ladder): "
+                  + ", ".join(f"{k} {_s(v)}" for k, v in se.items()) + "."]
+    skipped = [f"{r['name']}: {r['lp_skipped']}" for r in result["rungs"] if r.get("lp_skipped")]
+    if skipped:
+        lines += ["", "LP not run: " + "; ".join(skipped) + "."]
+    lines += ["", "Notes: times are wall-clock seconds; `fast (s)` excludes the one-time set-up (operator "
+              "build and transfer, `fast setup`); `certified gap` is (MLU - dual lower bound) / MLU of the "
+              "returned routing; `gap to LP` is MLU(fast) / MLU(LP) - 1 on the matrices where the LP "
+              "finished; peak RSS is the process peak after the topology (monotone over the run). "
+              "Warm starts: cold -> warm solve seconds of the first matrix with demands scaled by "
+              "U(0.9, 1.1), and with the most loaded link failed.", ""]
+    return "\n".join(lines)
