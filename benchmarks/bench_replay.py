@@ -143,7 +143,13 @@ class LearnedPure(Learned):
     name = "learned-pure"
 
 
-def policy_stats(res, step_seconds: float) -> dict:
+def policy_stats(res, step_seconds: float, levels: dict[str, float] | None = None) -> dict:
+    """Summary per policy, plus utilisation counts at other load levels (``{label: multiplier}``).
+
+    Every policy here decides the same routing when all demands are multiplied by one factor (the
+    LPs, the learned model's scale-free inputs, the forecasters' per-series scaling, the
+    detector's log residuals), so MLU x m is the MLU the replay would give at m times the load.
+    """
     s = res.summary()["policies"]
     out = {}
     for name, g in res.steps.groupby("policy", sort=False):
@@ -151,6 +157,11 @@ def policy_stats(res, step_seconds: float) -> dict:
         mlu, o = g["mlu"].to_numpy(float), g["oracle_mlu"].to_numpy(float)
         rec["intervals_over_1_where_oracle_le_0_9"] = int(((mlu > 1.0) & (o <= 0.9)).sum())
         rec["intervals_where_oracle_le_0_9"] = int((o <= 0.9).sum())
+        rec["load_levels"] = {lab: {"multiplier": m, "intervals_over_1": int((m * mlu > 1.0).sum()),
+                                    "intervals_over_0_9": int((m * mlu > 0.9).sum()),
+                                    "intervals_over_1_where_oracle_le_0_9": int(((m * mlu > 1.0) & (m * o <= 0.9)).sum()),
+                                    "intervals_where_oracle_le_0_9": int((m * o <= 0.9).sum())}
+                              for lab, m in (levels or {}).items()}
         d = g["decision_seconds"].to_numpy(float)
         rec["decision_seconds_p50"] = float(np.median(d))
         rec["decision_seconds_max"] = float(d.max())
@@ -182,8 +193,8 @@ def run_network(name: str, data: Path, quick: bool, model_dir: Path, out_dir: Pa
     pure = LearnedRouter.load(model_path)
     pure.mix_ = 0.0
     # --- test replays
-    runs = {}
-    for scen in ("plain", "surge"):
+    runs, results = {}, {}
+    for scen in ("surge", "plain"):
         series, scen_info = ts, {}
         if scen == "surge":
             start = ts.times[b] + pd.Timedelta(hours=SURGE["after_test_start_hours"])
@@ -191,16 +202,22 @@ def run_network(name: str, data: Path, quick: bool, model_dir: Path, out_dir: Pa
                           utc_offset_hours=UTC_OFFSET[name])
             scen_info = sc.describe(ts)
             series = sc.apply(ts, network=net)
+        switching = Switching(base="optimal-last", on_alert="robust", detector="cusum", reference_days=1.0)
         pols = ["shortest", "optimal", Robust(window=12), Learned(model=LearnedRouter.load(model_path)),
-                LearnedPure(model=pure),
-                Switching(base="optimal-last", on_alert="robust", detector="cusum", reference_days=1.0)]
+                LearnedPure(model=pure), switching]
         if fc is not None:
             pols.insert(2, OptimalForecast(forecaster=fc, refit_every=10**9))
         t0 = time.perf_counter()
         res = replay(net, ps, series, pols, start=b, stop=stop, progress=False, scenario=scen_info)
         secs = time.perf_counter() - t0
-        stats = policy_stats(res, ts.step.total_seconds())
+        o_peak = float(res.steps.loc[res.steps.policy == "oracle", "oracle_mlu"].max())
+        if scen == "surge":  # stress levels: the surged test part's oracle peak at 90 % and at 100 %
+            levels = {"oracle peak under surge = 0.9": 0.9 / o_peak, "oracle peak under surge = 1.0": 1.0 / o_peak}
+        stats = policy_stats(res, ts.step.total_seconds(), levels)
+        results[scen] = res
         runs[scen] = {"replay_seconds": round(secs, 1), "steps": stop - b, "policies": stats,
+                      "oracle_peak_mlu": o_peak,
+                      "detector_alerts": [a.to_dict() for a in getattr(switching, "alerts_", [])],
                       "switches": [{k: str(v) if isinstance(v, pd.Timestamp) else v for k, v in sw.items()}
                                    for sw in res.switches],
                       "scenario": {k: str(v) for k, v in scen_info.items()}}
@@ -229,6 +246,7 @@ def run_network(name: str, data: Path, quick: bool, model_dir: Path, out_dir: Pa
                                 extra_sections=[learned_section(res, router)])
         except ImportError:
             log("  (surgeguard.report.html not available: no HTML report)")
+    runs = {k: runs[k] for k in ("plain", "surge")}
     return {"network": net.describe(), "paths": how, "n_paths": ps.n_paths, "n_od": ps.n_od, "steps": n,
             "step": str(ts.step), "split": {"train": [0, a], "validation": [a, b], "test": [b, stop]},
             "test_times": [str(ts.times[b]), str(ts.times[stop - 1])], "demand_scale": factor,
@@ -274,8 +292,26 @@ def markdown(results: dict) -> str:
                              f"{1e3 * s['decision_seconds_mean']:.1f} / {1e3 * s['decision_seconds_p50']:.1f} / "
                              f"{1e3 * s['decision_seconds_max']:.0f} |")
             sw = run["switches"]
-            lines += ["", "Switches: " + ("; ".join(f"{x['policy']}: {x['from']} -> {x['to']} at {x['time']} after "
-                                                    f"{x['alert']}" for x in sw) if sw else "none") + ".", ""]
+            lines += ["", f"Oracle peak MLU in this run: {run['oracle_peak_mlu']:.3f} (at the stated demand scale).", "",
+                      "Switches: " + ("; ".join(f"{x['policy']}: {x['from']} -> {x['to']} at {x['time']} after "
+                                                f"{x['alert']}" for x in sw) if sw else "none") + ".", ""]
+            al = run["detector_alerts"]
+            if al:
+                lines += ["Detector alerts during the run (CUSUM, fitted on the history before the test part): " +
+                          "; ".join(f"{x['time']} {x['place']} {x['direction']} {x['shift']:+.0%}" for x in al[:8]) +
+                          (f"; ... {len(al)} in all" if len(al) > 8 else "") + ".", ""]
+            levels = next(iter(run["policies"].values()))["load_levels"]
+            if levels:
+                lines += ["Load sensitivity (same decisions, MLUs x m; stress levels set from this run's oracle peak, "
+                          "so they describe the load, not a choice of policy): intervals with MLU > 1 where the "
+                          "oracle <= 0.9 (all intervals with MLU > 1).", "",
+                          "| policy | " + " | ".join(f"{lab} (x{v['multiplier']:.3f} load)" for lab, v in levels.items()) + " |",
+                          "|---|" + "---|" * len(levels)]
+                for p, s_ in run["policies"].items():
+                    lines.append(f"| {p} | " + " | ".join(
+                        f"{v['intervals_over_1_where_oracle_le_0_9']} of {v['intervals_where_oracle_le_0_9']} "
+                        f"({v['intervals_over_1']})" for v in s_["load_levels"].values()) + " |")
+                lines.append("")
     lines += ["## Targets", ""] + results["verdict"] + [""]
     return "\n".join(lines)
 
@@ -290,11 +326,14 @@ def verdict(results: dict) -> list[str]:
             out.append(f"- {name}, {p}: mean ratio {s['ratio_mean']:.4f} (target <= {TARGETS['ratio_mean']}), p99 "
                        f"{s['ratio_p99']:.4f} (target <= {TARGETS['ratio_p99']}): **{'met' if ok else 'not met'}**")
         surge = r["runs"]["surge"]["policies"]
+        peak = r["runs"]["surge"]["oracle_peak_mlu"]
         for p in ("learned", "robust", "switching", "optimal"):
             if p in surge:
                 k = surge[p]["intervals_over_1_where_oracle_le_0_9"]
-                out.append(f"- {name} surge, {p}: {k} intervals > 100% where the oracle <= 90% (target 0): "
-                           f"**{'met' if k == 0 else 'not met'}**")
+                stress = "; ".join(f"{v['intervals_over_1_where_oracle_le_0_9']} when the {lab}"
+                                   for lab, v in surge[p]["load_levels"].items())
+                out.append(f"- {name} surge, {p}: {k} intervals > 100% where the oracle <= 90% at the stated scale "
+                           f"(oracle peak {peak:.2f}) (target 0): **{'met' if k == 0 else 'not met'}**; stress: {stress}")
         worst = max((s["decision_seconds_mean"], p) for p, s in surge.items() if p != "oracle")
         out.append(f"- {name}: slowest mean decision {1e3 * worst[0]:.0f} ms ({worst[1]}; target <= 1 s)")
     return out
