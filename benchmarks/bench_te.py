@@ -25,6 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-lp", action="store_true", help="skip HiGHS")
+    ap.add_argument("--lp-topologies", default=None, help="comma-separated rung names where HiGHS runs")
     ap.add_argument("--lp-cap", type=float, default=300.0, help="seconds for HiGHS IPM")
     ap.add_argument("--other-cap", type=float, default=60.0, help="seconds for simplex and PDLP")
     ap.add_argument("--n-tm", type=int, default=None, help="matrices per topology")
@@ -40,7 +41,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
     run_te_bench(a.topologies.split(",") if a.topologies else None, a.out, quick=a.quick, device=a.device,
                  tol=a.tol, lp=not a.no_lp, lp_cap_s=a.lp_cap, other_cap_s=a.other_cap, n_tm=a.n_tm,
-                 tag=a.tag, workers=a.workers, log=lambda s: print(s, flush=True))
+                 tag=a.tag, workers=a.workers, log=lambda s: print(s, flush=True),
+                 lp_rungs=a.lp_topologies.split(",") if a.lp_topologies else None)
     return 0
 
 

@@ -125,7 +125,7 @@ def machine_info(device: str = "cpu") -> dict:
     return info
 
 
-def size_first_path(net, paths, tm, target_util: float = 0.6):
+def size_first_path(net, paths, tm, target_util: float = 0.6, device: str = "cpu"):
     """Capacities for ``tm`` when every OD uses its first (shortest) candidate path: the larger
     direction's load / ``target_util``, rounded up to a standard port. Returns a new network.
 
@@ -135,11 +135,11 @@ def size_first_path(net, paths, tm, target_util: float = 0.6):
     from ..plan.sizing import round_to_ports
     from ..routing.fast import get_operator
 
-    op = get_operator(paths, "cpu")
+    op = get_operator(paths, device)
     d = paths.demand(tm)
     f = np.zeros(op.n_od * op.K)
     f[op.slot_of_path[paths.od_ptr[:-1]]] = d
-    load = op.loads(torch.from_numpy(f)).numpy()
+    load = op.loads(torch.from_numpy(f).to(op.device)).cpu().numpy()
     op.release(torch.float64)
     rev = {(s, t): i for i, (s, t) in enumerate(zip(net.src.tolist(), net.dst.tolist()))}
     back = np.array([rev.get((t, s), i) for i, (s, t) in enumerate(zip(net.src.tolist(), net.dst.tolist()))])
@@ -194,16 +194,16 @@ def _fast(net, paths, tm, device, tol, **kw) -> tuple[dict, object]:
     return out, Routing(paths, splits, "fast", {k: v for k, v in info.items() if k != "history"})
 
 
-def _failure_mask(net, paths, routing, tm):
+def _failure_mask(net, paths, routing, tm, device="cpu"):
     """Mask of the paths through the most loaded link of ``routing``, and the matrix without the
     ODs that this failure cuts off."""
     from ..routing.fast import get_operator
     import torch
 
-    op = get_operator(paths, "cpu")
+    op = get_operator(paths, device)
     f = np.zeros(op.n_od * op.K)
     f[op.slot_of_path] = routing.splits * paths.demand(tm)[paths.path_od]
-    util = op.loads(torch.from_numpy(f)).numpy() / net.capacity
+    util = op.loads(torch.from_numpy(f).to(op.device)).cpu().numpy() / net.capacity
     op.release(torch.float64)
     link = int(np.argmax(util))
     hit = np.zeros(paths.n_paths, dtype=bool)
@@ -245,7 +245,10 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
         f"paths built in {rec['path_build_seconds']:.1f}s")
     base, tms = bench_matrices(net, rung.n_tm)
     t0 = time.perf_counter()
-    net = size_first_path(net, paths, base)
+    from ..routing.fast import _resolve_device
+
+    dev = str(_resolve_device(device))
+    net = size_first_path(net, paths, base, device=dev)
     rec["sizing_seconds"] = time.perf_counter() - t0
     # LP runs
     rec["lp"] = []
@@ -290,7 +293,7 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
     cold, _ = _fast(net, paths, tm_d, device, tol)
     warm, _ = _fast(net, paths, tm_d, device, tol, warm=first)
     rec["warm_demand"] = {"cold": cold, "warm": warm}
-    usable, tm_f, link, cut = _failure_mask(net, paths, first, tms[0])
+    usable, tm_f, link, cut = _failure_mask(net, paths, first, tms[0], device=dev)
     cold_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable)
     warm_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable, warm=first)
     rec["warm_failure"] = {"link": link, "ods_cut_off": cut, "cold": cold_f, "warm": warm_f}
@@ -302,6 +305,11 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
     from ..routing import fast as _fast_mod
 
     _fast_mod._CACHE.pop(paths, None)
+    if dev.startswith("cuda"):
+        import torch
+
+        rec["gpu_peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
+        torch.cuda.empty_cache()
     return rec
 
 
@@ -328,7 +336,7 @@ def _summarise(rec: dict) -> None:
 def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool = False, device: str = "cpu",
                  k: int = 4, tol: float = 0.01, lp: bool = True, lp_cap_s: float = 300.0,
                  other_cap_s: float = 60.0, n_tm: int | None = None, tag: str | None = None,
-                 workers: int | None = None, log=print) -> dict:
+                 workers: int | None = None, lp_rungs=None, log=print) -> dict:
     """Run the ladder and write ``te_<tag>.json`` and ``te_<tag>.md`` to ``out_dir``.
 
     Parameters
@@ -340,6 +348,7 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
     lp : run HiGHS at all (IPM within ``lp_cap_s``; simplex and PDLP within ``other_cap_s``).
     n_tm : override the matrices per topology.
     tag : file name part; default ``cpu`` / ``cuda`` (``quick`` adds ``-quick``).
+    lp_rungs : rung names where HiGHS runs (default: all, as each rung allows).
     workers : threads of the path builder (default: its own).
 
     Returns the result dict (also written as JSON).
@@ -362,7 +371,7 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
     t_all = time.perf_counter()
     for rung in rungs:
         rec = run_rung(rung, k=k, device=device, tol=tol, lp_cap_s=lp_cap_s, other_cap_s=other_cap_s,
-                       lp=lp, workers=workers, log=log)
+                       lp=lp and (lp_rungs is None or rung.name in lp_rungs), workers=workers, log=log)
         result["rungs"].append(rec)
         result["total_seconds"] = time.perf_counter() - t_all
         _write(result, out_dir, tag)  # after every rung: a crash keeps what was measured

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepared GPU run of the traffic-engineering benchmark ladder (issue 3): the whole ladder with
+# `fast` on CUDA, and HiGHS IPM on abilene, GEANT and caida 701 as a same-machine reference.
+#
+# Run from the repository root on the GPU machine (device tool):
+#   command: bash benchmarks/gpu_te.sh      carry: [".whl"]      timeout_s: 480
+# .whl holds the wheels the machine's image lacks (topohub, highspy for Python 3.12), made here by
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl topohub==1.5.1 highspy==1.16.0
+# (and /.whl/ in .git/info/exclude). Results go to $OUT (te_cuda.json, te_cuda.md, te_cuda.log,
+# te_cuda_env.txt); without $OUT, to benchmarks/results.
+set -uo pipefail
+OUT=${OUT:-benchmarks/results}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+if compgen -G ".whl/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
+{
+  nvidia-smi
+  nproc
+  free -g
+  python3 -c "import sys, torch, numpy, scipy, highspy, topohub; print(sys.version); print('torch', torch.__version__, torch.cuda.get_device_name(0)); print('numpy', numpy.__version__, 'scipy', scipy.__version__)"
+} > "$OUT/te_cuda_env.txt" 2>&1
+# 5 matrices per topology (world: 5 too; a solve there takes seconds); the path builder on 12 threads.
+# The ladder writes its JSON/Markdown after every topology, so a timeout still leaves results.
+timeout 420 python3 benchmarks/bench_te.py --device cuda --tag cuda --out "$OUT" --n-tm 5 --workers 12 \
+  --lp-topologies abilene,geant,caida-701 --lp-cap 60 --other-cap 20 2>&1 | tee "$OUT/te_cuda.log"
+echo "exit ${PIPESTATUS[0]}" >> "$OUT/te_cuda.log"
