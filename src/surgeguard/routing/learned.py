@@ -576,7 +576,7 @@ class Learned(Policy):
     Notes
     -----
     ``route(tm)`` for one known matrix (``surgeguard solve``) feeds the model H copies of ``tm``:
-    the routing it would choose after a steady hour at that matrix.
+    the routing it would choose after H intervals of that same matrix.
     """
 
     name = "learned"
