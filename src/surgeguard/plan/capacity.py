@@ -1112,7 +1112,7 @@ def check_capacity(network: Network, paths, series: TrafficSeries, capacities: d
     drops its excess in proportion). ``policies`` is a tuple for every variant or a dict
     ``{variant: tuple}``; only ``optimal``/``oracle`` need LPs (about 10-15 ms a step on Morocco).
     """
-    from ..routing import Routing, ShortestPath
+    from ..routing import ShortestPath
     from ..routing.priority import PathLP
 
     t0 = time.perf_counter()
@@ -1292,7 +1292,7 @@ def capacity_plan_section(study: dict) -> tuple[str, str]:
             + f"<td>{r['added_bps'] / 1e9:,.0f}</td><td>{r['capacity_before_bps'] / 1e9:,.0f} → "
               f"{r['capacity_after_bps'] / 1e9:,.0f}</td><td>{r['cost']:.2f}</td><td>{escape(r['binding_scenario'])}</td>"
               f"<td>{r['binding_util_without']:.3f}</td></tr>")
-    t1 = (f'<table class="data"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>' if rows
+    t1 = (f'<div class="table-wrap"><table class="data"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>' if rows
           else "<p>No addition needed.</p>")
     fr = chk.frame
     vh = ("<tr><th>network</th><th>policy</th><th>intervals</th><th>MLU &gt; 1</th>"
@@ -1306,9 +1306,10 @@ def capacity_plan_section(study: dict) -> tuple[str, str]:
         f"<td>{r.intervals_over_1}</td><td>{r.intervals_over_target}</td><td>{r.mlu_max:.3f}</td>"
         f"<td>{'' if not np.isfinite(r.lost_bits) else f'{r.lost_bits / 1e12:,.3f}'}</td></tr>"
         for r in fr.itertuples())
-    t2 = f'<table class="data"><thead>{vh}</thead><tbody>{vrows}</tbody></table>'
+    t2 = f'<div class="table-wrap"><table class="data"><thead>{vh}</thead><tbody>{vrows}</tbody></table></div>'
     p_opt = fr[(fr.variant == "plan") & (fr.policy == "optimal")]
     b_opt = fr[(fr.variant == "before") & (fr.policy == "optimal")]
+    p_sh = fr[(fr.variant == "plan") & (fr.policy == "shortest")]
     verdict = ""
     if len(p_opt) and len(b_opt):
         verdict = (f"<p>Replayed on the upgraded network, the min-MLU policy has <b>{int(p_opt.intervals_over_1.iloc[0])}</b> "
@@ -1316,7 +1317,11 @@ def capacity_plan_section(study: dict) -> tuple[str, str]:
                    f"<b>{plan.cost:.1f} cu</b>, the per-link upgrade of every fibre above {plan.target_util:g} under "
                    f"shortest paths {base['cost']:.1f} cu ({len(base['fibres'])} fibres); upgrading only the fibres above "
                    f"100% would cost {study['baseline_congest']['cost']:.1f} cu ({len(study['baseline_congest']['fibres'])} "
-                   f"fibres).</p>")
+                   f"fibres).")
+        if len(p_sh):
+            verdict += (f" The plan counts on traffic engineering: with shortest-path routing alone the upgraded network "
+                        f"still has {int(p_sh.intervals_over_1.iloc[0])} congested intervals.")
+        verdict += "</p>"
     mtxt = ", ".join(f"{escape(m.name)} {m.cost:g} cu + {m.cost_per_km:g} cu/km" for m in mods)
     intro = (f'<p class="sub">Planned with the traffic measured before the plan date under the lockdown scenario in full '
              f"({len(plan.info.get('steps', []))} peak matrices, then every step checked), target utilisation "

@@ -70,7 +70,8 @@ __all__ = ["PathLP", "ClassAllocation", "allocate_classes", "PriorityPolicy", "C
 _FIT_TOL = 1e-6
 #: Warm-start the fast solver from the previous routing of the same class. Off: measured on the
 #: Morocco demo, warm starts across intervals (other residual capacities) left it at its iteration
-#: limit with gaps up to 27 %, while cold starts met its 0.5 % tolerance (benchmarks/bench_classes.py).
+#: limit on some intervals (certified gaps of 14-27 % measured), while cold starts met its tolerance
+#: (benchmarks/bench_classes.py).
 FAST_WARM_START = False
 
 
@@ -969,7 +970,7 @@ def critical_services_section(result: ClassReplayResult, *, protected: str | Non
                "queue for the others.</p>")
     chart = _served_chart(result, protected, lockdown_start)
     html = (intro + "<p>" + " ".join(lines) + "</p>" + chart
-            + f'<table class="data"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+            + f'<div class="table-wrap"><table class="data"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table></div>'
             + f'<p class="sub">Class spec: <code>{escape(cfg.to_spec())}</code>; {len(result.steps["step"].unique())} '
               f"intervals of {result.step_seconds / 60:g} min; computed in {result.meta.get('seconds', float('nan')):.1f} s.</p>")
     return "Critical services", html
