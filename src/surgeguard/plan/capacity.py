@@ -1211,7 +1211,7 @@ def planning_series(series: TrafficSeries, scenario=None, *, network: Network | 
 
 
 # ====================================================================================== demo study
-def lockdown_plan_study(network: Network, paths, series: TrafficSeries, before: int, *, scenario="lockdown",
+def lockdown_plan_study(network: Network, paths, series: dict | tuple, before: int, *, scenario="lockdown",
                         classes=None, target_util: float = 0.8, modules=None, failures: str | None = None,
                         time_limit: float = 60.0, check_start: int | None = None, latency_stage: bool = True,
                         full_check: bool = False) -> dict:
