@@ -322,7 +322,8 @@ def get_operator(paths: PathSet, device="cpu", *, compressed: bool | None = None
 def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float = 0.01,
                max_iter: int = 1000, device="auto", warm: Routing | None = None, step: float = 0.5,
                dual_step: float = 1.0, step_growth: float = 1.0, step_max: float = 2.0,
-               restart_every: int = 30, patience: int = 60, path_mask: np.ndarray | None = None,
+               restart_every: int = 30, patience: int = 60, init_shortest: float = 0.0,
+               path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 10,
                threads: int | None = None, certify: bool = True) -> tuple[np.ndarray, dict]:
     """Run the first-order method (see module notes); returns (splits over all paths, info).
@@ -360,7 +361,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         try:
             return solve_fast(network, paths, tm, tol=tol, max_iter=max_iter, device=device, warm=warm,
                               step=step, dual_step=dual_step, step_growth=step_growth, step_max=step_max,
-                              restart_every=restart_every, patience=patience, path_mask=path_mask,
+                              restart_every=restart_every, patience=patience,
+                              init_shortest=init_shortest, path_mask=path_mask,
                               compressed=compressed,
                               time_limit=time_limit, check_every=check_every, threads=None,
                               certify=certify)
@@ -417,6 +419,14 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
             phi = torch.as_tensor(np.asarray(state["phi"], dtype=np.float32), device=dev)
     else:
         x0[op.slot_of_path] = base
+        if init_shortest > 0:
+            # most of each OD on its first usable (cheapest) path: what the network runs without TE
+            first = np.zeros(paths.n_paths)
+            rank = np.arange(paths.n_paths) - np.repeat(paths.od_ptr[:-1], paths.paths_per_od)
+            cum = np.cumsum(usable) - np.repeat(np.concatenate([[0], np.cumsum(usable)[paths.od_ptr[1:-1] - 1]]), paths.paths_per_od)
+            first[usable & (cum == 1)] = 1.0
+            del rank
+            x0[op.slot_of_path] = np.where(first > 0, init_shortest, 0.0) + (1.0 - init_shortest) * base
     with np.errstate(divide="ignore"):
         theta = torch.from_numpy(np.log(x0).astype(np.float32).reshape(n_od, K)).to(dev)  # -inf: unused
     # a large finite price on unused slots keeps them out of the minimum (and theta at -inf)
@@ -500,14 +510,14 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         # optimistic mirror descent (splits) / ascent (link weights): step on 2 g_t - g_{t-1};
         # the split gradient is the price relative to the OD's cheapest path (a per-row constant
         # drops out of the normalisation); unused slots keep theta = -inf
-        inv = pmin.clamp_min(1e-30).reciprocal_().unsqueeze(1)
+        gx = pr.mul_(pmin.clamp_min(1e-30).reciprocal_().unsqueeze(1)).masked_fill_(~ok, 0.0)
         gw = u.div_(U_t)
         if prev is None:
-            prev = (pr, inv, gw)
-        theta.addcmul_(pr, inv, value=-2.0 * eta).addcmul_(prev[0], prev[1], value=eta)
+            prev = (gx, gw)
+        theta.add_(gx, alpha=-2.0 * eta).add_(prev[0], alpha=eta)
         ew = eta * dual_step / step
-        phi.add_(gw, alpha=2.0 * ew).sub_(prev[2], alpha=ew)
-        prev = (pr, inv, gw)
+        phi.add_(gw, alpha=2.0 * ew).sub_(prev[1], alpha=ew)
+        prev = (gx, gw)
         x = splits_of(theta)
         eta = min(eta * step_growth, step_max)
     t_iter = time.perf_counter()
