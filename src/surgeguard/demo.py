@@ -42,11 +42,13 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     warmup = 96  # one day of history before the replayed window, so no policy starts cold
     periods = int(round(days * 96))
     net0 = morocco()
+    from .classes import DEFAULT_CLASSES, LOCKDOWN_CLASS_FACTORS
+
     base = gravity_series(net0, start - pd.Timedelta(days=1), periods + warmup, "15min", total_bps=DEMO_TOTAL_BPS,
-                          random_state=seed, name="morocco-synthetic")
+                          random_state=seed, classes=DEFAULT_CLASSES.shares_dict(), name="morocco-synthetic")
     before = int(np.searchsorted(base.times, lockdown_at))  # size on the traffic before the lockdown
     net = size_capacities(net0, base.window(0, max(before, 1)), target_util=0.6)
-    scenario = Lockdown(start=lockdown_at)
+    scenario = Lockdown(start=lockdown_at, class_factors=dict(LOCKDOWN_CLASS_FACTORS))
     series = scenario.apply(base, network=net)
     paths = k_shortest_paths(net, k=4)
     scen_info = scenario.describe(base)
@@ -71,7 +73,18 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0, policie
     from .plan.whatif import failures_section, run_whatif
 
     wres = run_whatif(net, series, "single-link", paths=paths, progress=False)
+    # critical services: strict-priority allocation class by class, against shortest paths
+    from .plan.capacity import capacity_plan_section, lockdown_plan_study
+    from .routing.priority import critical_services_section, replay_classes
+
+    cls = replay_classes(net, paths, series, DEFAULT_CLASSES, start=max(before - 96, warmup), progress=progress)
+    sections.append(critical_services_section(cls, lockdown_start=lockdown_at))
     sections.append(failures_section(net, result=wres))
+    # capacity plan made with the traffic known before 20 March, checked on the lockdown that came
+    study = lockdown_plan_study(net, paths, {"planning": base, "actual": series}, max(before, 1),
+                                scenario=Lockdown(class_factors=dict(LOCKDOWN_CLASS_FACTORS)),
+                                classes=DEFAULT_CLASSES, check_start=max(before - 1, 0))
+    sections.append(capacity_plan_section(study))
     report = write_replay_report(
         result, out / "report.html", title="Morocco, March 2020: the lockdown surge on a national backbone",
         intro=(f"{net.n_nodes} cities, {net.n_links // 2} fibre routes; capacities sized for 60% peak "
