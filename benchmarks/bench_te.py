@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("--other-cap", type=float, default=60.0, help="seconds for simplex and PDLP")
     ap.add_argument("--n-tm", type=int, default=None, help="matrices per topology")
     ap.add_argument("--tol", type=float, default=0.01)
+    ap.add_argument("--time-limit", type=float, default=None, help="seconds per fast solve")
     ap.add_argument("--tag", default=None)
     ap.add_argument("--workers", type=int, default=None, help="path-builder threads")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     run_te_bench(a.topologies.split(",") if a.topologies else None, a.out, quick=a.quick, device=a.device,
                  tol=a.tol, lp=not a.no_lp, lp_cap_s=a.lp_cap, other_cap_s=a.other_cap, n_tm=a.n_tm,
                  tag=a.tag, workers=a.workers, log=lambda s: print(s, flush=True),
-                 lp_rungs=a.lp_topologies.split(",") if a.lp_topologies else None)
+                 lp_rungs=a.lp_topologies.split(",") if a.lp_topologies else None, time_limit=a.time_limit)
     return 0
 
 

@@ -49,6 +49,7 @@ class Rung:
     n_lp: int = 20               #: matrices for HiGHS IPM (the first ``n_lp``)
     lp_max_nnz: float = 2.5e7    #: larger path-link matrices skip the LP (memory and time)
     others: bool = True          #: simplex and PDLP on the first matrix
+    warm: bool = True            #: warm-start tests (on the CPU only up to 20M paths: time)
     extra: dict = field(default_factory=dict)
 
 
@@ -58,8 +59,8 @@ LADDER: tuple[Rung, ...] = (
     Rung("geant", "sndlib/geant"),
     Rung("caida-701", "caida/2024-08/701", n_lp=5),
     Rung("caida-3356", "caida/2024-08/3356", n_lp=2),
-    Rung("americas", "backbone/americas", n_tm=10, n_lp=0, others=False),
-    Rung("eurasia", "backbone/eurasia", n_tm=3, n_lp=0, others=False),
+    Rung("americas", "backbone/americas", n_tm=5, n_lp=0, others=False),
+    Rung("eurasia", "backbone/eurasia", n_tm=2, n_lp=0, others=False),
     Rung("world", "backbone/world", n_tm=1, n_lp=0, others=False),
 )
 
@@ -185,6 +186,7 @@ def _fast(net, paths, tm, device, tol, **kw) -> tuple[dict, object]:
     from ..routing.fast import solve_fast
     from ..routing.routing import Routing
 
+    kw = {**_FAST_OPTIONS, **kw}
     t0 = time.perf_counter()
     splits, info = solve_fast(net, paths, tm, device=device, tol=tol, **kw)
     wall = time.perf_counter() - t0
@@ -192,6 +194,10 @@ def _fast(net, paths, tm, device, tol, **kw) -> tuple[dict, object]:
                                 "solve_seconds")}
     out["wall_seconds"] = wall
     return out, Routing(paths, splits, "fast", {k: v for k, v in info.items() if k != "history"})
+
+
+#: extra options of every ``fast`` solve in the benchmark (``run_te_bench(time_limit=...)``)
+_FAST_OPTIONS: dict = {}
 
 
 def _failure_mask(net, paths, routing, tm, device="cpu"):
@@ -288,17 +294,26 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
             + (f"(to LP {r['gap_to_lp']:+.4f}) " if opt is not None else "")
             + f"{r['iterations']} it {r['solve_seconds']:.2f}s (+setup {r['setup_seconds']:.1f}s)")
     # warm starts
-    rng = np.random.default_rng(1)
-    tm_d = tms[0] * rng.uniform(0.9, 1.1, size=tms[0].shape)
-    cold, _ = _fast(net, paths, tm_d, device, tol)
-    warm, _ = _fast(net, paths, tm_d, device, tol, warm=first)
-    rec["warm_demand"] = {"cold": cold, "warm": warm}
-    usable, tm_f, link, cut = _failure_mask(net, paths, first, tms[0], device=dev)
-    cold_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable)
-    warm_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable, warm=first)
-    rec["warm_failure"] = {"link": link, "ods_cut_off": cut, "cold": cold_f, "warm": warm_f}
-    log(f"[{rung.name}] warm start: demand +-10% {cold['solve_seconds']:.2f}s -> {warm['solve_seconds']:.2f}s, "
-        f"failure of {link} {cold_f['solve_seconds']:.2f}s -> {warm_f['solve_seconds']:.2f}s")
+    if rung.warm and (dev.startswith("cuda") or rec["n_paths"] <= 2e7):
+        rng = np.random.default_rng(1)
+        tm_d = tms[0] * rng.uniform(0.9, 1.1, size=tms[0].shape)
+        cold, _ = _fast(net, paths, tm_d, device, tol)
+        warm, _ = _fast(net, paths, tm_d, device, tol, warm=first)
+        rec["warm_demand"] = {"cold": cold, "warm": warm}
+        usable, tm_f, link, cut = _failure_mask(net, paths, first, tms[0], device=dev)
+        cold_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable)
+        warm_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable, warm=first)
+        rec["warm_failure"] = {"link": link, "ods_cut_off": cut, "cold": cold_f, "warm": warm_f}
+        log(f"[{rung.name}] warm start: demand +-10% {cold['solve_seconds']:.2f}s ({cold['iterations']} it) -> "
+            f"{warm['solve_seconds']:.2f}s ({warm['iterations']} it), failure of {link} "
+            f"{cold_f['solve_seconds']:.2f}s ({cold_f['iterations']} it) -> {warm_f['solve_seconds']:.2f}s "
+            f"({warm_f['iterations']} it)")
+    else:
+        rec["warm_skipped"] = "not run at this size on the CPU (time)"
+    try:
+        rec["load_average"] = os.getloadavg()
+    except OSError:
+        pass
     rec["peak_rss_gb"] = peak_rss_gb()
     rec["rss_gb"] = current_rss_gb()
     _summarise(rec)
@@ -328,15 +343,17 @@ def _summarise(rec: dict) -> None:
         same = [(x["seconds"], y["solve_seconds"]) for x in rec["lp"] for y in f
                 if x["tm"] == y["tm"] and x["status"] == "optimal"]
         rec["speedup_vs_ipm"] = float(np.median([a / b for a, b in same])) if same else None
-    wd, wf = rec["warm_demand"], rec["warm_failure"]
-    rec["warm_speedup_demand"] = wd["cold"]["solve_seconds"] / max(wd["warm"]["solve_seconds"], 1e-9)
-    rec["warm_speedup_failure"] = wf["cold"]["solve_seconds"] / max(wf["warm"]["solve_seconds"], 1e-9)
+    if "warm_demand" in rec:
+        wd, wf = rec["warm_demand"], rec["warm_failure"]
+        rec["warm_speedup_demand"] = wd["cold"]["solve_seconds"] / max(wd["warm"]["solve_seconds"], 1e-9)
+        rec["warm_speedup_failure"] = wf["cold"]["solve_seconds"] / max(wf["warm"]["solve_seconds"], 1e-9)
 
 
 def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool = False, device: str = "cpu",
                  k: int = 4, tol: float = 0.01, lp: bool = True, lp_cap_s: float = 300.0,
                  other_cap_s: float = 60.0, n_tm: int | None = None, tag: str | None = None,
-                 workers: int | None = None, lp_rungs=None, log=print) -> dict:
+                 workers: int | None = None, lp_rungs=None, time_limit: float | None = None,
+                 log=print) -> dict:
     """Run the ladder and write ``te_<tag>.json`` and ``te_<tag>.md`` to ``out_dir``.
 
     Parameters
@@ -349,10 +366,14 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
     n_tm : override the matrices per topology.
     tag : file name part; default ``cpu`` / ``cuda`` (``quick`` adds ``-quick``).
     lp_rungs : rung names where HiGHS runs (default: all, as each rung allows).
+    time_limit : seconds for each ``fast`` solve's iterations (it then reports its gap).
     workers : threads of the path builder (default: its own).
 
     Returns the result dict (also written as JSON).
     """
+    _FAST_OPTIONS.clear()
+    if time_limit is not None:
+        _FAST_OPTIONS["time_limit"] = time_limit
     ladder = QUICK_LADDER if quick else LADDER
     by_name = {r.name: r for r in LADDER + QUICK_LADDER}
     by_key = {r.key: r for r in LADDER}
@@ -367,7 +388,7 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": "te", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "device": device,
-              "k": k, "tol": tol, "machine": machine_info(device), "rungs": []}
+              "k": k, "tol": tol, "time_limit": time_limit, "machine": machine_info(device), "rungs": []}
     t_all = time.perf_counter()
     for rung in rungs:
         rec = run_rung(rung, k=k, device=device, tol=tol, lp_cap_s=lp_cap_s, other_cap_s=other_cap_s,
@@ -435,17 +456,23 @@ def to_markdown(result: dict) -> str:
             ipm_s = f"did not finish ({dnf[0]['cap_s']:.0f})" if dnf else ("skipped" if r.get("lp_skipped") else "-")
         else:
             ipm_s = f"{ipm:.1f}"
-        wd, wf = r["warm_demand"], r["warm_failure"]
+        wd, wf = r.get("warm_demand"), r.get("warm_failure")
+
+        def wstr(w):
+            if not w:
+                return "-"
+            return (f"{w['cold']['solve_seconds']:.3g} ({w['cold']['iterations']} it) -> "
+                    f"{w['warm']['solve_seconds']:.3g} ({w['warm']['iterations']} it)")
         lines.append(
             f"| {r['name']} | {r['n_nodes']} | {r['n_od']:,} | {r['n_paths']:,} | {r['nnz']:,} | "
             f"{_s(r.get('compressed_nnz'), '{:,}')} | {r['path_build_seconds']:.1f} | {ipm_s} | {oth('simplex')} | "
             f"{oth('pdlp')} | {_s(lp_mlu, '{:.4f}')} | {r['fast_median_seconds']:.3g} | "
             f"{_s(r.get('fast_setup_seconds'), '{:.1f}')} | {f[0]['mlu']:.4f} | "
-            f"{int(np.median([x['iterations'] for x in f]))} | {r['fast_median_gap']:.4f} / {r['fast_max_gap']:.4f} | "
+            f"{int(np.median([x['iterations'] for x in f]))} | {r['fast_median_gap']:.4f} / {r['fast_max_gap']:.4f}"
+            f"{'' if all(x['status'] == 'converged' for x in f) else ' (not all converged)'} | "
             f"{_s(r.get('fast_median_gap_to_lp'), '{:+.4f}')} / {_s(r.get('fast_max_gap_to_lp'), '{:+.4f}')} | "
             f"{_s(r.get('speedup_vs_ipm'), '{:.0f}x')} | "
-            f"{wd['cold']['solve_seconds']:.3g} -> {wd['warm']['solve_seconds']:.3g} | "
-            f"{wf['cold']['solve_seconds']:.3g} -> {wf['warm']['solve_seconds']:.3g} | {r['peak_rss_gb']:.1f} |")
+            f"{wstr(wd)} | {wstr(wf)} | {r['peak_rss_gb']:.1f} |")
     se = result.get("scaling_exponents") or {}
     if se:
         lines += ["", "Scaling exponent b of time = a * n_paths^b (least squares over the ladder): "

@@ -207,7 +207,7 @@ class FastOperator:
     FORCED_MAX_NNZ = 30_000_000
 
     @classmethod
-    def _forced_pairs(cls, paths: PathSet):
+    def _forced_pairs(cls, paths: PathSet, usable: np.ndarray | None = None):
         """(link, OD) pairs where every candidate path of the OD crosses the link, as arrays.
 
         The load those ODs put on a link is unavoidable, so ``max_l (sum of their demand) / c_l``
@@ -218,22 +218,32 @@ class FastOperator:
             return None
         L = paths.n_links
         od = np.repeat(paths.path_od, paths.hops)
-        key = np.sort(od.astype(np.int64) * L + paths.link_idx)
+        key = od.astype(np.int64) * L + paths.link_idx
+        n_paths_od = paths.paths_per_od
+        if usable is not None:
+            key = key[np.repeat(usable, paths.hops)]
+            n_paths_od = np.add.reduceat(usable.astype(np.int64), paths.od_ptr[:-1])
+        key = np.sort(key)
         first = np.ones(len(key), bool)
         first[1:] = key[1:] != key[:-1]
         starts = np.flatnonzero(first)
         cnt = np.diff(np.append(starts, len(key)))
         k = key[starts]
         o, l = k // L, k % L
-        f = cnt == paths.paths_per_od[o]
+        f = cnt == n_paths_od[o]
         return o[f], l[f]
 
-    def forced_util(self, d: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    def forced_util(self, d: np.ndarray, cap: np.ndarray, paths: PathSet | None = None,
+                    usable: np.ndarray | None = None) -> np.ndarray:
         """Per link, (demand of the ODs that must cross it) / capacity, in the units of ``d / cap``;
-        its maximum is a lower bound on the MLU."""
-        if self._forced is None or not len(self._forced[0]):
+        its maximum is a lower bound on the MLU. With ``usable`` (a path mask), over the usable
+        paths only (computed afresh)."""
+        forced = self._forced
+        if usable is not None and paths is not None and forced is not None and not usable.all():
+            forced = self._forced_pairs(paths, usable)
+        if forced is None or not len(forced[0]):
             return np.zeros(len(cap))
-        o, l = self._forced
+        o, l = forced
         return np.bincount(l, weights=d[o], minlength=len(cap)) / cap
 
     # ------------------------------------------------------------------ matrices per dtype
@@ -443,7 +453,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         return float((dd * pv.amin(dim=1)).sum())
 
     x = splits_of(theta)
-    fu = op.forced_util(d / dscale, cap64 / cscale)
+    fu = op.forced_util(d / dscale, cap64 / cscale, paths, usable)
     lb_forced = float(fu.max())
     xsum = torch.zeros_like(x)
     n_avg = 0
