@@ -40,19 +40,9 @@ def _guard(fn):
 
 def _prepare(network: str, traffic: str, paths_file: Optional[str], k: int, scale: float,
              size_util: Optional[float]):
-    from ..plan import size_capacities
-    from .loaders import load_network, load_paths, load_traffic, needs_sizing, note
+    from .loaders import load_inputs, load_paths
 
-    net = load_network(network)
-    ts = load_traffic(traffic, net)
-    if scale != 1.0:
-        ts = ts.scale(scale)
-    if size_util is not None or needs_sizing(net):
-        util = size_util if size_util is not None else 0.6
-        if needs_sizing(net):
-            note(f"note: {network!r} has no capacities; sizing them for {util:.0%} peak utilisation of the "
-                 "traffic on shortest paths (standard ports); set --size-util to change")
-        net = size_capacities(net, ts, target_util=util)
+    net, ts = load_inputs(network, traffic, scale=scale, size_util=size_util)
     ps = load_paths(net, paths_file, k)
     return net, ts, ps
 

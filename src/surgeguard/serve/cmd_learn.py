@@ -38,9 +38,8 @@ def register(app: typer.Typer, guard) -> None:
         `replay/solve --policy learned --model OUT`. By default it trains on the first 70% of the
         series, validates on the next 10% and never reads the last 20% (kept for a replay test)."""
         from ..exceptions import ValidationError
-        from ..plan import size_capacities
         from ..routing.learned import LearnedRouter
-        from .loaders import load_network, load_paths, load_traffic, needs_sizing, note
+        from .loaders import load_inputs, load_paths
 
         if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac <= 1 + 1e-12):
             raise ValidationError(f"--train-frac {train_frac} and --val-frac {val_frac} must be shares in (0, 1) "
@@ -48,16 +47,7 @@ def register(app: typer.Typer, guard) -> None:
         prior_opt = None if prior.lower() in ("none", "") else prior.lower()
         if prior_opt not in (None, "robust"):
             raise ValidationError(f"--prior {prior!r} is not known; use --prior none or --prior robust")
-        net = load_network(network)
-        ts = load_traffic(traffic, net)
-        if scale != 1.0:
-            ts = ts.scale(scale)
-        if size_util is not None or needs_sizing(net):
-            util = size_util if size_util is not None else 0.6
-            if needs_sizing(net):
-                note(f"note: {network!r} has no capacities; sizing them for {util:.0%} peak utilisation of the "
-                     "traffic on shortest paths (standard ports); set --size-util to change")
-            net = size_capacities(net, ts, target_util=util)
+        net, ts = load_inputs(network, traffic, scale=scale, size_util=size_util)
         ps = load_paths(net, paths_file, k)
         n = len(ts)
         val_start = int(round(train_frac * n))

@@ -11,7 +11,7 @@ from ..network import Network
 from ..routing import PathSet, k_shortest_paths, read_tunnels_file
 from ..traffic import TrafficSeries
 
-__all__ = ["load_network", "load_traffic", "load_paths", "parse_policies", "needs_sizing"]
+__all__ = ["load_network", "load_traffic", "load_paths", "load_inputs", "parse_policies", "needs_sizing"]
 
 
 def needs_sizing(net: Network) -> bool:
@@ -76,3 +76,25 @@ def parse_policies(text: str) -> list[str]:
 
 def note(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+def load_inputs(network: str, traffic: str, *, scale: float = 1.0, size_util: float | None = None):
+    """Network and traffic as every command reads them.
+
+    Demands are multiplied by ``scale``; capacities are sized (shortest-path peak load /
+    ``size_util``, standard ports) when ``size_util`` is given or the source has none (then at
+    60%, with a note on stderr).
+    """
+    from ..plan import size_capacities
+
+    net = load_network(network)
+    ts = load_traffic(traffic, net)
+    if scale != 1.0:
+        ts = ts.scale(scale)
+    if size_util is not None or needs_sizing(net):
+        util = size_util if size_util is not None else 0.6
+        if needs_sizing(net):
+            note(f"note: {network!r} has no capacities; sizing them for {util:.0%} peak utilisation of the "
+                 "traffic on shortest paths (standard ports); set --size-util to change")
+        net = size_capacities(net, ts, target_util=util)
+    return net, ts
