@@ -60,7 +60,7 @@ LADDER: tuple[Rung, ...] = (
     Rung("caida-701", "caida/2024-08/701", n_lp=5),
     Rung("caida-3356", "caida/2024-08/3356", n_lp=2),
     Rung("americas", "backbone/americas", n_tm=5, n_lp=0, others=False),
-    Rung("eurasia", "backbone/eurasia", n_tm=2, n_lp=0, others=False),
+    Rung("eurasia", "backbone/eurasia", n_tm=1, n_lp=0, others=False),
     Rung("world", "backbone/world", n_tm=1, n_lp=0, others=False),
 )
 
