@@ -375,12 +375,12 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
     if time_limit is not None:
         _FAST_OPTIONS["time_limit"] = time_limit
     ladder = QUICK_LADDER if quick else LADDER
-    by_name = {r.name: r for r in LADDER + QUICK_LADDER}
-    by_key = {r.key: r for r in LADDER}
+    by_name = {r.name: r for r in ladder}
+    by_key = {r.key: r for r in ladder}
     rungs = []
     for t in (topologies or [r.name for r in ladder]):
-        r = by_name.get(t) if not quick else {x.name: x for x in ladder}.get(t, by_name.get(t))
-        r = r or by_key.get(t) or Rung(t.replace("/", "-"), t, n_tm=5, n_lp=2)
+        r = by_name.get(t) or by_key.get(t) or {x.name: x for x in LADDER}.get(t)
+        r = r or Rung(t.replace("/", "-"), t, n_tm=5, n_lp=2)
         if n_tm is not None:
             r = Rung(r.name, r.key, n_tm=n_tm, n_lp=min(r.n_lp, n_tm), lp_max_nnz=r.lp_max_nnz, others=r.others)
         rungs.append(r)

@@ -64,7 +64,7 @@ import numpy as np
 from ..exceptions import ValidationError
 from ..network import Network
 from .paths import PathSet
-from .policies import Policy
+from .policies import Policy, register_policy
 from .routing import Routing
 
 __all__ = ["FastTE", "solve_fast", "FastOperator"]
@@ -605,3 +605,6 @@ class FastTE(Policy):
                                   threads=self.threads)
         info.pop("history", None)
         return Routing(paths, splits, self.name, info)
+
+
+register_policy("fast", FastTE)

@@ -11,13 +11,18 @@ Path builders
 
 * ``"yen"``: exact k shortest loopless paths (Yen's algorithm, as networkx implements it), per OD.
   Exact but a Python loop per OD: the default up to 5,000 OD pairs.
-* ``"deviation"``: the shortest path plus the k-1 cheapest *single-deviation* paths: leave the
-  shortest s->t path at one of its nodes u by a link (u, v) that is not its next hop, then follow
-  the shortest path from v to t. This is the set of paths with one "sidetrack" in Eppstein's sense
-  (it contains the second-shortest walk); paths that would revisit a node are dropped. It is fully
-  vectorised over all ODs from an all-pairs distance and next-hop matrix, so it scales to
-  thousands of nodes; the cost is that the 3rd and later paths may differ from Yen's (they are the
-  best paths that differ from the shortest path in one place).
+* ``"deviation"``: k shortest *simple* paths by a vectorised Eppstein-style enumeration, for all
+  OD pairs at once. Per source s (in chunks of sources) it builds the shortest-path tree of s and,
+  for every node x, the cheapest ``fanout`` *sidetracks* on the tree path s -> x (a link (v, u)
+  that is not u's tree link, costing ``w(v, u) + D[s, v] - D[s, u]`` extra). Every path is then a
+  tree path plus a list of sidetracks; each OD pops walks from its own pool in cost order (up to
+  ``max_pops``), accepts the simple ones (loops are detected exactly and in O(1) per chain by
+  pre-order/subtree-size ancestor tests on the tree), and pushes the popped walk's cheapest child
+  and its parent's next sidetrack. With unlimited fanout and pops this is exact (Eppstein's order
+  restricted to walks with simple prefixes); the defaults (fanout k + 4, 4k pops) agree with Yen
+  on 99-100% of the first two ranks and 94-99% of ranks 3-4 on SNDlib networks (tests measure
+  it). The result also carries a compressed form for the ``fast`` solver: per path, the few tree
+  pieces and sidetrack links it is made of (``meta["_trees"]``). Link lists are int32.
 """
 
 from __future__ import annotations
