@@ -36,14 +36,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     a = ap.parse_args(argv)
-    if a.threads:
-        import torch
-
-        torch.set_num_threads(a.threads)
     run_te_bench(a.topologies.split(",") if a.topologies else None, a.out, quick=a.quick, device=a.device,
                  tol=a.tol, lp=not a.no_lp, lp_cap_s=a.lp_cap, other_cap_s=a.other_cap, n_tm=a.n_tm,
                  tag=a.tag, workers=a.workers, log=lambda s: print(s, flush=True),
-                 lp_rungs=a.lp_topologies.split(",") if a.lp_topologies else None, time_limit=a.time_limit)
+                 lp_rungs=a.lp_topologies.split(",") if a.lp_topologies else None, time_limit=a.time_limit,
+                 threads=a.threads)
     return 0
 
 

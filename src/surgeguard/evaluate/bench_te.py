@@ -353,7 +353,7 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
                  k: int = 4, tol: float = 0.01, lp: bool = True, lp_cap_s: float = 300.0,
                  other_cap_s: float = 60.0, n_tm: int | None = None, tag: str | None = None,
                  workers: int | None = None, lp_rungs=None, time_limit: float | None = None,
-                 log=print) -> dict:
+                 threads: int | None = None, log=print) -> dict:
     """Run the ladder and write ``te_<tag>.json`` and ``te_<tag>.md`` to ``out_dir``.
 
     Parameters
@@ -367,10 +367,16 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
     tag : file name part; default ``cpu`` / ``cuda`` (``quick`` adds ``-quick``).
     lp_rungs : rung names where HiGHS runs (default: all, as each rung allows).
     time_limit : seconds for each ``fast`` solve's iterations (it then reports its gap).
+    threads : torch CPU threads for the run (default: torch's setting; on a shared, loaded machine
+        1 is often faster than 2).
     workers : threads of the path builder (default: its own).
 
     Returns the result dict (also written as JSON).
     """
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(int(threads))
     _FAST_OPTIONS.clear()
     if time_limit is not None:
         _FAST_OPTIONS["time_limit"] = time_limit
