@@ -49,7 +49,8 @@ sum over the tree's pre-order) followed by a sparse product with ~3 non-zeros pe
 ``R f`` is the transpose (subtree sums). On long-haul backbones (paths of 20+ hops) this needs 5-10
 times fewer memory accesses than the path-link matrix. Any other path set uses the path-link
 matrix itself. Products run in float32; the prefix sums, and the final certificate (the MLU of the
-returned routing and the bound), run in float64.
+returned routing and the bound), run in float64 (above 5e7 non-zeros in float32 with a 1e-4
+relative margin, since float64 copies of the matrices would double the memory).
 
 All of ``torch`` is imported inside this module only.
 """
@@ -258,8 +259,8 @@ class FastOperator:
             fv = np.ones(len(fi), dtype=npd)
             bv = np.ones(len(bi), dtype=npd)
         else:
-            fv = self._sgn[0].astype(npd)
-            bv = self._sgn[1].astype(npd)
+            fv = np.asarray(self._sgn[0], dtype=npd)  # no copy for float32
+            bv = np.asarray(self._sgn[1], dtype=npd)
         mats = {"fw": _sparse_csr(torch, fp, fi, fv, fs, self.device),
                 "bw": _sparse_csr(torch, bp, bi, bv, bs, self.device)}
         if self.kind == "tree":
@@ -314,6 +315,10 @@ class FastOperator:
         """Drop the matrices of one dtype (the float64 ones after a certificate)."""
         self._mats.pop(dtype, None)
 
+
+#: above this many non-zeros the final certificate runs in float32 with a relative margin
+CERTIFY_F64_MAX_NNZ = 50_000_000
+F32_MARGIN = 1e-4
 
 _CACHE: "weakref.WeakKeyDictionary[PathSet, dict]" = weakref.WeakKeyDictionary()
 
@@ -535,7 +540,16 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     xb = best_x.double()
     xb = xb / xb.sum(dim=1, keepdim=True)
     mlu, lb = best_U, best_LB
-    if certify:
+    if certify and op.nnz > CERTIFY_F64_MAX_NNZ:
+        # float64 copies of the matrices would not fit beside the float32 ones: certify in float32
+        # with a margin well above its rounding (sums of non-negative terms, prefix sums in float64)
+        mlu = float((op.loads((ddK * xb.float()).reshape(-1)) / cap).max()) * (1 + F32_MARGIN)
+        if best_y is not None:
+            yb = best_y / (best_y * cap).sum()
+            lb = max(lower_bound(yb) * (1 - F32_MARGIN), lb_forced)
+        else:
+            lb = lb_forced
+    elif certify:
         dd64 = torch.from_numpy(d / dscale).to(dev)
         cap_64 = torch.from_numpy(cap64 / cscale).to(dev)
         mlu = float((op.loads((dd64.unsqueeze(1) * xb).reshape(-1)) / cap_64).max())
