@@ -28,7 +28,7 @@ def case(request):
     key, method = request.param
     net, ps, tm = _instance(key, method)
     lp = Optimal(solver="simplex", second_stage=False).route(net, ps, tm)
-    fast = FastTE(device="cpu", threads=1, tol=0.005).route(net, ps, tm)
+    fast = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm)
     return net, ps, tm, lp, fast
 
 
@@ -52,19 +52,19 @@ def test_mlu_near_optimum_and_bound_below_it(case):
     assert fast.info["status"] == "converged"
     assert fast.info["lower_bound"] <= opt * (1 + 1e-7)
     assert fast.info["mlu"] >= opt * (1 - 1e-7)
-    assert fast.info["mlu"] <= opt * 1.005 + 1e-12
+    assert fast.info["mlu"] <= opt * 1.01 + 1e-12
     assert fast.info["gap"] == pytest.approx(1 - fast.info["lower_bound"] / fast.info["mlu"])
-    assert fast.info["gap"] <= 0.005
+    assert fast.info["gap"] <= 0.01
 
 
 def test_warm_start_needs_fewer_iterations(case):
     net, ps, tm, lp, fast = case
     rng = np.random.default_rng(7)
     tm2 = tm * rng.uniform(0.9, 1.1, tm.shape)
-    cold = FastTE(device="cpu", threads=1, tol=0.005).route(net, ps, tm2)
-    warm = FastTE(device="cpu", threads=1, tol=0.005).route(net, ps, tm2, warm=fast)
+    cold = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm2)
+    warm = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm2, warm=fast)
     assert warm.info["iterations"] <= cold.info["iterations"]
-    assert warm.info["gap"] <= 0.005
+    assert warm.info["gap"] <= 0.01
     # a warm start from another policy's routing (no link weights to start from) works too
     again = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm2, warm=lp)
     assert again.info["gap"] <= 0.01
@@ -102,12 +102,12 @@ def test_path_mask_forces_zero_share():
     keep = np.add.reduceat(usable.astype(int), ps.od_ptr[:-1]) > 0
     tm = tm.copy()
     tm[ps.od_src[~keep], ps.od_dst[~keep]] = 0.0   # ODs the failure cuts off carry nothing
-    splits, info = solve_fast(net, ps, tm, device="cpu", threads=1, path_mask=usable, tol=0.005)
+    splits, info = solve_fast(net, ps, tm, device="cpu", threads=1, path_mask=usable, tol=0.01)
     assert (splits[on & keep[ps.path_od]] == 0).all()     # cut-off ODs (no demand) keep any split
     np.testing.assert_allclose(np.add.reduceat(splits, ps.od_ptr[:-1]), 1.0)
     loads = ps.incidence @ (splits * ps.demand(tm)[ps.path_od])
     assert loads[failed] == 0
-    assert info["gap"] <= 0.005
+    assert info["gap"] <= 0.01
     # the bound holds for the masked problem: an LP over the usable paths only
     sub = ps._subset_paths(np.arange(ps.n_od)[keep], np.add.reduceat(usable.astype(int), ps.od_ptr[:-1])[keep],
                            np.flatnonzero(usable & keep[ps.path_od]))
@@ -155,7 +155,7 @@ def test_float32_certificate_is_conservative(case, monkeypatch):
 
     net, ps, tm, lp, _ = case
     monkeypatch.setattr(fast, "CERTIFY_F64_MAX_NNZ", 0)
-    r = FastTE(device="cpu", threads=1, tol=0.005).route(net, ps, tm)
+    r = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm)
     true = ((ps.incidence @ (r.splits * ps.demand(tm)[ps.path_od])) / net.capacity).max()
     assert r.info["mlu"] >= true * (1 - 1e-9)
     assert r.info["lower_bound"] <= lp.info["mlu"] * (1 + 1e-7)
