@@ -33,6 +33,7 @@ ORACLE = "oracle"
 POLICY_NOTES = {
     "shortest": "IGP shortest paths, ECMP splits",
     "optimal": "min-MLU LP on the previous interval's matrix",
+    "learned": "neural split ratios from the last matrices (DOTE-style)",
     "oracle": "min-MLU LP on the actual matrix (lower bound, unknowable in advance)",
 }
 
