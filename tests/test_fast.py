@@ -159,3 +159,35 @@ def test_float32_certificate_is_conservative(case, monkeypatch):
     true = ((ps.incidence @ (r.splits * ps.demand(tm)[ps.path_od])) / net.capacity).max()
     assert r.info["mlu"] >= true * (1 - 1e-9)
     assert r.info["lower_bound"] <= lp.info["mlu"] * (1 + 1e-7)
+
+
+@pytest.mark.parametrize("chunk", [1 << 24, 64])
+def test_forced_links_are_those_on_every_usable_path(chunk, monkeypatch):
+    """The forced-link bound's (OD, link) pairs against a set intersection per OD, with and
+    without a failed link, in one sort and in many small chunks."""
+    monkeypatch.setattr(FastOperator, "FORCED_CHUNK", chunk)
+    net, ps, tm = _instance("sndlib/geant", "deviation")
+    op = FastOperator(ps, "cpu")
+    link_of = [set(ps.link_idx[ps.link_ptr[p]:ps.link_ptr[p + 1]].tolist()) for p in range(ps.n_paths)]
+    failed = int(np.argmax(np.bincount(ps.link_idx, minlength=ps.n_links)))
+    usable = np.array([failed not in s for s in link_of])
+
+    def expected(mask):
+        pairs = set()
+        for k in range(ps.n_od):
+            sets = [link_of[p] for p in range(ps.od_ptr[k], ps.od_ptr[k + 1]) if mask[p]]
+            if sets:
+                pairs |= {(k, l) for l in set.intersection(*sets)}
+        return pairs
+
+    o, l = op._forced
+    assert set(zip(o.tolist(), l.tolist())) == expected(np.ones(ps.n_paths, bool))
+    assert len(o) > 0
+    d = ps.demand(tm)
+    fu = op.forced_util(d, net.capacity, ps, usable)
+    want = np.zeros(ps.n_links)
+    for k, lk in expected(usable):
+        want[lk] += d[k]
+    np.testing.assert_allclose(fu, want / net.capacity)
+    # a bound: no routing over the usable paths does better (shortest usable path here)
+    assert fu.max() > 0

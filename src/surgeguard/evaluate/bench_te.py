@@ -126,9 +126,16 @@ def machine_info(device: str = "cpu") -> dict:
     return info
 
 
-def size_first_path(net, paths, tm, target_util: float = 0.6, device: str = "cpu"):
+def size_first_path(net, paths, tm, target_util: float = 0.6, device: str = "cpu",
+                    forced_util: float | None = None):
     """Capacities for ``tm`` when every OD uses its first (shortest) candidate path: the larger
     direction's load / ``target_util``, rounded up to a standard port. Returns a new network.
+
+    With ``forced_util`` ("core" sizing), each link also gets at least its *forced* load (the
+    demand of the ODs whose every candidate path crosses it: a stub node's access link, a bridge)
+    / ``forced_util``. Sized on first-path loads alone, those links set the optimum of most
+    matrices, and the optimum is then known from a bound without any routing decision; with
+    headroom on them the optimum is set in the meshed core, where traffic engineering matters.
 
     Loads come from the ``fast`` operator (float64), so this works at any size."""
     import torch
@@ -144,10 +151,21 @@ def size_first_path(net, paths, tm, target_util: float = 0.6, device: str = "cpu
     op.release(torch.float64)
     rev = {(s, t): i for i, (s, t) in enumerate(zip(net.src.tolist(), net.dst.tolist()))}
     back = np.array([rev.get((t, s), i) for i, (s, t) in enumerate(zip(net.src.tolist(), net.dst.tolist()))])
-    load = np.maximum(load, load[back])
-    out = net.with_capacity(round_to_ports(load / target_util))
-    out.meta["capacity_source"] = f"sized: first-path load / {target_util:g}, rounded to standard ports"
+    need = load / target_util
+    if forced_util is not None:
+        forced = op.forced_util(d, np.ones(net.n_links))
+        need = np.maximum(need, forced / forced_util)
+    need = np.maximum(need, need[back])
+    out = net.with_capacity(round_to_ports(need))
+    out.meta["capacity_source"] = (f"sized: first-path load / {target_util:g}"
+                                   + (f", forced load / {forced_util:g}" if forced_util is not None else "")
+                                   + ", rounded to standard ports")
     return out
+
+
+#: capacity sizings of the benchmark (``run_te_bench(sizing=...)``): keyword arguments of
+#: :func:`size_first_path`
+SIZINGS = {"first-path": {}, "core": {"forced_util": 0.3}}
 
 
 def bench_matrices(net, n: int, seed: int = 0):

@@ -107,6 +107,16 @@ def _sparse_csr(torch, ptr, idx, val, shape, device):
         return torch.sparse_csr_tensor(crow, col, v, size=shape, check_invariants=False)
 
 
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + n)`` for each start ``s`` and length ``n`` (int64)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offs = np.cumsum(lengths) - lengths
+    return np.repeat(np.asarray(starts, dtype=np.int64) - offs, lengths) + np.arange(total, dtype=np.int64)
+
+
 def _transpose_csr(ptr, idx, val, shape):
     """CSR of the transpose (a counting sort, O(nnz)), through scipy."""
     import scipy.sparse as sp
@@ -206,47 +216,68 @@ class FastOperator:
         self._mat(torch.float32)
         self.setup_seconds = time.perf_counter() - t0
 
-    #: path sets with more path-link entries than this skip the forced-link bound (it needs a sort)
-    FORCED_MAX_NNZ = 30_000_000
+    #: path-link entries per sort when finding forced links (bounds the set-up's memory)
+    FORCED_CHUNK = 1 << 24
 
     @classmethod
-    def _forced_pairs(cls, paths: PathSet, usable: np.ndarray | None = None):
-        """(link, OD) pairs where every candidate path of the OD crosses the link, as arrays.
+    def _forced_pairs(cls, paths: PathSet, usable: np.ndarray | None = None,
+                      ods: np.ndarray | None = None):
+        """(OD, link) pairs where every candidate path of the OD crosses the link, as arrays.
 
         The load those ODs put on a link is unavoidable, so ``max_l (sum of their demand) / c_l``
         is a lower bound on the MLU; it is exact when the optimum is set by such a link (a stub
-        node's only link), where the dual iterates would take long to find it."""
-        nnz = len(paths.link_idx)
-        if nnz == 0 or nnz > cls.FORCED_MAX_NNZ:
-            return None
+        node's only link, or a bridge), where the dual iterates would take long to find it.
+        ``usable`` restricts to usable paths, ``ods`` to some ODs. Sorted chunk by chunk of
+        :attr:`FORCED_CHUNK` path-link entries, so memory stays bounded at any size."""
         L = paths.n_links
-        od = np.repeat(paths.path_od, paths.hops)
-        key = od.astype(np.int64) * L + paths.link_idx
-        n_paths_od = paths.paths_per_od
-        if usable is not None:
-            key = key[np.repeat(usable, paths.hops)]
-            n_paths_od = np.add.reduceat(usable.astype(np.int64), paths.od_ptr[:-1])
-        key = np.sort(key)
-        first = np.ones(len(key), bool)
-        first[1:] = key[1:] != key[:-1]
-        starts = np.flatnonzero(first)
-        cnt = np.diff(np.append(starts, len(key)))
-        k = key[starts]
-        o, l = k // L, k % L
-        f = cnt == n_paths_od[o]
-        return o[f], l[f]
+        ods = np.arange(paths.n_od, dtype=np.int64) if ods is None else np.asarray(ods, dtype=np.int64)
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        if len(ods) == 0 or len(paths.link_idx) == 0:
+            return empty
+        od_ptr, link_ptr = paths.od_ptr, paths.link_ptr
+        od_nnz = link_ptr[od_ptr[ods + 1]] - link_ptr[od_ptr[ods]]
+        cum = np.cumsum(od_nnz)
+        cuts = np.searchsorted(cum, np.arange(cls.FORCED_CHUNK, cum[-1], cls.FORCED_CHUNK), side="right")
+        bounds = np.unique(np.concatenate([[0], cuts, [len(ods)]]))
+        out_o, out_l = [], []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            sub = ods[a:b]
+            n_p = od_ptr[sub + 1] - od_ptr[sub]
+            p = _ranges(od_ptr[sub], n_p)
+            local = np.repeat(np.arange(len(sub), dtype=np.int64), n_p)
+            if usable is not None:
+                keep = usable[p]
+                p, local = p[keep], local[keep]
+            n_use = np.bincount(local, minlength=len(sub))
+            hops = link_ptr[p + 1] - link_ptr[p]
+            key = np.repeat(local, hops) * L + paths.link_idx[_ranges(link_ptr[p], hops)]
+            key.sort()
+            first = np.ones(len(key), bool)
+            first[1:] = key[1:] != key[:-1]
+            starts = np.flatnonzero(first)
+            cnt = np.diff(np.append(starts, len(key)))
+            k = key[starts]
+            o, l = k // L, k % L
+            f = cnt == n_use[o]
+            out_o.append(sub[o[f]])
+            out_l.append(l[f])
+        return np.concatenate(out_o), np.concatenate(out_l)
 
     def forced_util(self, d: np.ndarray, cap: np.ndarray, paths: PathSet | None = None,
                     usable: np.ndarray | None = None) -> np.ndarray:
         """Per link, (demand of the ODs that must cross it) / capacity, in the units of ``d / cap``;
         its maximum is a lower bound on the MLU. With ``usable`` (a path mask), over the usable
-        paths only (computed afresh)."""
-        forced = self._forced
-        if usable is not None and paths is not None and forced is not None and not usable.all():
-            forced = self._forced_pairs(paths, usable)
-        if forced is None or not len(forced[0]):
+        paths only (recomputed for the ODs that lost a path)."""
+        o, l = self._forced
+        if usable is not None and paths is not None and not usable.all():
+            hit = np.unique(paths.path_od[~usable])
+            lost = np.zeros(paths.n_od, dtype=bool)
+            lost[hit] = True
+            o2, l2 = self._forced_pairs(paths, usable, hit)
+            keep = ~lost[o]
+            o, l = np.concatenate([o[keep], o2]), np.concatenate([l[keep], l2])
+        if not len(o):
             return np.zeros(len(cap))
-        o, l = forced
         return np.bincount(l, weights=d[o], minlength=len(cap)) / cap
 
     # ------------------------------------------------------------------ matrices per dtype
