@@ -367,13 +367,78 @@ def get_operator(paths: PathSet, device="cpu", *, compressed: bool | None = None
     return per[key]
 
 
+def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots, *,
+                      delta: float = 0.1, max_rows: int = 400_000):
+    """Link prices from a small LP over the links within ``delta`` of the most loaded one.
+
+    Any prices ``y >= 0`` with ``sum_l c_l y_l = 1`` certify ``MLU >= sum_k d_k min_p price_p(y)``.
+    The best such prices supported on a link set ``S`` solve::
+
+        max sum_k d_k t_k   s.t.  t_k <= sum_{l in p, l in S} y_l  (every usable path p of OD k),
+                                  sum_{l in S} c_l y_l = 1,  y, t >= 0
+
+    where only ODs whose every usable path crosses ``S`` can have ``t_k > 0``. When the routing is
+    near-optimal, the links that set the optimum are among its most loaded ones, so this LP (a few
+    thousand rows) gives the optimal bound where averaged softmax prices converge slowly. Solved
+    by HiGHS; ``u`` (link utilisations), ``d`` (demand per OD), ``cap`` are tensors/arrays in the
+    solver's scaled units. Returns the prices (numpy, ``(n_links,)``) or None."""
+    torch = _torch()
+    from scipy.optimize import linprog
+    import scipy.sparse as sp
+
+    u = np.asarray(u, dtype=np.float64)
+    U = float(u.max())
+    d = np.asarray(d, dtype=np.float64)
+    cap = np.asarray(cap, dtype=np.float64)
+    while True:
+        S = np.flatnonzero(u >= U * (1.0 - delta))
+        ind = torch.zeros(len(u), dtype=torch.float32, device=op.device)
+        ind[torch.from_numpy(S).to(op.device)] = 1.0
+        cnt = op.prices(ind).reshape(op.n_od, op.K)
+        cnt = torch.where(usable_slots, cnt, torch.full_like(cnt, float("inf")))
+        rel_od = (cnt.amin(dim=1) >= 0.5).cpu().numpy() & (d > 0)
+        n_rows = int(np.asarray(usable_slots.sum(dim=1).cpu())[rel_od].sum())
+        if n_rows <= max_rows or delta < 1e-3:
+            break
+        delta /= 2.0
+    rel = np.flatnonzero(rel_od)
+    if not len(rel) or n_rows > max_rows:
+        return None
+    n_p = paths.od_ptr[rel + 1] - paths.od_ptr[rel]
+    pp = _ranges(paths.od_ptr[rel], n_p)
+    t_of = np.repeat(np.arange(len(rel)), n_p)
+    keep = np.asarray(usable_slots.reshape(-1).cpu())[op.slot_of_path[pp]]
+    pp, t_of = pp[keep], t_of[keep]
+    hops = paths.link_ptr[pp + 1] - paths.link_ptr[pp]
+    links = paths.link_idx[_ranges(paths.link_ptr[pp], hops)]
+    row = np.repeat(np.arange(len(pp)), hops)
+    col = np.full(len(u), -1, dtype=np.int64)
+    col[S] = np.arange(len(S))
+    m = col[links] >= 0
+    nS = len(S)
+    A = sp.csr_matrix((np.concatenate([-np.ones(int(m.sum())), np.ones(len(pp))]),
+                       (np.concatenate([row[m], np.arange(len(pp))]), np.concatenate([col[links[m]], nS + t_of]))),
+                      shape=(len(pp), nS + len(rel)))
+    A_eq = sp.csr_matrix((cap[S] / cap[S].max(), (np.zeros(nS, dtype=np.int64), np.arange(nS))), shape=(1, nS + len(rel)))
+    c = np.concatenate([np.zeros(nS), -d[rel] / d[rel].max()])
+    res = linprog(c, A_ub=A, b_ub=np.zeros(len(pp)), A_eq=A_eq, b_eq=[1.0], bounds=(0, None), method="highs")
+    if res.status != 0:
+        return None
+    y = np.zeros(len(u))
+    y[S] = np.maximum(res.x[:nS], 0.0)
+    tot = float((y * cap).sum())
+    return y / tot if tot > 0 else None
+
+
 def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float = 0.01,
-               max_iter: int = 1000, device="auto", warm: Routing | None = None, step: float = 0.5,
-               dual_step: float = 1.0, step_growth: float = 1.0, step_max: float = 2.0,
-               restart_every: int = 30, patience: int = 60, init_shortest: float = 0.99,
+               max_iter: int = 1000, device="auto", warm: Routing | None = None, lr: float = 0.05,
+               tau_start: float = 0.05, tau_end: float = 0.002, anneal: int = 100,
+               betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.8, 0.9),
+               init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01,
                path_mask: np.ndarray | None = None,
-               compressed: bool | None = None, time_limit: float | None = None, check_every: int = 10,
-               threads: int | None = None, certify: bool = True) -> tuple[np.ndarray, dict]:
+               compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
+               lp_bound_every: int = 20, threads: int | None = None,
+               certify: bool = True) -> tuple[np.ndarray, dict]:
     """Run the first-order method (see module notes); returns (splits over all paths, info).
 
     Parameters
@@ -381,29 +446,32 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     tol : stop when the certified relative gap is at most this.
     max_iter : iteration limit.
     device : "auto" (CUDA when available), "cpu", "cuda", ...
-    warm : a previous routing over the same path set; its splits, and its dual prices when it was
-        computed by this function, are the starting point.
-    step, dual_step : step sizes of the splits (on prices relative to the OD's cheapest path) and
-        of the link weights (on loads relative to the MLU); ``step_growth`` multiplies both every
-        iteration, ``step`` up to ``step_max``.
-    restart_every : at these iterations (a multiple of ``check_every``), restart the splits from
-        their running average when the average has the lower MLU.
-    patience : after this many iterations without a 3% smaller gap, both steps shrink by 30%.
+    warm : a previous routing over the same path set; its splits (mixed with ``warm_mix`` of the
+        uniform split, so unused paths can come back), and its link weights when it was computed by
+        this function, are the starting point; the temperature then starts at ``warm_tau``.
+    lr, betas : Adam's step on the split logits and its moment decays.
+    eps_rel : Adam's epsilon, relative to the largest gradient (root mean square): logits whose
+        gradient is far smaller than that move proportionally less instead of a full step.
+    tau_start, tau_end, anneal : the smoothing temperature, relative to the MLU: geometric from
+        ``tau_start`` to ``tau_end`` over ``anneal`` iterations, then constant.
+    dual_ema : decays of the exponential averages of the link prices whose bounds are checked.
     init_shortest : cold start with this share of each OD on its cheapest usable path and the
         rest spread evenly (networks are usually dimensioned for shortest-path routing, so this
         starts near a feasible routing; the spread lets the other paths grow). 0 = uniform.
     path_mask : (n_paths,) bool, False for paths that may not be used (a failed link): their
         share is forced to 0; every OD with demand needs one usable path.
-    check_every : every so many iterations, also try the average of the splits so far as the
-        primal, and two sharper link weights (on the most loaded link alone, and a softmax of the
-        loads at temperature 200) as duals (one extra product each).
+    check_every : every so many iterations, bounds from the averaged prices and from the most
+        loaded link alone (one extra product each).
+    lp_bound_every : every so many iterations while the gap is open, the bound of
+        :func:`tight_dual_bound` (a small LP over the most loaded links); 0 = never.
     threads : torch CPU threads for this call (restored afterwards); default: torch's setting.
 
     ``info`` holds ``mlu`` (float64 MLU of the returned splits), ``lower_bound`` (certified: no
     routing over these paths has a lower MLU), ``gap`` (``(mlu - lower_bound) / mlu``),
-    ``iterations``, ``setup_seconds`` (building the operator, once per path set and device; 0 when
-    cached), ``solve_seconds``, ``device``, ``status`` ("converged", "iteration limit" or
-    "time limit") and ``fast_state`` (the dual logits, for warm starts).
+    ``bound`` (which bound certified it: "prices" or "forced links"), ``iterations``,
+    ``setup_seconds`` (building the operator, once per path set and device; 0 when cached),
+    ``solve_seconds``, ``device``, ``status`` ("converged", "iteration limit" or "time limit") and
+    ``fast_state`` (the link weights of the best bound, for warm starts).
     """
     torch = _torch()
     if threads is not None:
@@ -411,12 +479,12 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         torch.set_num_threads(int(threads))
         try:
             return solve_fast(network, paths, tm, tol=tol, max_iter=max_iter, device=device, warm=warm,
-                              step=step, dual_step=dual_step, step_growth=step_growth, step_max=step_max,
-                              restart_every=restart_every, patience=patience,
-                              init_shortest=init_shortest, path_mask=path_mask,
-                              compressed=compressed,
-                              time_limit=time_limit, check_every=check_every, threads=None,
-                              certify=certify)
+                              lr=lr, tau_start=tau_start, tau_end=tau_end, anneal=anneal, betas=betas,
+                              eps_rel=eps_rel,
+                              dual_ema=dual_ema, init_shortest=init_shortest, warm_mix=warm_mix,
+                              warm_tau=warm_tau, path_mask=path_mask,
+                              compressed=compressed, time_limit=time_limit, check_every=check_every,
+                              lp_bound_every=lp_bound_every, threads=None, certify=certify)
         finally:
             torch.set_num_threads(saved)
     t_start = time.perf_counter()
@@ -446,7 +514,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     if not (d > 0).any():
         splits = np.where(n_use[paths.path_od] > 0, base, 1.0 / ppo)
         return splits, {"mlu": 0.0, "lower_bound": 0.0, "gap": 0.0, "iterations": 0, "status": "converged",
-                        "setup_seconds": setup, "solve_seconds": time.perf_counter() - t0,
+                        "bound": "none", "setup_seconds": setup, "solve_seconds": time.perf_counter() - t0,
                         "device": str(dev), "operator": op.kind}
     # units: demand and capacity scaled so that U is O(1) in float32
     dscale = float(d.max())
@@ -457,29 +525,39 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     ok_np = np.zeros(n_od * K, dtype=bool)
     ok_np[op.slot_of_path] = usable
     ok = torch.from_numpy(ok_np.reshape(n_od, K)).to(dev)
+    # the logits of unusable paths stay at -inf, except for ODs with no usable path at all (they
+    # carry no demand, checked above; their split stays the uniform one, never NaN)
+    live_np = np.zeros(n_od * K, dtype=bool)
+    live_np[op.slot_of_path] = usable | (n_use[paths.path_od] == 0)
+    live = torch.from_numpy(live_np.reshape(n_od, K)).to(dev)
+    notok = ~live
+    del live_np
+    lp_seconds, n_lp = 0.0, 0
     # start: the warm splits mixed with 1% of the uniform split (unused paths can come back)
     x0 = np.zeros(n_od * K, dtype=np.float64)
-    phi = torch.zeros(cap.numel(), dtype=f32, device=dev)
+    w_warm = None
     if warm is not None and warm.paths is paths:
         ws = np.where(usable, warm.splits, 0.0)
         wsum = np.add.reduceat(ws, paths.od_ptr[:-1])
         ws = np.where(wsum[paths.path_od] > 0, ws / np.where(wsum > 0, wsum, 1.0)[paths.path_od], base)
-        x0[op.slot_of_path] = 0.99 * ws + 0.01 * base
+        x0[op.slot_of_path] = (1.0 - warm_mix) * ws + warm_mix * base
         state = warm.info.get("fast_state") or {}
-        if state.get("phi") is not None and len(state["phi"]) == cap.numel():
-            phi = torch.as_tensor(np.asarray(state["phi"], dtype=np.float32), device=dev)
+        if state.get("w") is not None and len(state["w"]) == cap.numel():
+            w_warm = torch.as_tensor(np.asarray(state["w"], dtype=np.float32), device=dev)
+        # near the optimum already: start at a lower temperature
+        tau_start = max(min(tau_start, warm_tau), tau_end)
     else:
         x0[op.slot_of_path] = base
         if init_shortest > 0:
             # most of each OD on its first usable (cheapest) path: what the network runs without TE
             first = np.zeros(paths.n_paths)
-            rank = np.arange(paths.n_paths) - np.repeat(paths.od_ptr[:-1], paths.paths_per_od)
-            cum = np.cumsum(usable) - np.repeat(np.concatenate([[0], np.cumsum(usable)[paths.od_ptr[1:-1] - 1]]), paths.paths_per_od)
+            cum = np.cumsum(usable) - np.repeat(np.concatenate([[0], np.cumsum(usable)[paths.od_ptr[1:-1] - 1]]),
+                                                paths.paths_per_od)
             first[usable & (cum == 1)] = 1.0
-            del rank
             x0[op.slot_of_path] = np.where(first > 0, init_shortest, 0.0) + (1.0 - init_shortest) * base
     with np.errstate(divide="ignore"):
         theta = torch.from_numpy(np.log(x0).astype(np.float32).reshape(n_od, K)).to(dev)  # -inf: unused
+    del x0
     # a large finite price on unused slots keeps them out of the minimum (and theta at -inf)
     big = torch.where(ok, 0.0, 1e30)
     ddK = dd.unsqueeze(1)
@@ -496,22 +574,28 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     x = splits_of(theta)
     fu = op.forced_util(d / dscale, cap64 / cscale, paths, usable)
     lb_forced = float(fu.max())
-    xsum = torch.zeros_like(x)
-    n_avg = 0
     best_U, best_x = float("inf"), x
     best_LB, best_y = lb_forced, None
-    prev = None
+    if w_warm is not None:
+        yw = w_warm / cap
+        yw = yw / (yw * cap).sum()
+        LBw = lower_bound(yw)
+        if LBw > best_LB:
+            best_LB, best_y = LBw, yw
+    ema = {b: (None if w_warm is None else yw.clone()) for b in dual_ema}
+    m = torch.zeros_like(theta)
+    v = torch.zeros_like(theta)
+    b1, b2 = betas
     status = "iteration limit"
     history = []
     it = 0
-    eta = float(step)
-    stall_gap, stall_it = float("inf"), 0
     while it < max_iter:
         it += 1
         u = op.loads((ddK * x).reshape(-1)).div_(cap)
         U_t = u.max()
-        w = torch.exp(phi - phi.max())
-        y = w.div_(w.sum() * cap)
+        tau = max(tau_end, tau_start * (tau_end / tau_start) ** min(it / max(anneal, 1), 1.0))
+        w = torch.exp((u - U_t) / (tau * U_t))
+        y = w.div_((w * cap).sum())
         pr = op.prices(y).reshape(n_od, K).add_(big)
         pmin = pr.amin(dim=1)
         LB_t = (dd * pmin).sum()
@@ -520,57 +604,49 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
             best_U, best_x = U, x
         if LB > best_LB:
             best_LB, best_y = LB, y
-        xsum += x
-        n_avg += 1
+        for b in ema:
+            ema[b] = y.clone() if ema[b] is None else ema[b].mul_(b).add_(y, alpha=1.0 - b)
         if check_every and it % check_every == 0:
-            # the average of the splits so far; the weight on the most loaded links alone
-            xa = xsum / n_avg
-            Ua = float((op.loads((ddK * xa).reshape(-1)) / cap).max())
-            if Ua < best_U:
-                best_U, best_x = Ua, xa
-            if restart_every and it % restart_every == 0 and Ua < 0.98 * U:
-                # restart from the average when it beats the current iterate (damps oscillation)
-                theta = torch.log(xa.clamp_min(1e-30)).masked_fill_(~ok, float("-inf"))
-                x = xa
-                xsum = torch.zeros_like(x)
-                n_avg = 0
-            for kappa in (float("inf"), 200.0):
-                if kappa == float("inf"):
-                    yh = torch.zeros_like(y)
-                    j = int(torch.argmax(u))
-                    yh[j] = 1.0 / cap[j]
-                else:
-                    wh = torch.exp(kappa * (u / U_t - 1.0))
-                    yh = wh / ((wh * cap).sum())
-                LBh = lower_bound(yh)
-                if LBh > best_LB:
-                    best_LB, best_y = LBh, yh
+            # averaged prices (they smooth the oscillation of the softmax weights), and the most
+            # loaded link alone (exact where one link sets the optimum)
+            yh = torch.zeros_like(y)
+            j = int(torch.argmax(u))
+            yh[j] = 1.0 / cap[j]
+            for yc in [yh] + [e / (e * cap).sum() for e in ema.values()]:
+                LBc = lower_bound(yc)
+                if LBc > best_LB:
+                    best_LB, best_y = LBc, yc
+        if lp_bound_every and it % lp_bound_every == 0 and (best_U - best_LB) > tol * best_U:
+            t_lp = time.perf_counter()
+            yl = tight_dual_bound(paths, op, u.double().cpu().numpy(), d / dscale, cap64 / cscale, live)
+            lp_seconds += time.perf_counter() - t_lp
+            n_lp += 1
+            if yl is not None:
+                yl = torch.from_numpy(yl.astype(np.float32)).to(dev)
+                LBl = lower_bound(yl)
+                if LBl > best_LB:
+                    best_LB, best_y = LBl, yl
         gap = (best_U - best_LB) / best_U
         history.append((U, LB, best_U, best_LB))
-        if gap < 0.97 * stall_gap:
-            stall_gap, stall_it = gap, it
-        elif patience and it - stall_it >= patience:
-            eta *= 0.7  # no progress for a while: smaller steps settle the oscillation
-            stall_gap, stall_it = gap, it
         if gap <= tol:
             status = "converged"
             break
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
             status = "time limit"
             break
-        # optimistic mirror descent (splits) / ascent (link weights): step on 2 g_t - g_{t-1};
-        # the split gradient is the price relative to the OD's cheapest path (a per-row constant
-        # drops out of the normalisation); unused slots keep theta = -inf
-        gx = pr.mul_(pmin.clamp_min(1e-30).reciprocal_().unsqueeze(1)).masked_fill_(~ok, 0.0)
-        gw = u.div_(U_t)
-        if prev is None:
-            prev = (gx, gw)
-        theta.add_(gx, alpha=-2.0 * eta).add_(prev[0], alpha=eta)
-        ew = eta * dual_step / step
-        phi.add_(gw, alpha=2.0 * ew).sub_(prev[1], alpha=ew)
-        prev = (gx, gw)
+        # gradient of the smoothed MLU  tau U log sum_l exp(u_l / (tau U))  in the split logits:
+        # d MLU / d x_p = d_k * price_p, then through the per-OD softmax; Adam on the logits
+        gp = pr.masked_fill_(notok, 0.0).mul_(ddK)
+        g = gp.sub_((x * gp).sum(dim=1, keepdim=True)).mul_(x)
+        m.mul_(b1).add_(g, alpha=1.0 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+        c1, c2 = 1.0 - b1 ** it, 1.0 - b2 ** it
+        step = v.div(c2).sqrt_()
+        step.add_(float(step.max()) * eps_rel + 1e-30)
+        theta.addcdiv_(m, step, value=-lr / c1)
+        del step, g, gp, pr
+        theta.masked_fill_(notok, float("-inf"))
         x = splits_of(theta)
-        eta = min(eta * step_growth, step_max)
     t_iter = time.perf_counter()
     # certificate in float64: the MLU of the returned splits and the bound of the best prices
     xb = best_x.double()
@@ -595,12 +671,9 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
             p64 = op.prices(y64).reshape(n_od, K) + big.double()
             lb = max(float((dd64 * p64.min(dim=1).values).sum()), lb_forced)
         op.release(torch.float64)
-    # warm-start state: the link weights of the best bound (they certify the next matrix best)
-    if best_y is not None:
-        wb = (best_y.double() * cap.double()).clamp_min(1e-30)
-        state_phi = torch.log(wb / wb.max()).float().cpu().numpy()
-    else:
-        state_phi = phi.cpu().numpy()
+    bound = "forced links" if best_y is None or lb <= lb_forced else "prices"
+    # warm-start state: the link weights (shares of sum_l c_l y_l) of the best bound
+    state_w = None if best_y is None else (best_y * cap / (best_y * cap).sum()).cpu().numpy()
     splits = xb.reshape(-1).cpu().numpy()[op.slot_of_path]
     splits = np.where(usable, splits, 0.0)
     sums = np.add.reduceat(splits, paths.od_ptr[:-1])
@@ -610,10 +683,10 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     mlu_abs = mlu * scale
     lb_abs = min(max(lb, 0.0) * scale, mlu_abs)
     info = {"mlu": mlu_abs, "lower_bound": lb_abs, "gap": (mlu_abs - lb_abs) / mlu_abs if mlu_abs > 0 else 0.0,
-            "iterations": it, "status": status, "setup_seconds": setup,
+            "bound": bound, "iterations": it, "status": status, "bound_lps": n_lp, "bound_lp_seconds": lp_seconds, "setup_seconds": setup,
             "iterate_seconds": t_iter - t0, "solve_seconds": time.perf_counter() - t0,
             "total_seconds": time.perf_counter() - t_start, "device": str(dev), "operator": op.kind,
-            "nnz": op.nnz, "fast_state": {"phi": state_phi}, "history": history}
+            "nnz": op.nnz, "fast_state": {"w": state_w}, "history": history}
     return splits, info
 
 
