@@ -6,6 +6,7 @@ Usage::
     python benchmarks/bench_te.py --quick         # smoke run: abilene + geant, 3 matrices
     python benchmarks/bench_te.py --device cuda --no-lp --tag cuda
     python benchmarks/bench_te.py --topologies abilene,caida-3356
+    python benchmarks/bench_te.py --sizing core   # the optimum set in the meshed core (te_cpu-core.*)
 
 Writes benchmarks/results/te_<tag>.{json,md}. The logic lives in surgeguard.evaluate.bench_te.
 """
@@ -32,6 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tol", type=float, default=0.01)
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per fast solve")
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--sizing", default="first-path", help="first-path or core (forced loads at <= 30%%)")
     ap.add_argument("--workers", type=int, default=None, help="path-builder threads")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
                  tol=a.tol, lp=not a.no_lp, lp_cap_s=a.lp_cap, other_cap_s=a.other_cap, n_tm=a.n_tm,
                  tag=a.tag, workers=a.workers, log=lambda s: print(s, flush=True),
                  lp_rungs=a.lp_topologies.split(",") if a.lp_topologies else None, time_limit=a.time_limit,
-                 threads=a.threads)
+                 threads=a.threads, sizing=a.sizing)
     return 0
 
 

@@ -208,8 +208,8 @@ def _fast(net, paths, tm, device, tol, **kw) -> tuple[dict, object]:
     t0 = time.perf_counter()
     splits, info = solve_fast(net, paths, tm, device=device, tol=tol, **kw)
     wall = time.perf_counter() - t0
-    out = {k: info[k] for k in ("mlu", "lower_bound", "gap", "iterations", "status", "setup_seconds",
-                                "solve_seconds")}
+    out = {k: info.get(k) for k in ("mlu", "lower_bound", "gap", "bound", "iterations", "status", "setup_seconds",
+                                    "solve_seconds", "bound_lps", "bound_lp_seconds")}
     out["wall_seconds"] = wall
     return out, Routing(paths, splits, "fast", {k: v for k, v in info.items() if k != "history"})
 
@@ -246,7 +246,8 @@ def _failure_mask(net, paths, routing, tm, device="cpu"):
 
 # ---------------------------------------------------------------------- the run
 def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, lp_cap_s: float = 300.0,
-             other_cap_s: float = 60.0, lp: bool = True, workers: int | None = None, log=print) -> dict:
+             other_cap_s: float = 60.0, lp: bool = True, workers: int | None = None, sizing: str = "first-path",
+             log=print) -> dict:
     """Benchmark one topology; returns its record (see the module notes)."""
     from ..io import read_topohub
     from ..routing.paths import k_shortest_paths
@@ -272,7 +273,9 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
     from ..routing.fast import _resolve_device
 
     dev = str(_resolve_device(device))
-    net = size_first_path(net, paths, base, device=dev)
+    net = size_first_path(net, paths, base, device=dev, **SIZINGS[sizing])
+    rec["sizing"] = sizing
+    rec["capacity_source"] = net.meta.get("capacity_source")
     rec["sizing_seconds"] = time.perf_counter() - t0
     from ..routing.fast import get_operator
 
@@ -374,7 +377,7 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
                  k: int = 4, tol: float = 0.01, lp: bool = True, lp_cap_s: float = 300.0,
                  other_cap_s: float = 60.0, n_tm: int | None = None, tag: str | None = None,
                  workers: int | None = None, lp_rungs=None, time_limit: float | None = None,
-                 threads: int | None = None, log=print) -> dict:
+                 threads: int | None = None, sizing: str = "first-path", log=print) -> dict:
     """Run the ladder and write ``te_<tag>.json`` and ``te_<tag>.md`` to ``out_dir``.
 
     Parameters
@@ -391,6 +394,8 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
     threads : torch CPU threads for the run (default: torch's setting; on a shared, loaded machine
         1 is often faster than 2).
     workers : threads of the path builder (default: its own).
+    sizing : "first-path" (capacities for 60% on first-path loads) or "core" (also forced loads at
+        no more than 30%, so the optimum is set in the meshed core): see :data:`SIZINGS`.
 
     Returns the result dict (also written as JSON).
     """
@@ -411,15 +416,21 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
         if n_tm is not None:
             r = Rung(r.name, r.key, n_tm=n_tm, n_lp=min(r.n_lp, n_tm), lp_max_nnz=r.lp_max_nnz, others=r.others)
         rungs.append(r)
-    tag = tag or (device.split(":")[0] + ("-quick" if quick else ""))
+    if sizing not in SIZINGS:
+        from ..exceptions import ValidationError
+
+        raise ValidationError(f"unknown sizing {sizing!r}; use one of {', '.join(SIZINGS)}")
+    tag = tag or (device.split(":")[0] + ("" if sizing == "first-path" else f"-{sizing}") + ("-quick" if quick else ""))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": "te", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "device": device,
-              "k": k, "tol": tol, "time_limit": time_limit, "machine": machine_info(device), "rungs": []}
+              "k": k, "tol": tol, "time_limit": time_limit, "sizing": sizing, "machine": machine_info(device),
+              "rungs": []}
     t_all = time.perf_counter()
     for rung in rungs:
         rec = run_rung(rung, k=k, device=device, tol=tol, lp_cap_s=lp_cap_s, other_cap_s=other_cap_s,
-                       lp=lp and (lp_rungs is None or rung.name in lp_rungs), workers=workers, log=log)
+                       lp=lp and (lp_rungs is None or rung.name in lp_rungs), workers=workers, sizing=sizing,
+                       log=log)
         result["rungs"].append(rec)
         result["total_seconds"] = time.perf_counter() - t_all
         _write(result, out_dir, tag)  # after every rung: a crash keeps what was measured
@@ -460,13 +471,16 @@ def to_markdown(result: dict) -> str:
     lines = [f"# Traffic-engineering benchmark ({result['device']})", "",
              f"Run {result['started']}, {result.get('total_seconds', 0):.0f} s in all, one process. "
              f"k = {result['k']} paths per OD pair (scalable builder), all-pairs gravity matrices, "
-             f"`fast` stops at a certified gap of {result['tol']:.1%}.", "",
+             f"`fast` stops at a certified gap of {result['tol']:.1%}. Capacities: "
+             f"{result['rungs'][0].get('capacity_source', 'first-path sizing') if result['rungs'] else '-'} "
+             f"(sizing `{result.get('sizing', 'first-path')}`).", "",
              "Machine: " + ", ".join(f"{k} {v}" for k, v in m.items()), "",
              "| topology | nodes | OD pairs | paths | path-link nnz | compressed nnz | paths built (s) | "
              "HiGHS IPM (s) | simplex (s) | PDLP (s) | LP MLU | fast (s, median) | fast setup (s) | "
              "fast MLU | iterations | certified gap (median / max) | gap to LP (median / max) | "
-             "speed-up vs IPM | warm: demand ±10% (s) | warm: link failure (s) | peak RSS (GB) |",
-             "|" + "---|" * 21]
+             "speed-up vs IPM | bound set by (forced links / prices) | warm: demand ±10% (s) | "
+             "warm: link failure (s) | peak RSS (GB) |",
+             "|" + "---|" * 22]
     for r in result["rungs"]:
         f = r["fast"]
         lp_mlu = next((x["mlu"] for x in r["lp"] if "mlu" in x), None)
@@ -499,6 +513,7 @@ def to_markdown(result: dict) -> str:
             f"{'' if all(x['status'] == 'converged' for x in f) else ' (not all converged)'} | "
             f"{_s(r.get('fast_median_gap_to_lp'), '{:+.4f}')} / {_s(r.get('fast_max_gap_to_lp'), '{:+.4f}')} | "
             f"{_s(r.get('speedup_vs_ipm'), '{:.0f}x')} | "
+            f"{sum(x.get('bound') == 'forced links' for x in f)} / {sum(x.get('bound') == 'prices' for x in f)} | "
             f"{wstr(wd)} | {wstr(wf)} | {r['peak_rss_gb']:.1f} |")
     se = result.get("scaling_exponents") or {}
     if se:
@@ -512,5 +527,8 @@ def to_markdown(result: dict) -> str:
               "returned routing; `gap to LP` is MLU(fast) / MLU(LP) - 1 on the matrices where the LP "
               "finished; peak RSS is the process peak after the topology (monotone over the run). "
               "Warm starts: cold -> warm solve seconds of the first matrix with demands scaled by "
-              "U(0.9, 1.1), and with the most loaded link failed.", ""]
+              "U(0.9, 1.1), and with the most loaded link failed. `bound set by`: matrices whose certificate "
+              "is the forced-link bound (demand that must cross a link whatever the routing: the optimum is "
+              "then known without routing) vs. link prices (softmax averages or the small LP over the "
+              "most loaded links).", ""]
     return "\n".join(lines)

@@ -368,7 +368,7 @@ def get_operator(paths: PathSet, device="cpu", *, compressed: bool | None = None
 
 
 def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots, *,
-                      delta: float = 0.1, max_rows: int = 400_000):
+                      delta: float = 0.1, max_rows: int = 150_000):
     """Link prices from a small LP over the links within ``delta`` of the most loaded one.
 
     Any prices ``y >= 0`` with ``sum_l c_l y_l = 1`` certify ``MLU >= sum_k d_k min_p price_p(y)``.
@@ -430,14 +430,24 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
     return y / tot if tot > 0 else None
 
 
+def _fused_adam_ok(t) -> bool:
+    """Whether torch's fused Adam (one pass per step) runs on ``t``'s device."""
+    torch = _torch()
+    if t.device.type not in ("cpu", "cuda"):
+        return False
+    major, minor = (int(v) for v in torch.__version__.split(".")[:2])
+    return (major, minor) >= (2, 4) or t.device.type == "cuda"
+
+
 def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float = 0.01,
-               max_iter: int = 1000, device="auto", warm: Routing | None = None, lr: float = 0.05,
+               max_iter: int = 1000, device="auto", warm: Routing | None = None, lr: float = 0.2,
+               lr_patience: int = 0,
                tau_start: float = 0.05, tau_end: float = 0.002, anneal: int = 100,
                betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.8, 0.9),
                init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01,
                path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
-               lp_bound_every: int = 20, threads: int | None = None,
+               lp_bound_every: int = 10, threads: int | None = None,
                certify: bool = True) -> tuple[np.ndarray, dict]:
     """Run the first-order method (see module notes); returns (splits over all paths, info).
 
@@ -450,6 +460,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         uniform split, so unused paths can come back), and its link weights when it was computed by
         this function, are the starting point; the temperature then starts at ``warm_tau``.
     lr, betas : Adam's step on the split logits and its moment decays.
+    lr_patience : if set, the step halves after this many iterations without a 0.1% better MLU (large
+        steps cross long-haul backbones fast; small ones settle meshed cores).
     eps_rel : Adam's epsilon, relative to the largest gradient (root mean square): logits whose
         gradient is far smaller than that move proportionally less instead of a full step.
     tau_start, tau_end, anneal : the smoothing temperature, relative to the MLU: geometric from
@@ -462,8 +474,9 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         share is forced to 0; every OD with demand needs one usable path.
     check_every : every so many iterations, bounds from the averaged prices and from the most
         loaded link alone (one extra product each).
-    lp_bound_every : every so many iterations while the gap is open, the bound of
-        :func:`tight_dual_bound` (a small LP over the most loaded links); 0 = never.
+    lp_bound_every : every so many iterations while the gap is open (and while these LPs have
+        taken under a quarter of the time), the bound of :func:`tight_dual_bound` (a small LP over
+        the most loaded links of the best routing so far); 0 = never.
     threads : torch CPU threads for this call (restored afterwards); default: torch's setting.
 
     ``info`` holds ``mlu`` (float64 MLU of the returned splits), ``lower_bound`` (certified: no
@@ -479,7 +492,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         torch.set_num_threads(int(threads))
         try:
             return solve_fast(network, paths, tm, tol=tol, max_iter=max_iter, device=device, warm=warm,
-                              lr=lr, tau_start=tau_start, tau_end=tau_end, anneal=anneal, betas=betas,
+                              lr=lr, lr_patience=lr_patience, tau_start=tau_start, tau_end=tau_end, anneal=anneal, betas=betas,
                               eps_rel=eps_rel,
                               dual_ema=dual_ema, init_shortest=init_shortest, warm_mix=warm_mix,
                               warm_tau=warm_tau, path_mask=path_mask,
@@ -532,7 +545,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     live = torch.from_numpy(live_np.reshape(n_od, K)).to(dev)
     notok = ~live
     del live_np
-    lp_seconds, n_lp = 0.0, 0
+    lp_seconds, n_lp, lp_delta = 0.0, 0, 0.1
     # start: the warm splits mixed with 1% of the uniform split (unused paths can come back)
     x0 = np.zeros(n_od * K, dtype=np.float64)
     w_warm = None
@@ -583,9 +596,13 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         if LBw > best_LB:
             best_LB, best_y = LBw, yw
     ema = {b: (None if w_warm is None else yw.clone()) for b in dual_ema}
-    m = torch.zeros_like(theta)
-    v = torch.zeros_like(theta)
-    b1, b2 = betas
+    # Adam on the logits (one fused pass); its epsilon follows the largest gradient (see eps_rel)
+    theta.grad = torch.zeros_like(theta)
+    opt = torch.optim.Adam([theta], lr=lr, betas=betas, eps=1e-30,
+                           **({"fused": True} if _fused_adam_ok(theta) else {}))
+    vmax = 0.0
+    b2 = betas[1]
+    mark_U, mark_it = float("inf"), 0
     status = "iteration limit"
     history = []
     it = 0
@@ -596,16 +613,16 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         tau = max(tau_end, tau_start * (tau_end / tau_start) ** min(it / max(anneal, 1), 1.0))
         w = torch.exp((u - U_t) / (tau * U_t))
         y = w.div_((w * cap).sum())
-        pr = op.prices(y).reshape(n_od, K).add_(big)
-        pmin = pr.amin(dim=1)
+        pr = op.prices(y).reshape(n_od, K)
+        pmin = (pr + big).amin(dim=1)
         LB_t = (dd * pmin).sum()
         U, LB = torch.stack([U_t, LB_t]).tolist()
         if U < best_U:
-            best_U, best_x = U, x
+            best_U, best_x, best_u = U, x, u
         if LB > best_LB:
             best_LB, best_y = LB, y
-        for b in ema:
-            ema[b] = y.clone() if ema[b] is None else ema[b].mul_(b).add_(y, alpha=1.0 - b)
+        for bb in ema:
+            ema[bb] = y.clone() if ema[bb] is None else ema[bb].mul_(bb).add_(y, alpha=1.0 - bb)
         if check_every and it % check_every == 0:
             # averaged prices (they smooth the oscillation of the softmax weights), and the most
             # loaded link alone (exact where one link sets the optimum)
@@ -616,16 +633,27 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                 LBc = lower_bound(yc)
                 if LBc > best_LB:
                     best_LB, best_y = LBc, yc
-        if lp_bound_every and it % lp_bound_every == 0 and (best_U - best_LB) > tol * best_U:
+        if (lp_bound_every and it % lp_bound_every == 0 and (best_U - best_LB) > tol * best_U
+                and lp_seconds <= 0.25 * (time.perf_counter() - t0)):   # at most a quarter of the time
             t_lp = time.perf_counter()
-            yl = tight_dual_bound(paths, op, u.double().cpu().numpy(), d / dscale, cap64 / cscale, live)
+            # the links near the top of the best routing so far (the current iterate may swing)
+            yl = tight_dual_bound(paths, op, best_u.double().cpu().numpy(), d / dscale, cap64 / cscale, live,
+                                  delta=lp_delta)
             lp_seconds += time.perf_counter() - t_lp
             n_lp += 1
+            LBl = -1.0
             if yl is not None:
                 yl = torch.from_numpy(yl.astype(np.float32)).to(dev)
                 LBl = lower_bound(yl)
                 if LBl > best_LB:
                     best_LB, best_y = LBl, yl
+            if LBl < best_U * (1.0 - tol):
+                lp_delta = min(1.5 * lp_delta, 0.3)   # not enough links in the set: widen it
+        if best_U < mark_U * (1.0 - 1e-3):
+            mark_U, mark_it = best_U, it
+        elif lr_patience and it - mark_it >= lr_patience:
+            opt.param_groups[0]["lr"] *= 0.5
+            mark_U, mark_it = best_U, it
         gap = (best_U - best_LB) / best_U
         history.append((U, LB, best_U, best_LB))
         if gap <= tol:
@@ -635,18 +663,18 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
             status = "time limit"
             break
         # gradient of the smoothed MLU  tau U log sum_l exp(u_l / (tau U))  in the split logits:
-        # d MLU / d x_p = d_k * price_p, then through the per-OD softmax; Adam on the logits
-        gp = pr.masked_fill_(notok, 0.0).mul_(ddK)
-        g = gp.sub_((x * gp).sum(dim=1, keepdim=True)).mul_(x)
-        m.mul_(b1).add_(g, alpha=1.0 - b1)
-        v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
-        c1, c2 = 1.0 - b1 ** it, 1.0 - b2 ** it
-        step = v.div(c2).sqrt_()
-        step.add_(float(step.max()) * eps_rel + 1e-30)
-        theta.addcdiv_(m, step, value=-lr / c1)
-        del step, g, gp, pr
-        theta.masked_fill_(notok, float("-inf"))
-        x = splits_of(theta)
+        # d MLU / d x_p = d_k * price_p, then through the per-OD softmax:
+        # x_p d_k (price_p - sum_q x_q price_q). Adam is invariant to the constant per-OD factor d_k,
+        # so it is left out (every OD moves by its price differences). Dead slots have x = 0.
+        t = pr.mul_(x)
+        g = t.sub_(x * t.sum(dim=1, keepdim=True))
+        gmax = float(torch.linalg.vector_norm(g, float("inf")))
+        vmax = b2 * vmax + (1.0 - b2) * gmax * gmax        # bounds max(v) of Adam's second moment
+        opt.param_groups[0]["eps"] = eps_rel * (vmax / (1.0 - b2 ** it)) ** 0.5 + 1e-30
+        theta.grad = g
+        opt.step()
+        del t, g, pr
+        x = torch.softmax(theta, dim=1)
     t_iter = time.perf_counter()
     # certificate in float64: the MLU of the returned splits and the bound of the best prices
     xb = best_x.double()
