@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Prepared GPU run of the traffic-engineering benchmark ladder (issue 3): the whole ladder with
-# `fast` on CUDA, and HiGHS IPM on abilene, GEANT and caida 701 as a same-machine reference.
+# `fast` on CUDA, and HiGHS IPM on abilene, GEANT and caida 701 as a same-machine reference;
+# then the "core" sizing (headroom on forced links, the optimum set in the meshed core) up to
+# eurasia.
 #
 # Run from the repository root on the GPU machine (device tool):
-#   command: bash benchmarks/gpu_te.sh      carry: [".whl"]      timeout_s: 480
+#   command: bash benchmarks/gpu_te.sh      carry: [".whl"]      timeout_s: 560
 # .whl holds the wheels the machine's image lacks (topohub, highspy for Python 3.12), made here by
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl topohub==1.5.1 highspy==1.16.0
@@ -27,6 +29,10 @@ export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 # 3 matrices per topology; HiGHS IPM on the three small ones (simplex and PDLP capped at 10 s);
 # the path builder on 12 threads.
 # The ladder writes its JSON/Markdown after every topology, so a timeout still leaves results.
-timeout 400 python3 benchmarks/bench_te.py --device cuda --tag cuda --out "$OUT" --n-tm 3 --workers 12 \
+timeout 330 python3 benchmarks/bench_te.py --device cuda --tag cuda --out "$OUT" --n-tm 3 --workers 12 \
   --lp-topologies abilene,geant,caida-701 --lp-cap 60 --other-cap 10 2>&1 | tee "$OUT/te_cuda.log"
 echo "exit ${PIPESTATUS[0]}" >> "$OUT/te_cuda.log"
+timeout 200 python3 benchmarks/bench_te.py --device cuda --tag cuda-core --sizing core --out "$OUT" --n-tm 3 \
+  --workers 12 --topologies abilene,geant,caida-701,caida-3356,americas,eurasia \
+  --lp-topologies abilene,geant,caida-701 --lp-cap 60 --other-cap 10 2>&1 | tee "$OUT/te_cuda-core.log"
+echo "exit ${PIPESTATUS[0]}" >> "$OUT/te_cuda-core.log"
