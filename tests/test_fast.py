@@ -191,3 +191,32 @@ def test_forced_links_are_those_on_every_usable_path(chunk, monkeypatch):
     np.testing.assert_allclose(fu, want / net.capacity)
     # a bound: no routing over the usable paths does better (shortest usable path here)
     assert fu.max() > 0
+
+
+def test_tight_link_dual_lp_is_a_valid_bound_and_exact_on_all_links():
+    """The small dual LP over the most loaded links gives prices whose bound never exceeds the LP
+    optimum, and reaches it when every link is in the set."""
+    from surgeguard.routing.fast import get_operator, tight_dual_bound
+
+    net, ps, tm = _instance("sndlib/germany50", "deviation")
+    opt = Optimal(solver="simplex", second_stage=False).route(net, ps, tm).info["mlu"]
+    op = get_operator(ps, "cpu")
+    d = ps.demand(tm)
+    first = np.zeros(ps.n_paths)
+    first[ps.od_ptr[:-1]] = 1.0
+    u = (ps.incidence @ (first * d[ps.path_od])) / net.capacity     # shortest-path utilisations
+    live = torch.from_numpy(op._valid_np.reshape(op.n_od, op.K))
+
+    def bound(y):
+        y = y / (y * net.capacity).sum()
+        pr = ps.incidence.T @ y
+        return float((d * np.minimum.reduceat(pr, ps.od_ptr[:-1])).sum())
+
+    for delta in (0.05, 0.2, 1.0):
+        y = tight_dual_bound(ps, op, u, d, net.capacity, live, delta=delta)
+        if y is None:
+            continue
+        assert (y >= 0).all()
+        assert bound(y) <= opt * (1 + 1e-7)
+    y = tight_dual_bound(ps, op, u, d, net.capacity, live, delta=1.0)
+    assert y is not None and bound(y) == pytest.approx(opt, rel=1e-6)
