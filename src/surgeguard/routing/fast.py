@@ -457,7 +457,6 @@ def _fused_adam_ok(t) -> bool:
 
 def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float = 0.01,
                max_iter: int = 1000, device="auto", warm: Routing | None = None, lr: float = 0.2,
-               lr_patience: int = 0,
                tau_start: float = 0.05, tau_end: float = 0.002, anneal: int = 100,
                betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.8, 0.9),
                init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01,
@@ -476,8 +475,6 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         uniform split, so unused paths can come back), and its link weights when it was computed by
         this function, are the starting point; the temperature then starts at ``warm_tau``.
     lr, betas : Adam's step on the split logits and its moment decays.
-    lr_patience : if set, the step halves after this many iterations without a 0.1% better MLU (large
-        steps cross long-haul backbones fast; small ones settle meshed cores).
     eps_rel : Adam's epsilon, relative to the largest gradient (root mean square): logits whose
         gradient is far smaller than that move proportionally less instead of a full step.
     tau_start, tau_end, anneal : the smoothing temperature, relative to the MLU: geometric from
@@ -508,7 +505,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         torch.set_num_threads(int(threads))
         try:
             return solve_fast(network, paths, tm, tol=tol, max_iter=max_iter, device=device, warm=warm,
-                              lr=lr, lr_patience=lr_patience, tau_start=tau_start, tau_end=tau_end, anneal=anneal, betas=betas,
+                              lr=lr, tau_start=tau_start, tau_end=tau_end, anneal=anneal, betas=betas,
                               eps_rel=eps_rel,
                               dual_ema=dual_ema, init_shortest=init_shortest, warm_mix=warm_mix,
                               warm_tau=warm_tau, path_mask=path_mask,
@@ -548,7 +545,6 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     # units: demand and capacity scaled so that U is O(1) in float32
     dscale = float(d.max())
     cscale = float(cap64.max())
-    f32 = torch.float32
     dd = torch.from_numpy((d / dscale).astype(np.float32)).to(dev)           # (n_od,)
     cap = torch.from_numpy((cap64 / cscale).astype(np.float32)).to(dev)     # (L,)
     ok_np = np.zeros(n_od * K, dtype=bool)
@@ -562,7 +558,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     notok = ~live
     del live_np
     lp_seconds, n_lp, lp_delta = 0.0, 0, 0.1
-    # start: the warm splits mixed with 1% of the uniform split (unused paths can come back)
+    # start: the warm splits mixed with `warm_mix` of the uniform split (unused paths can come back)
     x0 = np.zeros(n_od * K, dtype=np.float64)
     w_warm = None
     if warm is not None and warm.paths is paths:
@@ -591,16 +587,11 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     big = torch.where(ok, 0.0, 1e30)
     ddK = dd.unsqueeze(1)
 
-    def splits_of(th):
-        e = th - th.amax(dim=1, keepdim=True)
-        e.exp_()
-        return e.div_(e.sum(dim=1, keepdim=True))
-
     def lower_bound(yv):
         pv = op.prices(yv).reshape(n_od, K).add_(big)
         return float((dd * pv.amin(dim=1)).sum())
 
-    x = splits_of(theta)
+    x = torch.softmax(theta, dim=1)
     fu = op.forced_util(d / dscale, cap64 / cscale, paths, usable)
     lb_forced = float(fu.max())
     best_U, best_x = float("inf"), x
@@ -618,7 +609,6 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                            **({"fused": True} if _fused_adam_ok(theta) else {}))
     vmax = 0.0
     b2 = betas[1]
-    mark_U, mark_it = float("inf"), 0
     status = "iteration limit"
     history = []
     it = 0
@@ -665,11 +655,6 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                     best_LB, best_y = LBl, yl
             if LBl < best_U * (1.0 - tol):
                 lp_delta = min(1.5 * lp_delta, 0.3)   # not enough links in the set: widen it
-        if best_U < mark_U * (1.0 - 1e-3):
-            mark_U, mark_it = best_U, it
-        elif lr_patience and it - mark_it >= lr_patience:
-            opt.param_groups[0]["lr"] *= 0.5
-            mark_U, mark_it = best_U, it
         gap = (best_U - best_LB) / best_U
         history.append((U, LB, best_U, best_LB))
         if gap <= tol:
