@@ -16,8 +16,8 @@ from surgeguard.exceptions import NoPathError
 
 
 @pytest.mark.parametrize("mod", ["surgeguard.network", "surgeguard.traffic", "surgeguard.units",
-                                 "surgeguard.routing.policies", "surgeguard.routing.paths",
-                                 "surgeguard.evaluate.metrics", "surgeguard.plan.sizing", "surgeguard.routing.optimal"])
+                                 "surgeguard.routing.policies", "surgeguard.paths",
+                                 "surgeguard.evaluate.metrics", "surgeguard.plan.sizing", "surgeguard.optimise.mlu", "surgeguard.optimise.highs", "surgeguard.validation"])
 def test_doctests(mod):
     res = doctest.testmod(importlib.import_module(mod))
     assert res.failed == 0 and res.attempted > 0
@@ -171,7 +171,7 @@ def test_shortest_is_hop_by_hop_ecmp():
 
 
 def test_optimal_matches_edge_mcf_with_all_simple_paths():
-    from surgeguard.routing.mcf import edge_mcf_mlu
+    from surgeguard.optimise.mcf import edge_mcf_mlu
 
     rng = np.random.default_rng(7)
     for net in (triangle(), ring(5), two_paths()):

@@ -109,8 +109,7 @@ def test_path_mask_forces_zero_share():
     assert loads[failed] == 0
     assert info["gap"] <= 0.01
     # the bound holds for the masked problem: an LP over the usable paths only
-    sub = ps._subset_paths(np.arange(ps.n_od)[keep], np.add.reduceat(usable.astype(int), ps.od_ptr[:-1])[keep],
-                           np.flatnonzero(usable & keep[ps.path_od]))
+    sub = ps.subset(usable)
     opt = Optimal(solver="simplex", second_stage=False).route(net, sub, tm).info["mlu"]
     assert info["lower_bound"] <= opt * (1 + 1e-7) <= info["mlu"] * (1 + 1e-7)
 

@@ -7,7 +7,7 @@ import pytest
 from surgeguard.io import read_topohub
 from surgeguard.network import Network
 from surgeguard.routing import k_shortest_paths
-from surgeguard.routing.paths import all_pairs
+from surgeguard.paths import all_pairs
 
 
 def _distance_metric(net: Network) -> Network:
@@ -78,7 +78,7 @@ def test_deviation_is_exact_with_a_large_budget():
     """With enough fanout and pops the enumeration is exact (Eppstein order over simple paths)."""
     net = _distance_metric(read_topohub("sndlib/abilene"))
     dev = k_shortest_paths(net, k=4, method="deviation")
-    from surgeguard.routing.paths import _deviation
+    from surgeguard.paths import _deviation
 
     big = _deviation(net, 4, all_pairs(net), fanout=32, max_pops=40)
     yen = k_shortest_paths(net, k=4, method="yen")

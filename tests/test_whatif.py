@@ -218,7 +218,7 @@ def test_te_after_failure_matches_edge_mcf_optimum():
     """With every simple path as a candidate, TE's MLU after each failure is the edge-MCF optimum
     on the surviving network (the MCF code shares nothing with the path LP)."""
     from surgeguard.routing import all_simple_paths
-    from surgeguard.routing.mcf import edge_mcf_mlu
+    from surgeguard.optimise.mcf import edge_mcf_mlu
 
     net = rand_net(7, 11, 3, parallel=False)
     rng = np.random.default_rng(5)

@@ -1,7 +1,7 @@
 """surgeguard: an open network-resilience engine for telecom backbones.
 
 Pipeline: read a :class:`Network` and a :class:`TrafficSeries` (:mod:`surgeguard.io`), build
-candidate paths and their path-link incidence (:mod:`surgeguard.routing.paths`), choose a
+candidate paths and their path-link incidence (:mod:`surgeguard.paths`), choose a
 :class:`Routing` with a policy (:mod:`surgeguard.routing`), evaluate it
 (:func:`surgeguard.evaluate.evaluate`), replay a series with a scenario
 (:mod:`surgeguard.scenario`, :mod:`surgeguard.evaluate.replay`).

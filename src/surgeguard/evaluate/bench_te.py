@@ -250,7 +250,7 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
              log=print) -> dict:
     """Benchmark one topology; returns its record (see the module notes)."""
     from ..io import read_topohub
-    from ..routing.paths import k_shortest_paths
+    from ..paths import k_shortest_paths
 
     rec: dict = {"name": rung.name, "key": rung.key, "k": k}
     net = read_topohub(rung.key)
@@ -259,7 +259,7 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
     if workers is None:
         paths = k_shortest_paths(net, k=k, method="deviation")
     else:
-        from ..routing.paths import _deviation, all_pairs
+        from ..paths import _deviation, all_pairs
 
         paths = _deviation(net, k, all_pairs(net), workers=workers)
     rec["path_build_seconds"] = time.perf_counter() - t0

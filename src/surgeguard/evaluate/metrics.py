@@ -10,7 +10,36 @@ import pandas as pd
 from ..network import Network
 from ..routing.routing import Routing
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "evaluate", "link_loss_fraction", "path_loss_fraction", "OVERLOAD_RTOL"]
+
+#: A link counts as overloaded when its load exceeds capacity by more than this relative margin
+#: (the LP's own tolerance: a routing at exactly 100% loses nothing).
+OVERLOAD_RTOL = 1e-9
+
+
+def link_loss_fraction(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """The loss model, for every stage: the fraction of each link's traffic that is dropped.
+
+    A link whose load exceeds its capacity (beyond :data:`OVERLOAD_RTOL`) drops ``1 - capacity /
+    load`` of every flow crossing it: the excess, charged in proportion to rate. ``load`` may
+    have extra trailing axes (one column per scenario or class).
+
+    >>> link_loss_fraction(np.array([5.0, 20.0]), np.array([10.0, 10.0])).tolist()
+    [0.0, 0.5]
+    """
+    load = np.asarray(load, dtype=float)
+    cap = np.asarray(capacity, dtype=float).reshape((-1,) + (1,) * (load.ndim - 1))
+    over = load > cap * (1.0 + OVERLOAD_RTOL)
+    return np.where(over, 1.0 - cap / np.where(load > 0, load, 1.0), 0.0)
+
+
+def path_loss_fraction(paths, load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """(n_paths,) fraction of each path's flow that is lost: the largest link loss along the path.
+
+    A flow dropped at its first congested hop is not counted again downstream, so the loss of a
+    path is the maximum, not the sum, of its links' loss fractions.
+    """
+    return paths.path_max(link_loss_fraction(load, capacity))
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,15 +104,11 @@ def evaluate(network: Network, routing: Routing, tm: np.ndarray) -> Evaluation:
     load = R @ flows
     cap = network.capacity
     util = load / cap
-    over = util > 1.0
-    # loss: each path loses flow * the largest (1 - cap/load) over its congested links
-    frac = np.where(over, 1.0 - cap / np.where(load > 0, load, 1.0), 0.0)
-    path_frac = np.maximum.reduceat(frac[ps.link_idx], ps.link_ptr[:-1]) if ps.n_paths else np.zeros(0)
-    lost = flows * path_frac
+    over = load > cap * (1.0 + OVERLOAD_RTOL)
+    lost = flows * path_loss_fraction(ps, load, cap)
     d = ps.demand(tm)
     # latency stretch against the best candidate of each OD
-    best = np.minimum.reduceat(ps.latency_ms, ps.od_ptr[:-1]) if ps.n_od else np.zeros(0)
-    ref = best[ps.path_od]
+    ref = ps.od_min(ps.latency_ms)[ps.path_od]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(ref > 0, ps.latency_ms / np.where(ref > 0, ref, 1.0), 1.0)
     total = flows.sum()

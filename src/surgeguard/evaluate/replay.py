@@ -20,7 +20,7 @@ import pandas as pd
 from ..exceptions import ValidationError
 from ..network import Network
 from ..routing.optimal import Optimal
-from ..routing.paths import PathSet
+from ..paths import PathSet
 from ..routing.policies import Policy, get_policy
 from ..traffic import TrafficSeries
 from .metrics import evaluate

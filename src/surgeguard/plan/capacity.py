@@ -652,7 +652,7 @@ def _solve_milp(lp, n_int, *, relax, time_limit, mip_rel_gap, threads, start=Non
     HiGHS as a partial MIP start (it completes the flows itself)."""
     import highspy
 
-    from ..routing.optimal import _new_highs
+    from ..optimise.highs import new_highs as _new_highs
 
     opts = {"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap)}
     if threads is not None:

@@ -625,7 +625,7 @@ class _TeEngine:
 
     def _build(self) -> None:
         from ..routing.optimal import MluLP
-        from ..routing.paths import PathSet
+        from ..paths import PathSet
         from ..routing import get_policy
 
         ps, net = self.base, self.network

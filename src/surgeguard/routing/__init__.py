@@ -5,7 +5,7 @@ Policies share one signature (:class:`Policy`): ``route(network, paths, tm)`` an
 (HiGHS LP); others register themselves when their module is imported.
 """
 
-from .paths import PathSet, all_simple_paths, k_shortest_paths, paths_from_node_lists, read_tunnels_file
+from ..paths import PathSet, all_simple_paths, k_shortest_paths, paths_from_node_lists, read_tunnels_file
 from .policies import Policy, get_policy, policy_names, register_policy, solve
 from .routing import Routing
 from .shortest import ShortestPath, ecmp_splits

@@ -82,7 +82,7 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from ..network import Network
-from .paths import PathSet
+from ..paths import PathSet
 from .policies import Policy, register_policy
 from .routing import Routing
 

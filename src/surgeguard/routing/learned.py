@@ -61,7 +61,7 @@ import numpy as np
 from ..exceptions import InputError, NotFittedError, ValidationError
 from ..network import Network
 from ..traffic import TrafficSeries
-from .paths import PathSet
+from ..paths import PathSet
 from .policies import Policy, get_policy, register_policy
 from .routing import Routing
 

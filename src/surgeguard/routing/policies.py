@@ -20,7 +20,7 @@ import numpy as np
 from ..exceptions import ValidationError
 from ..network import Network
 from ..traffic import TrafficSeries
-from .paths import PathSet
+from ..paths import PathSet
 from .routing import Routing
 
 __all__ = ["Policy", "register_policy", "get_policy", "policy_names", "solve"]

@@ -58,8 +58,8 @@ from ..classes import ClassConfig, class_config
 from ..exceptions import SolverError, ValidationError
 from ..network import Network
 from ..traffic import TrafficSeries
-from .optimal import _new_highs
-from .paths import PathSet
+from ..optimise.highs import new_highs as _new_highs
+from ..paths import PathSet
 from .policies import Policy, get_policy, register_policy
 from .routing import Routing
 
@@ -581,10 +581,8 @@ def _allocate_with_policy(network, paths, d, residual, allowed, solver, cache, c
         pidx = np.arange(paths.n_paths)
     else:
         # the sub-path set: usable paths of servable ODs on the residual network
-        pidx = np.concatenate([np.arange(paths.od_ptr[k], paths.od_ptr[k + 1])[use[paths.od_ptr[k]:paths.od_ptr[k + 1]]]
-                               for k in kod])
-        counts = np.array([use[paths.od_ptr[k]:paths.od_ptr[k + 1]].sum() for k in kod])
-        sub = paths._subset_paths(kod, counts, pidx)
+        sub = paths.subset(use, ods=kod)
+        pidx = np.flatnonzero(use & np.isin(paths.path_od, kod))
         routing = pol.route(net_r, sub, tm)
         routing_info = routing.info
         f = routing.splits * d[kod][sub.path_od]

@@ -39,8 +39,10 @@ import scipy.sparse as sp
 from ..exceptions import ValidationError
 from ..network import Network
 from ..traffic import TrafficSeries
-from .optimal import Optimal, _check, _new_highs
-from .paths import PathSet
+from ..optimise.highs import new_highs as _new_highs
+from ..optimise.highs import run as _run_highs
+from .optimal import Optimal
+from ..paths import PathSet
 from .policies import Policy, get_policy, register_policy
 from .routing import Routing
 
@@ -186,8 +188,7 @@ class ScenarioLP:
             h.setBasis(self._basis)
         self._last_shape = shape
         self.n_solves += 1
-        h.run()
-        _check(h, f"the scenario LP ({S} scenarios, {ps.n_paths} paths, {self.network.n_links} links)")
+        _run_highs(h, f"the scenario LP ({S} scenarios, {ps.n_paths} paths, {self.network.n_links} links)")
         obj = h.getInfo().objective_function_value
         self._basis = h.getBasis()
         col = np.asarray(h.getSolution().col_value)
@@ -202,9 +203,8 @@ class ScenarioLP:
                 h.addRow(-highspy.kHighsInf, 0.0, 2, np.array([n_x + s, n_x + S], np.int32), np.array([1.0, -1.0]))
             h.addRow(-highspy.kHighsInf, obj * (1 + stage2_rtol), S, np.arange(n_x, n_x + S, dtype=np.int32),
                      cost[n_x:])
-            h.run()
             try:
-                _check(h, "the second stage of the scenario LP")
+                _run_highs(h, "the second stage of the scenario LP")
                 col = np.asarray(h.getSolution().col_value)
             except Exception:  # stage 1 stays valid
                 info["stage2_status"] = "failed; stage-1 routing kept"

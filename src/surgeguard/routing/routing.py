@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import ValidationError
-from .paths import PathSet
+from ..paths import PathSet
 
 __all__ = ["Routing"]
 

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from ..network import Network
-from .paths import PathSet
+from ..paths import PathSet
 from .policies import Policy, register_policy
 from .routing import Routing
 

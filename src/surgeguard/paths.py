@@ -35,8 +35,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from ..exceptions import InputError, NoPathError, ValidationError
-from ..network import Network
+from .exceptions import InputError, NoPathError, ValidationError
+from .network import Network
 
 __all__ = ["PathSet", "k_shortest_paths", "all_simple_paths", "paths_from_node_lists", "read_tunnels_file",
            "all_pairs", "YEN_MAX_PAIRS"]
@@ -167,21 +167,104 @@ class PathSet:
             lines.append(f"{self.od_src[k]} {self.od_dst[k]}:{','.join(ps)}")
         return "\n".join(lines) + "\n"
 
+    # ------------------------------------------------------------------ per-OD arithmetic
+    def od_sum(self, values: np.ndarray) -> np.ndarray:
+        """Per-OD sums of a per-path array (last axis ``n_paths`` -> ``n_od``); empty-safe.
+
+        >>> from surgeguard.examples import two_paths
+        >>> ps = k_shortest_paths(two_paths(), k=2)
+        >>> ps.od_sum(np.ones(ps.n_paths)).tolist() == ps.paths_per_od.tolist()
+        True
+        """
+        values = np.asarray(values)
+        if self.n_od == 0:
+            return np.zeros(values.shape[:-1] + (0,), dtype=np.result_type(values, np.float64))
+        return np.add.reduceat(values, self.od_ptr[:-1], axis=-1)
+
+    def od_min(self, values: np.ndarray) -> np.ndarray:
+        """Per-OD minimum of a per-path array (e.g. the best latency of each OD)."""
+        values = np.asarray(values)
+        if self.n_od == 0:
+            return np.zeros(values.shape[:-1] + (0,), dtype=values.dtype)
+        return np.minimum.reduceat(values, self.od_ptr[:-1], axis=-1)
+
+    def path_max(self, link_values: np.ndarray) -> np.ndarray:
+        """Per-path maximum of a per-link array over the path's links (e.g. the worst loss fraction)."""
+        link_values = np.asarray(link_values)
+        if self.n_paths == 0:
+            return np.zeros(0, dtype=link_values.dtype)
+        return np.maximum.reduceat(link_values[self.link_idx], self.link_ptr[:-1])
+
+    def path_min(self, link_values: np.ndarray) -> np.ndarray:
+        """Per-path minimum of a per-link array (e.g. the bottleneck capacity)."""
+        link_values = np.asarray(link_values)
+        if self.n_paths == 0:
+            return np.zeros(0, dtype=link_values.dtype)
+        return np.minimum.reduceat(link_values[self.link_idx], self.link_ptr[:-1])
+
+    def normalise(self, weights: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
+        """Split ratios from non-negative per-path weights: each OD's weights divided by their sum.
+
+        An OD whose weights sum to 0 takes ``fallback`` (default: all on its first path).
+
+        >>> from surgeguard.examples import two_paths
+        >>> ps = k_shortest_paths(two_paths(), k=2)
+        >>> w = np.zeros(ps.n_paths); w[ps.od_ptr[0]:ps.od_ptr[1]] = 3.0
+        >>> s = ps.normalise(w); bool(np.allclose(ps.od_sum(s), 1.0))
+        True
+        """
+        w = np.asarray(weights, dtype=float)
+        if fallback is None:
+            fallback = np.zeros(self.n_paths)
+            fallback[self.od_ptr[:-1][self.paths_per_od > 0]] = 1.0
+        sums = self.od_sum(w)
+        has = sums > 0
+        frac = w / np.repeat(np.where(has, sums, 1.0), self.paths_per_od)
+        return np.where(np.repeat(has, self.paths_per_od), frac, fallback)
+
+    def usable_without(self, links) -> np.ndarray:
+        """(n_paths,) bool: the paths that cross none of ``links`` (indices or a boolean link mask)."""
+        links = np.asarray(links)
+        failed = np.zeros(self.n_links, bool)
+        if links.dtype == bool:
+            failed[:] = links
+        else:
+            failed[links.astype(np.int64)] = True
+        if self.n_paths == 0:
+            return np.zeros(0, bool)
+        return ~np.maximum.reduceat(failed[self.link_idx], self.link_ptr[:-1])
+
+    # ------------------------------------------------------------------ subsets
     def subset_ods(self, mask: np.ndarray) -> "PathSet":
         """The path set restricted to the ODs where ``mask`` is true."""
         keep_od = np.flatnonzero(mask)
-        counts = self.paths_per_od[keep_od]
-        pidx = np.concatenate([np.arange(self.od_ptr[k], self.od_ptr[k + 1]) for k in keep_od]) if len(keep_od) else np.zeros(0, int)
-        return self._subset_paths(keep_od, counts, pidx)
+        keep = np.repeat(np.isin(np.arange(self.n_od), keep_od), self.paths_per_od)
+        return self.subset(keep, drop_empty=False, ods=keep_od)
 
-    def _subset_paths(self, keep_od, counts, pidx) -> "PathSet":
+    def subset(self, path_mask: np.ndarray, *, drop_empty: bool = True, ods: np.ndarray | None = None) -> "PathSet":
+        """The path set with only the paths where ``path_mask`` is true (order kept).
+
+        ODs left with no path are dropped (``drop_empty``); ``ods`` restricts the ODs kept
+        explicitly (all ODs by default, then those without paths are dropped if asked).
+        """
+        path_mask = np.asarray(path_mask, bool)
+        counts_all = np.bincount(self.path_od[path_mask], minlength=self.n_od) if self.n_paths else \
+            np.zeros(self.n_od, np.int64)
+        keep_od = np.arange(self.n_od) if ods is None else np.asarray(ods, dtype=np.int64)
+        if drop_empty:
+            keep_od = keep_od[counts_all[keep_od] > 0]
+        pidx = np.flatnonzero(path_mask & np.isin(self.path_od, keep_od))
+        return self._take(keep_od, counts_all[keep_od], pidx)
+
+    def _take(self, keep_od: np.ndarray, counts: np.ndarray, pidx: np.ndarray) -> "PathSet":
+        """ODs ``keep_od`` (in that order) with ``counts`` paths each, the paths ``pidx`` (grouped by OD)."""
         hops = self.hops[pidx]
-        link_ptr = np.concatenate([[0], np.cumsum(hops)])
+        link_ptr = np.concatenate([[0], np.cumsum(hops)]).astype(np.int64)
         starts = self.link_ptr[pidx]
         gather = np.repeat(starts - link_ptr[:-1], hops) + np.arange(link_ptr[-1])
         return PathSet(self.node_names, self.link_names, self.od_src[keep_od], self.od_dst[keep_od],
-                       np.concatenate([[0], np.cumsum(counts)]), link_ptr, self.link_idx[gather],
-                       self.cost[pidx], self.latency_ms[pidx], self.method, dict(self.meta))
+                       np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), link_ptr,
+                       self.link_idx[gather], self.cost[pidx], self.latency_ms[pidx], self.method, dict(self.meta))
 
     def __repr__(self) -> str:
         return (f"<PathSet {self.method}: {self.n_od} OD pairs, {self.n_paths} paths, "
@@ -778,7 +861,7 @@ def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_po
         cnt = counts[sel_sorted]
         pidx = (np.repeat(ps.od_ptr[sel_sorted] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
                 + np.arange(int(cnt.sum())))
-        ps = ps._subset_paths(sel_sorted, cnt, pidx)
+        ps = ps._take(sel_sorted, cnt, pidx)
         q_ptr, q_idx, q_sgn = _csr_rows(q_ptr, (q_idx, q_sgn), pidx)
     trees.update(q_ptr=q_ptr, q_idx=q_idx, q_sgn=q_sgn, _link_ptr=ps.link_ptr)
     ps.meta["_trees"] = trees

@@ -10,16 +10,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..exceptions import SolverError
 from ..network import Network
+from . import highs
 
 __all__ = ["edge_mcf_mlu"]
 
 
 def edge_mcf_mlu(network: Network, tm: np.ndarray) -> float:
     """Minimum MLU of ``tm`` on ``network`` with unrestricted (fractional) routing."""
-    import highspy
-
     n, L = network.n_nodes, network.n_links
     tm = np.asarray(tm, dtype=float).copy()
     np.fill_diagonal(tm, 0.0)
@@ -48,26 +46,11 @@ def edge_mcf_mlu(network: Network, tm: np.ndarray) -> float:
         rows += [r] * (S + 1)
         cols += [k * L + l for k in range(S)] + [S * L]
         vals += [1.0] * S + [-network.capacity[l] / scale]
-        row_lo.append(-highspy.kHighsInf); row_hi.append(0.0)
+        row_lo.append(-highs.INF); row_hi.append(0.0)
         r += 1
     A = sp.csc_matrix((vals, (rows, cols)), shape=(r, nv))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = nv, r
-    lp.col_cost_ = np.concatenate([np.zeros(nv - 1), [1.0]])
-    lp.col_lower_ = np.zeros(nv)
-    lp.col_upper_ = np.full(nv, highspy.kHighsInf)
-    lp.row_lower_ = np.array(row_lo)
-    lp.row_upper_ = np.array(row_hi)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = nv, r
-    from .optimal import _new_highs
-
-    h = _new_highs({"solver": "simplex"})
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        raise SolverError(f"edge MCF LP ended with status {h.modelStatusToString(h.getModelStatus())}")
-    return float(h.getInfo().objective_function_value)
+    lp = highs.build_lp(cost=np.concatenate([np.zeros(nv - 1), [1.0]]), lower=np.zeros(nv),
+                        upper=np.full(nv, highs.INF), row_lower=row_lo, row_upper=row_hi, matrix=A)
+    h = highs.load(lp, {"solver": "simplex"})
+    highs.run(h, f"the edge multicommodity-flow LP ({n} nodes, {L} links)")
+    return highs.objective(h)

@@ -1,0 +1,165 @@
+"""The one place where surgeguard talks to HiGHS: build, load, run, read the status.
+
+Every LP and MILP of the package (min-MLU, scenario, class allocation, capacity planning, the
+edge MCF check) is built with :func:`build_lp` from column-wise (CSC) arrays or a SciPy sparse
+matrix, loaded with :func:`load` and solved with :func:`run`, which reads the model status
+explicitly: optimal returns, infeasible raises :class:`~surgeguard.InfeasibleError`, anything else
+raises :class:`~surgeguard.SolverError` (unless the caller accepts a feasible point at a time
+limit, as the capacity MILP does).
+
+>>> import numpy as np, scipy.sparse as sp
+>>> lp = build_lp(cost=[1.0, 1.0], lower=[0, 0], upper=[INF, INF],
+...               row_lower=[1.0], row_upper=[INF], matrix=sp.csc_matrix(np.array([[1.0, 2.0]])))
+>>> h = load(lp)
+>>> run(h, "a tiny LP")
+'Optimal'
+>>> round(objective(h), 6)
+0.5
+>>> lp = build_lp(cost=[1.0], lower=[0], upper=[1], row_lower=[2.0], row_upper=[INF],
+...               matrix=sp.csc_matrix(np.array([[1.0]])))
+>>> run(load(lp), "an infeasible LP")
+Traceback (most recent call last):
+...
+surgeguard.exceptions.InfeasibleError: HiGHS found an infeasible LP infeasible; check the demands, capacities and limits that define it
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from ..exceptions import InfeasibleError, SolverError
+
+__all__ = ["INF", "new_highs", "build_lp", "load", "run", "objective", "primal", "solver_options",
+           "has_solution"]
+
+#: HiGHS' infinity, for open bounds.
+INF = highspy.kHighsInf
+
+_BANNER_DONE = False
+
+
+def new_highs(options: dict | None = None) -> highspy.Highs:
+    """A silent ``Highs`` instance with ``options`` set by name.
+
+    HiGHS prints a banner to file descriptor 1 when the first instance is created, before any
+    option can be set; that would corrupt ``--json`` output, so the first construction runs with
+    fd 1 pointed at /dev/null.
+    """
+    global _BANNER_DONE
+    if not _BANNER_DONE:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _BANNER_DONE = True
+    else:
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for k, v in (options or {}).items():
+        h.setOptionValue(k, v)
+    return h
+
+
+def solver_options(solver: str | None = None, time_limit: float | None = None, threads: int | None = None,
+                   **extra) -> dict:
+    """The HiGHS options dict for the usual knobs (``None`` leaves HiGHS' default)."""
+    opts = {}
+    if solver is not None:
+        opts["solver"] = solver
+    if time_limit is not None:
+        opts["time_limit"] = float(time_limit)
+    if threads is not None:
+        opts["threads"] = int(threads)
+    opts.update({k: v for k, v in extra.items() if v is not None})
+    return opts
+
+
+def build_lp(*, cost, lower, upper, row_lower, row_upper, matrix=None, start=None, index=None, value=None,
+             integer: int | np.ndarray | None = None) -> highspy.HighsLp:
+    """A ``HighsLp`` (minimise ``cost @ x``) from arrays.
+
+    The constraint matrix is given either as ``matrix`` (any SciPy sparse matrix, converted to
+    CSC) or as the CSC arrays ``start``/``index``/``value``. ``integer`` marks integer columns: a
+    count (the first ``integer`` columns) or a boolean mask.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    n_col, n_row = len(cost), len(row_lower)
+    if matrix is not None:
+        A = sp.csc_matrix(matrix)
+        if A.shape != (n_row, n_col):
+            raise ValueError(f"matrix has shape {A.shape}; the LP has {n_row} rows and {n_col} columns")
+        start, index, value = A.indptr, A.indices, A.data
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_col, n_row
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.asarray(lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(row_upper, dtype=np.float64)
+    a = lp.a_matrix_
+    a.format_ = highspy.MatrixFormat.kColwise
+    a.start_ = np.asarray(start, dtype=np.int32)
+    a.index_ = np.asarray(index, dtype=np.int32)
+    a.value_ = np.asarray(value, dtype=np.float64)
+    a.num_col_, a.num_row_ = n_col, n_row
+    if integer is not None:
+        mask = np.zeros(n_col, bool)
+        if np.ndim(integer) == 0:
+            mask[:int(integer)] = True
+        else:
+            mask[:] = np.asarray(integer, bool)
+        lp.integrality_ = [highspy.HighsVarType.kInteger if m else highspy.HighsVarType.kContinuous for m in mask]
+    return lp
+
+
+def load(lp: highspy.HighsLp, options: dict | None = None) -> highspy.Highs:
+    """A silent solver with ``options`` and the model ``lp`` passed to it."""
+    h = new_highs(options)
+    h.passModel(lp)
+    return h
+
+
+def has_solution(h: highspy.Highs) -> bool:
+    """Whether HiGHS holds a feasible primal point (after a time limit, say)."""
+    sol = h.getSolution()
+    return bool(getattr(sol, "value_valid", False)) and h.getInfo().primal_solution_status >= 2
+
+
+def run(h: highspy.Highs, what: str, *, accept_feasible: bool = False) -> str:
+    """Solve and read the status; returns HiGHS' status text.
+
+    Optimal returns. Infeasible raises :class:`InfeasibleError` naming ``what``. With
+    ``accept_feasible`` a stop with a feasible point (time limit, gap) also returns; anything
+    else raises :class:`SolverError` naming ``what`` and the status.
+    """
+    h.run()
+    st = h.getModelStatus()
+    text = h.modelStatusToString(st)
+    if st == highspy.HighsModelStatus.kOptimal:
+        return text
+    if st in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        raise InfeasibleError(f"HiGHS found {what} infeasible; check the demands, capacities and limits that define it")
+    if accept_feasible and has_solution(h):
+        return text
+    raise SolverError(f"HiGHS stopped on {what} with status '{text}'; raise the time limit or check the "
+                      "demands and capacities")
+
+
+def objective(h: highspy.Highs) -> float:
+    return float(h.getInfo().objective_function_value)
+
+
+def primal(h: highspy.Highs) -> np.ndarray:
+    """The column values of the last solve."""
+    return np.asarray(h.getSolution().col_value)
