@@ -47,7 +47,8 @@ import pandas as pd
 from ..exceptions import ValidationError
 from ..network import Network
 from ..traffic import TrafficSeries
-from .whatif import NO_FAILURE, Failure, WhatIf, _as_failure, failure_scenarios
+from ..failures import NO_FAILURE, Failure, as_failure, failure_scenarios
+from .whatif import WhatIf
 
 __all__ = ["sweep", "SweepResult", "plan_sweep", "SweepTask", "EXECUTORS", "select_steps"]
 
@@ -108,7 +109,7 @@ def plan_sweep(network: Network, series: TrafficSeries, failures, *, steps=None,
     """
     if isinstance(failures, str):
         failures = failure_scenarios(network, failures)
-    failures = tuple(_as_failure(network, f) for f in failures)
+    failures = tuple(as_failure(network, f) for f in failures)
     if not failures:
         raise ValidationError("the failure list is empty; give at least one failure")
     surges = [float(s) for s in surges]

@@ -17,17 +17,21 @@ from typing import Callable
 
 import numpy as np
 
-from ..exceptions import ValidationError
 from ..network import Network
 from ..traffic import TrafficSeries
 from ..paths import PathSet
+from ..validation import Params, Registry
 from .routing import Routing
 
-__all__ = ["Policy", "register_policy", "get_policy", "policy_names", "solve"]
+__all__ = ["Policy", "POLICIES", "register_policy", "get_policy", "policy_names", "solve"]
 
 
-class Policy:
-    """Base class: subclasses implement :meth:`route`; ``__init__`` only stores parameters."""
+class Policy(Params):
+    """Base class: subclasses implement :meth:`route`; ``__init__`` only stores parameters.
+
+    Parameters are declared in ``_parameter_constraints`` and checked by :meth:`validate`
+    (:mod:`surgeguard.validation`); ``get_params`` reads the ``__init__`` signature.
+    """
 
     name: str = "policy"
     #: the policy used by :meth:`decide` before any history exists
@@ -42,33 +46,25 @@ class Policy:
             return get_policy(self.fallback).route(network, paths, np.zeros((network.n_nodes,) * 2))
         return self.route(network, paths, history.matrix(-1), warm=warm)
 
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-
-_REGISTRY: dict[str, Callable[..., Policy]] = {}
+#: every routing policy by name (the CLI's ``--policy``); see :func:`register_policy`.
+POLICIES = Registry("policy")
 
 
 def register_policy(name: str, factory: Callable[..., Policy]) -> None:
     """Make ``factory`` available as ``get_policy(name)`` and on the CLI's ``--policy``."""
-    _REGISTRY[name] = factory
+    POLICIES.register(name, factory)
 
 
 def policy_names() -> list[str]:
-    return sorted(_REGISTRY)
+    """The registered policy names, sorted."""
+    return POLICIES.names()
 
 
 def get_policy(name: str | Policy, **options) -> Policy:
     """The policy registered under ``name``; unknown names raise a one-line error listing them."""
     if isinstance(name, Policy):
         return name
-    if name not in _REGISTRY:
-        raise ValidationError(f"unknown policy {name!r}; choose one of {', '.join(policy_names())}")
-    return _REGISTRY[name](**options)
+    return POLICIES.get(name, **options)
 
 
 def solve(network: Network, paths: PathSet, tm: np.ndarray, policy: str | Policy = "optimal",
