@@ -6,7 +6,7 @@ traffic around 20 March 2020 (seed 2020, 800 Gbit/s mean), split into the defaul
 for 60 % peak utilisation under shortest paths on the week before the lockdown, then the lockdown
 scenario with critical traffic x3 (``LOCKDOWN_CLASS_FACTORS``) from 2020-03-20 17:00 UTC.
 
-Measured: :func:`surgeguard.routing.priority.replay_classes` over every interval with
+Measured: :func:`surgeguard.evaluate.classes.replay_classes` over every interval with
 ``priority`` (allocation of the previous interval, strict-priority queues), ``priority-oracle``,
 ``shortest`` (one FIFO queue), ``shortest+pq`` (strict-priority queues) and ``optimal`` (min-MLU LP
 of the previous interval, FIFO). Target (issue 5): critical traffic 100 % served in every interval
@@ -29,6 +29,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import surgeguard.routing.priority as prio
+from surgeguard.classes import DEFAULT_CLASSES, LOCKDOWN_CLASS_FACTORS
+from surgeguard.evaluate.classes import replay_classes
+from surgeguard.examples import morocco
+from surgeguard.plan import size_capacities
+from surgeguard.routing import k_shortest_paths
+from surgeguard.routing.priority import allocate_classes, fast_available
+from surgeguard.scenario import Lockdown, gravity_series
+from surgeguard.serve.demo import DEMO_TOTAL_BPS, LOCKDOWN_START
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -37,13 +47,6 @@ from machine import machine_info  # noqa: E402
 
 def demo_inputs(days: float = 14.0, seed: int = 2020):
     """The demo's network, paths and series, with traffic classes (see the module notes)."""
-    from surgeguard.classes import DEFAULT_CLASSES, LOCKDOWN_CLASS_FACTORS
-    from surgeguard.demo import DEMO_TOTAL_BPS, LOCKDOWN_START
-    from surgeguard.examples import morocco
-    from surgeguard.plan import size_capacities
-    from surgeguard.routing import k_shortest_paths
-    from surgeguard.scenario import Lockdown, gravity_series
-
     lockdown_at = pd.Timestamp(LOCKDOWN_START)
     start = (lockdown_at - pd.Timedelta(days=days / 2)).floor("D")
     net0 = morocco()
@@ -59,8 +62,6 @@ def demo_inputs(days: float = 14.0, seed: int = 2020):
 
 
 def main() -> dict:
-    from surgeguard.routing.priority import allocate_classes, fast_available, replay_classes
-
     t_all = time.perf_counter()
     inp = demo_inputs()
     net, paths, series, before = inp["network"], inp["paths"], inp["series"], inp["before"]
@@ -102,8 +103,6 @@ def main() -> dict:
     out["demo_variants"] = variants
 
     # 3. HiGHS vs fast on the 16 busiest intervals (fast cold-started; then warm-started on 8)
-    import surgeguard.routing.priority as prio
-
     tot = series.total.sum(axis=(1, 2))
     busy = np.sort(np.argsort(-tot)[:16])
     comp: dict = {"fast_available": fast_available(), "intervals": busy.tolist()}

@@ -31,6 +31,7 @@ from machine import machine_info  # noqa: E402
 from surgeguard.detect import get_detector  # noqa: E402
 from surgeguard.detect.evaluate import evaluate_detector  # noqa: E402
 from surgeguard.io import ABILENE_NODES, GEANT_NODES, read_network, read_sndlib_demands  # noqa: E402
+from surgeguard.scenario import gravity_series  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {
@@ -55,8 +56,6 @@ def label(name, kw):
 
 
 def synthetic_false_alarms(data: Path, configs) -> dict:
-    from surgeguard.scenario import gravity_series
-
     net = read_network(data / "abilene" / "topology" / "sndlib_abilene.xml")
     weeks = 8
     ts = gravity_series(net, "2004-03-01", periods=weeks * 7 * 288, freq="5min", total_bps=3e9, random_state=7)

@@ -37,12 +37,12 @@ sys.path.insert(0, str(HERE))
 from bench_classes import demo_inputs  # noqa: E402
 from machine import machine_info  # noqa: E402
 
+from surgeguard.evaluate import replay  # noqa: E402
+from surgeguard.plan import lockdown_plan_study, plan_capacity, runout_dates  # noqa: E402
+from surgeguard.scenario import Lockdown  # noqa: E402
+
 
 def main(n1: bool = True) -> dict:
-    from surgeguard.evaluate import replay
-    from surgeguard.plan import lockdown_plan_study, plan_capacity, runout_dates
-    from surgeguard.scenario import Lockdown
-
     t_all = time.perf_counter()
     inp = demo_inputs()
     net, paths, base, series, before = inp["network"], inp["paths"], inp["base"], inp["series"], inp["before"]

@@ -41,7 +41,8 @@ sys.path.insert(0, str(HERE))
 from machine import machine_info  # noqa: E402
 
 from surgeguard.io import read_topohub  # noqa: E402
-from surgeguard.plan.whatif import EcmpReconvergence, circuits, failure_scenarios  # noqa: E402
+from surgeguard.failures import circuits, failure_scenarios  # noqa: E402
+from surgeguard.plan.whatif import EcmpReconvergence  # noqa: E402
 from surgeguard.scenario import gravity_matrix  # noqa: E402
 
 PYNTM_VERSION = "5.0.0"

@@ -55,8 +55,10 @@ from surgeguard.evaluate import replay  # noqa: E402
 from surgeguard.evaluate.metrics import evaluate  # noqa: E402
 from surgeguard.io import GEANT_NODES, read_network, read_node_link_json, read_sndlib_demands  # noqa: E402
 from surgeguard.routing import k_shortest_paths, read_tunnels_file  # noqa: E402
-from surgeguard.routing.learned import Learned, LearnedRouter, learned_section  # noqa: E402
-from surgeguard.routing.optimal import MluLP  # noqa: E402
+from surgeguard.optimise.mlu import MluLP  # noqa: E402
+from surgeguard.report.html import write_replay_report  # noqa: E402
+from surgeguard.report.sections.learned import learned_section  # noqa: E402
+from surgeguard.routing.learned import Learned, LearnedRouter  # noqa: E402
 from surgeguard.routing.robust import OptimalForecast, Robust  # noqa: E402
 from surgeguard.routing.switching import Switching  # noqa: E402
 from surgeguard.scenario import Lockdown  # noqa: E402
@@ -229,8 +231,6 @@ def run_network(name: str, data: Path, quick: bool, model_dir: Path, out_dir: Pa
                 f">0.9: {r['intervals_over_0_9']:>3}  lost {r['lost_share']:.2e}  "
                 f"ms {1e3 * r['decision_seconds_mean']:.1f} (max {1e3 * r['decision_seconds_max']:.0f})")
         try:
-            from surgeguard.report.html import write_replay_report
-
             label = "no surge" if scen == "plain" else (f"lockdown surge +{SURGE['growth']:.0%} over "
                                                         f"{SURGE['ramp_days'] * 24:.0f} h")
             intro = (f"Test part (last 20%) of the real {name} series, {label}; demands x{factor:.4g} (the "

@@ -8,7 +8,7 @@ Usage::
     python benchmarks/bench_te.py --topologies abilene,caida-3356
     python benchmarks/bench_te.py --sizing core   # the optimum set in the meshed core (te_cpu-core.*)
 
-Writes benchmarks/results/te_<tag>.{json,md}. The logic lives in surgeguard.evaluate.bench_te.
+Writes benchmarks/results/te_<tag>.{json,md}. The logic lives in benchmarks/te_ladder.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from surgeguard.evaluate.bench_te import run_te_bench
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from te_ladder import run_te_bench  # noqa: E402  (benchmarks/te_ladder.py, beside this file)
 
 
 def main(argv=None) -> int:

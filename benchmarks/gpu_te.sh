@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepared GPU run of the traffic-engineering benchmark ladder (issue 3): the whole ladder with
-# `fast` on CUDA, and HiGHS IPM on abilene, GEANT and caida 701 as a same-machine reference;
+# Prepared GPU run of the traffic-engineering benchmark ladder (issue 3; the code is benchmarks/te_ladder.py,
+# run through benchmarks/bench_te.py): the whole ladder with `fast` on CUDA, and HiGHS IPM on abilene,
+# GEANT and caida 701 as a same-machine reference;
 # then the "core" sizing (headroom on forced links, the optimum set in the meshed core) up to
 # eurasia.
 #

@@ -2,8 +2,8 @@
 """Fit the shape parameters of :mod:`surgeguard.scenario.synthetic` on real traffic-matrix series.
 
 Reads the SNDlib XML demand archives of Abilene (5 min, 2004-03-01..10) and GÉANT (15 min,
-2005-05-04..07) in place (``tarfile``; nothing is extracted or copied) and writes only fitted
-numbers to ``src/surgeguard/scenario/profile_params.json``.
+2005-05-04..07) in place with :func:`surgeguard.io.read_sndlib_demands` (nothing is extracted or
+copied; empty steps are dropped) and writes only fitted numbers to ``src/surgeguard/scenario/profile_params.json``.
 
 Model fitted on each series (``y(t)`` = total network demand, ``x_ij(t)`` = one OD demand)::
 
@@ -31,15 +31,14 @@ import argparse
 import datetime as dt
 import json
 import sys
-import tarfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from surgeguard.io import read_sndlib_demands
+
 ROOT = Path(__file__).resolve().parents[1]
-NS = {"s": "http://sndlib.zib.de/network"}
 K_HARMONICS = 3
 
 DATASETS = {
@@ -67,34 +66,8 @@ def read_sndlib_tar(path: Path) -> tuple[pd.DatetimeIndex, list[str], np.ndarray
 
     A file with no ``<demand>`` (GÉANT's first two) is dropped.
     """
-    recs = []
-    nodes: set[str] = set()
-    with tarfile.open(path) as tar:
-        for m in tar:
-            if not (m.isfile() and m.name.endswith(".xml")):
-                continue
-            root = ET.fromstring(tar.extractfile(m).read())
-            meta = root.find("s:meta", NS)
-            unit = meta.findtext("s:unit", default="MBITPERSEC", namespaces=NS).strip().upper()
-            if unit != "MBITPERSEC":
-                raise SystemExit(f"{path.name}:{m.name}: unexpected unit {unit!r}")
-            when = pd.Timestamp(dt.datetime.strptime(meta.findtext("s:time", namespaces=NS).strip(),
-                                                     "%Y%m%d-%H%M"), tz="UTC")
-            for n in root.iterfind("s:networkStructure/s:nodes/s:node", NS):
-                nodes.add(n.get("id"))
-            dem = [(d.findtext("s:source", namespaces=NS).strip(), d.findtext("s:target", namespaces=NS).strip(),
-                    float(d.findtext("s:demandValue", namespaces=NS)))
-                   for d in root.iterfind("s:demands/s:demand", NS)]
-            if dem:
-                recs.append((when, dem))
-    recs.sort(key=lambda r: r[0])
-    names = sorted(nodes)
-    pos = {n: i for i, n in enumerate(names)}
-    x = np.zeros((len(recs), len(names), len(names)))
-    for t, (_, dem) in enumerate(recs):
-        for s, d, v in dem:
-            x[t, pos[s], pos[d]] += v * 1e6  # Mbit/s -> bit/s
-    return pd.DatetimeIndex([r[0] for r in recs]), names, x
+    series = read_sndlib_demands(path)
+    return series.times, list(series.nodes), series.total
 
 
 # ---------------------------------------------------------------------------------------- fitting

@@ -9,9 +9,12 @@ from typer.testing import CliRunner
 
 from surgeguard import Network, TrafficSeries, ValidationError
 from surgeguard.examples import triangle
-from surgeguard.plan.capacity import (PortModule, cheapest_modules, fibres, parse_modules, plan_capacity,
+from surgeguard.failures import circuit_frame
+from surgeguard.plan.capacity import (PortModule, cheapest_modules, lockdown_plan_study, parse_modules, plan_capacity,
                                       planning_series, select_peak_tms, shortest_upgrade)
 from surgeguard.plan.runout import runout_dates
+from surgeguard.report.sections.capacity import capacity_plan_section
+from surgeguard.scenario import Lockdown, gravity_series
 from surgeguard.routing import k_shortest_paths
 from surgeguard.serve.cli import app
 
@@ -44,8 +47,8 @@ def test_cheapest_modules_and_fibres():
     assert cheapest_modules(0.0, mods)[1] == 0.0
     n, c = cheapest_modules(10e9, (PortModule("10G", 10e9, 1, 0.01),), length_km=200)
     assert n.tolist() == [1] and c == pytest.approx(3.0)
-    fib, tab = fibres(tri())
-    assert len(tab) == 3 and sorted(tab.index) == ["A--B", "A--C", "B--C"]
+    fib, tab = circuit_frame(tri())
+    assert len(tab) == 3 and sorted(tab.index) == ["A<->B", "A<->C", "B<->C"]
     assert all(len(x) == 2 for x in tab["links"])
     with pytest.raises(ValidationError, match="RATE:COST"):
         parse_modules("100G")
@@ -53,13 +56,13 @@ def test_cheapest_modules_and_fibres():
 
 def test_milp_optimum_triangle_overloaded_link():
     # A->B 30G. At 0.8 the direct link carries 8G and the detour A-C-B 8G: 16G; 14G short.
-    # Cheapest: two 10G modules on A--B (+16G direct) for 2 cu; a 100G module would cost 3.
+    # Cheapest: two 10G modules on A<->B (+16G direct) for 2 cu; a 100G module would cost 3.
     net = tri()
     ts = one_tm(net, [{("A", "B"): 30 * G}])
     plan = plan_capacity(net, ts, target_util=0.8, modules="10G:1,100G:3")
     add = plan.additions()
     assert plan.cost == pytest.approx(2.0)
-    assert add["fibre"].tolist() == ["A--B"] and add["n_10G"].tolist() == [2] and add["n_100G"].tolist() == [0]
+    assert add["fibre"].tolist() == ["A<->B"] and add["n_10G"].tolist() == [2] and add["n_100G"].tolist() == [0]
     assert plan.method == "milp" and plan.gap == pytest.approx(0.0, abs=1e-9)
     assert plan.check["ok"].all() and plan.check["mlu_after"].max() <= 0.8 + 1e-6
     up = plan.upgraded()
@@ -70,16 +73,16 @@ def test_milp_optimum_triangle_overloaded_link():
 
 
 def test_milp_cost_per_km_moves_the_upgrade_to_the_detour():
-    # A--B is 1000 km: a 10G module there costs 1 + 0.01 * 1000 = 11 cu; the detour A-C-B (2 x 100 km)
+    # A<->B is 1000 km: a 10G module there costs 1 + 0.01 * 1000 = 11 cu; the detour A-C-B (2 x 100 km)
     # needs one module on each of its fibres: 2 x (1 + 1) = 4 cu. A->B 20G: 16G fits, 4G short.
     net = tri(lengths=(1000, 100, 100))
     ts = one_tm(net, [{("A", "B"): 20 * G}])
     plan = plan_capacity(net, ts, target_util=0.8, modules="10G:1:0.01")
     assert plan.cost == pytest.approx(4.0)
-    assert sorted(plan.additions()["fibre"]) == ["A--C", "B--C"]
+    assert sorted(plan.additions()["fibre"]) == ["A<->C", "B<->C"]
     # the per-link baseline under shortest paths upgrades the long direct fibre instead: 25G needed on it
     base = shortest_upgrade(net, ts, target_util=0.8, modules=plan.modules)
-    assert base["fibres"] == ["A--B"] and base["cost"] == pytest.approx(2 * 11.0)
+    assert base["fibres"] == ["A<->B"] and base["cost"] == pytest.approx(2 * 11.0)
 
 
 def test_binding_scenario_is_the_matrix_that_needs_the_module():
@@ -105,7 +108,7 @@ def test_heuristic_matches_the_toy_optimum_and_reports_a_gap():
 
 
 def test_failure_that_partitions_an_od_is_lost_traffic_not_a_crash():
-    # a chain A - B - C: cutting A--B disconnects A from B and C
+    # a chain A - B - C: cutting A<->B disconnects A from B and C
     net = Network.from_records(nodes=[{"name": n} for n in "ABC"],
                                links=[{"src": "A", "dst": "B", "capacity": 10 * G, "length_km": 10},
                                       {"src": "B", "dst": "C", "capacity": 10 * G, "length_km": 10}],
@@ -113,29 +116,29 @@ def test_failure_that_partitions_an_od_is_lost_traffic_not_a_crash():
     ts = one_tm(net, [{("A", "C"): 3 * G, ("A", "B"): 2 * G, ("B", "C"): 9 * G}])
     plan = plan_capacity(net, ts, target_util=0.8, failures="single-link", modules="10G:1")
     chk = plan.check.set_index("failed_fibre", drop=False)
-    cut_ab = chk[chk["failed_fibre"] == "A--B"].iloc[0]
+    cut_ab = chk[chk["failed_fibre"] == "A<->B"].iloc[0]
     assert cut_ab["lost_bps"] == pytest.approx(5 * G)     # A->C and A->B have no surviving path
-    cut_bc = chk[chk["failed_fibre"] == "B--C"].iloc[0]
+    cut_bc = chk[chk["failed_fibre"] == "B<->C"].iloc[0]
     assert cut_bc["lost_bps"] == pytest.approx(12 * G)    # A->C and B->C
     assert plan.check["ok"].all()
-    # B->C carries 3 + 9 = 12G: 15G needed at 0.8, one 10G module on B--C
-    assert plan.additions()["fibre"].tolist() == ["B--C"] and plan.cost == pytest.approx(1.0)
-    scen = [s for s in plan.scenarios if s.failed_fibre == "A--B"][0]
+    # B->C carries 3 + 9 = 12G: 15G needed at 0.8, one 10G module on B<->C
+    assert plan.additions()["fibre"].tolist() == ["B<->C"] and plan.cost == pytest.approx(1.0)
+    scen = [s for s in plan.scenarios if s.failed_fibre == "A<->B"][0]
     assert set(scen.lost_od) == {"A->B", "A->C"}
 
 
 def test_failures_rerouting_on_a_ring_needs_the_other_side():
-    # triangle, A->B 9G: intact it fits at 0.8 (direct + detour). Cutting A--B leaves A-C-B: 0.9 on
-    # 10G, so A--C and B--C need a module; cutting A--C (or B--C) leaves the direct link: 0.9, so
-    # A--B needs one. Three modules, and the detour's binding scenario is the cut of A--B.
+    # triangle, A->B 9G: intact it fits at 0.8 (direct + detour). Cutting A<->B leaves A-C-B: 0.9 on
+    # 10G, so A<->C and B<->C need a module; cutting A<->C (or B<->C) leaves the direct link: 0.9, so
+    # A<->B needs one. Three modules, and the detour's binding scenario is the cut of A<->B.
     net = tri()
     ts = one_tm(net, [{("A", "B"): 9 * G}])
     plan = plan_capacity(net, ts, target_util=0.8, failures="single-link", modules="10G:1")
     add = plan.additions().set_index("fibre")
-    assert sorted(add.index) == ["A--B", "A--C", "B--C"] and plan.cost == pytest.approx(3.0)
-    assert add.loc["A--C", "binding_scenario"] == "1970-01-01 00:00 cut A--B"
-    assert add.loc["B--C", "binding_scenario"] == "1970-01-01 00:00 cut A--B"
-    assert add.loc["A--B", "binding_scenario"] in ("1970-01-01 00:00 cut A--C", "1970-01-01 00:00 cut B--C")
+    assert sorted(add.index) == ["A<->B", "A<->C", "B<->C"] and plan.cost == pytest.approx(3.0)
+    assert add.loc["A<->C", "binding_scenario"] == "1970-01-01 00:00 cut A<->B"
+    assert add.loc["B<->C", "binding_scenario"] == "1970-01-01 00:00 cut A<->B"
+    assert add.loc["A<->B", "binding_scenario"] in ("1970-01-01 00:00 cut A<->C", "1970-01-01 00:00 cut B<->C")
     assert plan.check["ok"].all() and len(plan.check) == 4
     # without failures nothing is needed
     assert plan_capacity(net, ts, target_util=0.8, modules="10G:1").cost == 0.0
@@ -208,7 +211,7 @@ def test_cli_plan_and_runout(tmp_path):
                             "--json", "--out", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["cost"] == pytest.approx(1.0) and doc["additions"][0]["fibre"] == "A--B"
+    assert doc["cost"] == pytest.approx(1.0) and doc["additions"][0]["fibre"] == "A<->B"
     assert (tmp_path / "out" / "additions.csv").exists()
     r = runner.invoke(app, ["plan", "--network", net, "--traffic", tr, "--failures", "single-link", "--modules", "10G:1"])
     assert r.exit_code == 0, r.output
@@ -230,9 +233,6 @@ def test_cli_bad_input(tmp_path):
 
 
 def test_lockdown_plan_study_and_report_section():
-    from surgeguard.plan.capacity import capacity_plan_section, lockdown_plan_study
-    from surgeguard.scenario import Lockdown, gravity_series
-
     net = triangle(10e9)
     base = gravity_series(net, "2020-03-18", 72, "1h", total_bps=10e9, random_state=1)
     series = Lockdown(start="2020-03-19T12:00Z", growth=1.0, ramp_days=0).apply(base, network=net)

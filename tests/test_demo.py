@@ -5,7 +5,7 @@ import json
 import pandas as pd
 from typer.testing import CliRunner
 
-from surgeguard.demo import LOCKDOWN_START
+from surgeguard.serve.demo import LOCKDOWN_START
 from surgeguard.routing.learned import LearnedRouter
 from surgeguard.serve.cli import app
 

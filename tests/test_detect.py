@@ -13,7 +13,7 @@ from surgeguard.detect import (Alert, available_detectors, get_detector, offline
                                traffic_signals)
 from surgeguard.detect.evaluate import evaluate_detector, inject_lockdown
 from surgeguard.detect.report import detector_section
-from surgeguard.exceptions import InputError, NotFittedError, ValidationError
+from surgeguard.exceptions import NotFittedError, SurgeguardError, ValidationError
 from surgeguard.serve.cli import app
 
 NODES = ["A", "B", "C", "D"]
@@ -40,7 +40,7 @@ def noisy_series(days=10, freq="15min", seed=0, surge_day=None, factor=1.4, node
 
 def test_registry():
     assert available_detectors() == ["cusum", "residual"]
-    with pytest.raises(InputError, match="choose one of"):
+    with pytest.raises(SurgeguardError, match="choose one of"):
         get_detector("bocpd")
     with pytest.raises(ValidationError, match="accepted"):
         get_detector("cusum", h=3)

@@ -9,7 +9,9 @@ from surgeguard.examples import ring, triangle, two_paths  # noqa: E402
 from surgeguard.io import read_topohub  # noqa: E402
 from surgeguard.plan import size_capacities  # noqa: E402
 from surgeguard.routing import Optimal, Routing, k_shortest_paths  # noqa: E402
-from surgeguard.routing.fast import FastOperator, FastTE, solve_fast  # noqa: E402
+from surgeguard.optimise.first_order import FastOperator, get_operator, solve_fast, tight_dual_bound  # noqa: E402
+from surgeguard.routing.fast import FastTE  # noqa: E402
+import surgeguard.optimise.first_order as first_order  # noqa: E402
 from surgeguard.scenario import gravity_matrix  # noqa: E402
 
 
@@ -36,7 +38,7 @@ def test_splits_are_a_distribution_per_od(case):
     net, ps, tm, lp, fast = case
     s = fast.splits
     assert (s >= 0).all()
-    np.testing.assert_allclose(np.add.reduceat(s, ps.od_ptr[:-1]), 1.0, atol=1e-9)
+    np.testing.assert_allclose(ps.od_sum(s), 1.0, atol=1e-9)
 
 
 def test_reported_mlu_is_the_incidence_product(case):
@@ -99,12 +101,12 @@ def test_path_mask_forces_zero_share():
     on = np.zeros(ps.n_paths, bool)
     on[np.repeat(np.arange(ps.n_paths), ps.hops)[ps.link_idx == failed]] = True
     usable = ~on
-    keep = np.add.reduceat(usable.astype(int), ps.od_ptr[:-1]) > 0
+    keep = ps.od_sum(usable.astype(int)) > 0
     tm = tm.copy()
     tm[ps.od_src[~keep], ps.od_dst[~keep]] = 0.0   # ODs the failure cuts off carry nothing
     splits, info = solve_fast(net, ps, tm, device="cpu", threads=1, path_mask=usable, tol=0.01)
     assert (splits[on & keep[ps.path_od]] == 0).all()     # cut-off ODs (no demand) keep any split
-    np.testing.assert_allclose(np.add.reduceat(splits, ps.od_ptr[:-1]), 1.0)
+    np.testing.assert_allclose(ps.od_sum(splits), 1.0)
     loads = ps.incidence @ (splits * ps.demand(tm)[ps.path_od])
     assert loads[failed] == 0
     assert info["gap"] <= 0.01
@@ -150,10 +152,8 @@ def test_zero_demand():
 def test_float32_certificate_is_conservative(case, monkeypatch):
     """Large problems certify in float32 with a margin: the bound stays below the optimum and the
     reported MLU above the routing's true MLU."""
-    import surgeguard.routing.fast as fast
-
     net, ps, tm, lp, _ = case
-    monkeypatch.setattr(fast, "CERTIFY_F64_MAX_NNZ", 0)
+    monkeypatch.setattr(first_order, "CERTIFY_F64_MAX_NNZ", 0)
     r = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm)
     true = ((ps.incidence @ (r.splits * ps.demand(tm)[ps.path_od])) / net.capacity).max()
     assert r.info["mlu"] >= true * (1 - 1e-9)
@@ -179,7 +179,7 @@ def test_forced_links_are_those_on_every_usable_path(chunk, monkeypatch):
                 pairs |= {(k, l) for l in set.intersection(*sets)}
         return pairs
 
-    o, l = op._forced
+    o, l = op.forced_pairs
     assert set(zip(o.tolist(), l.tolist())) == expected(np.ones(ps.n_paths, bool))
     assert len(o) > 0
     d = ps.demand(tm)
@@ -195,8 +195,6 @@ def test_forced_links_are_those_on_every_usable_path(chunk, monkeypatch):
 def test_tight_link_dual_lp_is_a_valid_bound_and_exact_on_all_links():
     """The small dual LP over the most loaded links gives prices whose bound never exceeds the LP
     optimum, and reaches it when every link is in the set."""
-    from surgeguard.routing.fast import get_operator, tight_dual_bound
-
     net, ps, tm = _instance("sndlib/germany50", "deviation")
     opt = Optimal(solver="simplex", second_stage=False).route(net, ps, tm).info["mlu"]
     op = get_operator(ps, "cpu")
@@ -204,12 +202,12 @@ def test_tight_link_dual_lp_is_a_valid_bound_and_exact_on_all_links():
     first = np.zeros(ps.n_paths)
     first[ps.od_ptr[:-1]] = 1.0
     u = (ps.incidence @ (first * d[ps.path_od])) / net.capacity     # shortest-path utilisations
-    live = torch.from_numpy(op._valid_np.reshape(op.n_od, op.K))
+    live = op.valid
 
     def bound(y):
         y = y / (y * net.capacity).sum()
         pr = ps.incidence.T @ y
-        return float((d * np.minimum.reduceat(pr, ps.od_ptr[:-1])).sum())
+        return float((d * ps.od_min(pr)).sum())
 
     for delta in (0.05, 0.2, 1.0):
         y = tight_dual_bound(ps, op, u, d, net.capacity, live, delta=delta)

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from surgeguard import TrafficSeries
-from surgeguard.exceptions import InputError, NotFittedError, ValidationError
+from surgeguard.exceptions import NotFittedError, SurgeguardError, ValidationError
 from surgeguard.forecast import Forecast, Naive, SeasonalNaive, available_forecasters, get_forecaster
 from surgeguard.forecast.evaluate import chronological_split, evaluate_forecaster, forecast_errors
 from surgeguard.forecast.report import forecast_section
@@ -142,7 +142,7 @@ def test_baselines_are_exact():
 
 
 def test_bad_input_messages():
-    with pytest.raises(InputError, match="choose one of"):
+    with pytest.raises(SurgeguardError, match="choose one of"):
         get_forecaster("arima")
     with pytest.raises(ValidationError, match="accepted"):
         get_forecaster("neural", layers=3)

@@ -3,11 +3,12 @@ compressed form (the tree pieces the ``fast`` solver uses) against the path-link
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from surgeguard.io import read_topohub
 from surgeguard.network import Network
 from surgeguard.routing import k_shortest_paths
-from surgeguard.paths import all_pairs
+from surgeguard.paths import all_pairs, deviation_paths
 
 
 def _distance_metric(net: Network) -> Network:
@@ -78,9 +79,7 @@ def test_deviation_is_exact_with_a_large_budget():
     """With enough fanout and pops the enumeration is exact (Eppstein order over simple paths)."""
     net = _distance_metric(read_topohub("sndlib/abilene"))
     dev = k_shortest_paths(net, k=4, method="deviation")
-    from surgeguard.paths import _deviation
-
-    big = _deviation(net, 4, all_pairs(net), fanout=32, max_pops=40)
+    big = deviation_paths(net, 4, fanout=32, max_pops=40)
     yen = k_shortest_paths(net, k=4, method="yen")
     assert _rank_agreement(big, yen, 4).min() == 1.0
     assert big.n_paths >= dev.n_paths
@@ -117,8 +116,6 @@ def test_pair_order_kept_and_unreachable_dropped():
 
 def _check_compressed(ps):
     """The tree-piece form gives the same loads and prices as the path-link matrix."""
-    import scipy.sparse as sp
-
     tr = ps.meta["_trees"]
     assert tr["_link_ptr"] is ps.link_ptr
     n = tr["n_nodes"]

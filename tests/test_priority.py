@@ -7,8 +7,10 @@ import pytest
 from surgeguard import Network, TrafficSeries, ValidationError
 from surgeguard.classes import DEFAULT_CLASSES, ClassConfig, TrafficClass, class_config
 from surgeguard.routing import Routing, get_policy, k_shortest_paths, policy_names
-from surgeguard.routing.priority import (PathLP, allocate_classes, evaluate_classes, fast_available,
-                                         replay_classes, critical_services_section)
+from surgeguard.evaluate.classes import evaluate_classes, replay_classes
+from surgeguard.optimise.classes import PathLP
+from surgeguard.report.sections.classes import critical_services_section
+from surgeguard.routing.priority import allocate_classes, fast_available
 
 G = 1e9
 

@@ -9,7 +9,8 @@ from surgeguard.evaluate import evaluate, replay
 from surgeguard.examples import ring, two_paths
 from surgeguard.exceptions import ValidationError
 from surgeguard.routing import get_policy, k_shortest_paths, paths_from_node_lists, solve
-from surgeguard.routing.robust import Robust, ScenarioLP
+from surgeguard.optimise.scenario import ScenarioLP
+from surgeguard.routing.robust import Robust
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ machine cannot run a Ray head (e.g. no shared memory); any other failure fails.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,20 +21,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from surgeguard.exceptions import ValidationError
+from surgeguard.failures import NO_FAILURE, failure_scenarios
 from surgeguard.network import Network
 from surgeguard.plan.sweep import plan_sweep, select_steps, sweep
-from surgeguard.plan.whatif import NO_FAILURE, WhatIf, failure_scenarios
+from surgeguard.plan.whatif import WhatIf
+from surgeguard.serve.cli import app
 from surgeguard.traffic import TrafficSeries
 
 
 def small_case(n_steps: int = 4):
-    import networkx as nx
-
     g = nx.gnm_random_graph(8, 12, seed=11)
     rng = np.random.default_rng(3)
     links = [{"src": f"n{u}", "dst": f"n{v}", "capacity": float(rng.choice([10e9, 40e9])),
@@ -95,12 +98,6 @@ def test_sweep_bad_input():
 
 
 def test_cli_sweep(tmp_path):
-    import json
-
-    from typer.testing import CliRunner
-
-    from surgeguard.serve.cli import app
-
     r = CliRunner().invoke(app, ["sweep", "--network", "sndlib/abilene", "--traffic", "gravity", "--surge", "0,0.5",
                                  "--workers", "1", "--json", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output

@@ -8,12 +8,19 @@ import json
 import networkx as nx
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from surgeguard.examples import morocco, ring, triangle
 from surgeguard.exceptions import InputError, ValidationError
+from surgeguard.failures import NO_FAILURE, Failure, circuits, failure_scenarios
 from surgeguard.network import Network
-from surgeguard.plan import whatif as W
-from surgeguard.plan.whatif import (NO_FAILURE, EcmpReconvergence, Failure, WhatIf, circuits, evaluate_failure,
-                                    failure_scenarios, failures_section, run_whatif)
+from surgeguard.optimise.mcf import edge_mcf_mlu
+from surgeguard.paths import all_simple_paths
+from surgeguard.plan import size_capacities
+from surgeguard.plan.whatif import EcmpReconvergence, WhatIf, evaluate_failure, run_whatif
+from surgeguard.report.sections.whatif import failures_section
+from surgeguard.scenario import gravity_matrix
+from surgeguard.serve.cli import app
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -95,8 +102,6 @@ def test_circuits_pair_both_directions_and_parallel_links():
 
 
 def test_failure_kinds():
-    from surgeguard.examples import ring
-
     net = ring(5)
     links = failure_scenarios(net, "single-link")
     assert [f.name for f in links][:2] == ["R0<->R1", "R1<->R2"]
@@ -118,8 +123,6 @@ def test_failure_kinds():
 
 
 def test_failures_file(tmp_path):
-    from surgeguard.examples import ring
-
     net = ring(4)
     p = tmp_path / "f.txt"
     p.write_text("# my failures\nR0->R1, R1->R0\n\nR2\nR0->R3 R3->R0\n")
@@ -180,8 +183,6 @@ def test_reconvergence_hop_count_ignores_metrics():
 
 def test_ring_by_hand():
     """ring(4), demand R0->R1 4 Gbit/s: cut R0<->R1 and it goes R0-R3-R2-R1 (3 links at 40%)."""
-    from surgeguard.examples import ring
-
     net = ring(4)
     tm = np.zeros((4, 4))
     tm[0, 1] = 4e9
@@ -217,9 +218,6 @@ def test_partition_is_lost_traffic_not_a_crash():
 def test_te_after_failure_matches_edge_mcf_optimum():
     """With every simple path as a candidate, TE's MLU after each failure is the edge-MCF optimum
     on the surviving network (the MCF code shares nothing with the path LP)."""
-    from surgeguard.routing import all_simple_paths
-    from surgeguard.optimise.mcf import edge_mcf_mlu
-
     net = rand_net(7, 11, 3, parallel=False)
     rng = np.random.default_rng(5)
     tm = rng.uniform(0, 3e9, (7, 7))
@@ -238,8 +236,6 @@ def test_te_after_failure_matches_edge_mcf_optimum():
 
 def test_te_gives_new_paths_to_pairs_that_lose_all_candidates():
     """k=1: a cut on an OD pair's only candidate must not lose its traffic when another route exists."""
-    from surgeguard.examples import ring
-
     net = ring(5)
     tm = np.zeros((5, 5))
     tm[0, 1] = 2e9
@@ -304,14 +300,10 @@ def test_worst_case_table():
 
 
 def test_failures_section_html():
-    from surgeguard.examples import morocco
-    from surgeguard.plan import size_capacities
-    from surgeguard.scenario import gravity_matrix
-
     net0 = morocco()
     tm = gravity_matrix(net0, 400e9)
     net = size_capacities(net0, tm, target_util=0.6)
-    heading, html = failures_section(net, tm, top=5)
+    heading, html = failures_section(net, result=run_whatif(net, tm), top=5)
     assert heading == "Failures"
     assert "<table" in html and "<svg" in html and "http" not in html.replace('http://www.w3.org/2000/svg', "")
     assert html.count("<tr>") >= 5
@@ -319,8 +311,6 @@ def test_failures_section_html():
 
 
 def test_bad_inputs():
-    from surgeguard.examples import triangle
-
     net = triangle()
     with pytest.raises(ValidationError, match="neither a link nor a node"):
         evaluate_failure(net, "X->Y", np.zeros((3, 3)))
@@ -334,10 +324,6 @@ def test_bad_inputs():
 
 # ---------------------------------------------------------------------------------- CLI
 def test_cli_whatif(tmp_path):
-    from typer.testing import CliRunner
-
-    from surgeguard.serve.cli import app
-
     runner = CliRunner()
     r = runner.invoke(app, ["whatif", "--network", "sndlib/abilene", "--traffic", "gravity", "--failures",
                             "single-link", "--json", "--out", str(tmp_path)])

@@ -51,7 +51,8 @@ from .exceptions import InputError, ValidationError
 from .network import Network
 from .traffic import TrafficSeries
 
-__all__ = ["TrafficClass", "ClassConfig", "DEFAULT_CLASSES", "LOCKDOWN_CLASS_FACTORS", "class_config"]
+__all__ = ["TrafficClass", "ClassConfig", "DEFAULT_CLASSES", "LOCKDOWN_CLASS_FACTORS", "class_config",
+           "class_od_demands"]
 
 
 @dataclass(frozen=True)
@@ -243,11 +244,7 @@ class ClassConfig:
         paths : a :class:`~surgeguard.routing.PathSet`.
         """
         lat = np.asarray(paths.latency_ms, dtype=float)
-        if paths.n_od:
-            best = np.minimum.reduceat(lat, paths.od_ptr[:-1])
-        else:
-            best = np.zeros(0)
-        best_p = best[paths.path_od]
+        best_p = paths.od_min(lat)[paths.path_od]
         out = np.ones((len(self), paths.n_paths), dtype=bool)
         relaxed: list[list[int]] = []
         for i, c in enumerate(self.classes):
@@ -256,7 +253,7 @@ class ClassConfig:
                 ok &= lat <= c.max_stretch * best_p * (1 + 1e-9) + 1e-9
             if c.max_latency_ms is not None:
                 ok &= lat <= c.max_latency_ms * (1 + 1e-12)
-            has = np.add.reduceat(ok.astype(np.int64), paths.od_ptr[:-1]) > 0 if paths.n_od else np.zeros(0, bool)
+            has = paths.od_sum(ok.astype(np.int64)) > 0
             bad = np.flatnonzero(~has)
             if len(bad):  # keep the lowest-latency candidate of those ODs
                 is_best = np.isclose(lat, best_p) & np.isin(paths.path_od, bad)
@@ -398,3 +395,19 @@ def class_config(classes=None, network: Network | None = None) -> ClassConfig:
     raise ValidationError(
         f"traffic classes must be a ClassConfig, a spec like 'critical:0.05:1.5x,bulk:0.95' or a list of records; "
         f"got {type(classes).__name__}")
+
+
+def class_od_demands(paths, mats: np.ndarray) -> np.ndarray:
+    """(C, n_od) demand per class and OD pair of ``paths`` (a :class:`~surgeguard.paths.PathSet`)
+    from (C, N, N) class matrices (:meth:`ClassConfig.class_matrices`), bit/s.
+
+    >>> from surgeguard.examples import two_paths
+    >>> from surgeguard.paths import k_shortest_paths
+    >>> ps = k_shortest_paths(two_paths(), k=2)
+    >>> mats = DEFAULT_CLASSES.class_matrices(np.full((4, 4), 1e9))
+    >>> class_od_demands(ps, mats).shape == (3, ps.n_od)
+    True
+    """
+    if not len(mats):
+        return np.zeros((0, paths.n_od))
+    return np.stack([paths.demand(m, what="class traffic matrix") for m in mats])

@@ -25,6 +25,7 @@ __all__ = ["Failure", "FAILURE_KINDS", "NO_FAILURE", "circuits", "circuit_frame"
 #: Built-in failure sets accepted by :func:`failure_scenarios` (anything else is read as a file).
 FAILURE_KINDS = ("single-link", "single-node", "srlg")
 
+
 @dataclass(frozen=True)
 class Failure:
     """One failure: a set of links (and nodes) down at the same time.
@@ -130,7 +131,7 @@ def failure_scenarios(network: Network, kind: str) -> list[Failure]:
         if not tags:
             raise ValidationError(
                 f"network {network.name!r} has no SRLG tags (the links' 'srlg' column is empty); tag the "
-                "links that share a duct or a conduit (comma-separated names), or use --failures single-link")
+                "links that share a duct or a conduit (comma-separated names), or use the 'single-link' failures")
         return [Failure(f"srlg {t}", "srlg", tuple(ls)) for t, ls in tags.items()]
     path = Path(str(kind))
     if path.is_file():
@@ -200,6 +201,14 @@ def read_failures_file(network: Network, path) -> list[Failure]:
 
 
 def as_failure(network: Network, failure) -> Failure:
+    """A :class:`Failure` from ``None`` (no failure), a :class:`Failure` (its names checked), or a
+    link or node name or a list of them (a node takes every link at it down).
+
+    >>> from surgeguard.examples import triangle
+    >>> f = as_failure(triangle(), "C")
+    >>> f.nodes, sorted(f.links)
+    (('C',), ['A->C', 'B->C', 'C->A', 'C->B'])
+    """
     if failure is None:
         return NO_FAILURE
     if isinstance(failure, Failure):
@@ -225,7 +234,6 @@ def as_failure(network: Network, failure) -> Failure:
     return Failure(", ".join(items), "given", tuple(dict.fromkeys(f_links)), tuple(f_nodes))
 
 
-# ============================================================================== traffic in
 def failure_masks(network: Network, failure: Failure | None) -> tuple[np.ndarray, np.ndarray]:
     """The links that survive ``failure`` (bool mask in link order) and the failed node indices.
 
@@ -242,9 +250,6 @@ def failure_masks(network: Network, failure: Failure | None) -> tuple[np.ndarray
     return alive, nodes
 
 
-# ============================================================================== IGP reconvergence
-
-
 def circuit_frame(network: Network) -> tuple[np.ndarray, pd.DataFrame]:
     """The circuits as arrays: (circuit index of every link (n_links,), frame indexed by circuit
     name with columns ``links`` (tuple of link indices) and ``length_km`` (the longest of its
@@ -253,7 +258,7 @@ def circuit_frame(network: Network) -> tuple[np.ndarray, pd.DataFrame]:
     >>> from surgeguard.examples import triangle
     >>> idx, frame = circuit_frame(triangle())
     >>> list(frame.index), idx.tolist()
-    (['A<->B', 'B<->C', 'A<->C'], [0, 0, 1, 1, 2, 2])
+    (['A<->B', 'B<->C', 'A<->C'], [0, 1, 2, 0, 1, 2])
     """
     circ = circuits(network)
     idx = np.full(network.n_links, -1, dtype=np.int64)

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Iterable, Mapping
 
 import numpy as np
+import networkx as nx
 import pandas as pd
 
 from .exceptions import ValidationError
@@ -255,7 +256,6 @@ class Network:
 
     def to_networkx(self):
         """A ``networkx.MultiDiGraph`` with link attributes (``capacity``, ``metric``, ...)."""
-        import networkx as nx
 
         g = nx.MultiDiGraph(name=self.name)
         for n, row in self.nodes.iterrows():

@@ -27,10 +27,15 @@ Path builders
 
 from __future__ import annotations
 
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Iterable, Sequence
 
+import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
@@ -39,7 +44,7 @@ from .exceptions import InputError, NoPathError, ValidationError
 from .network import Network
 
 __all__ = ["PathSet", "k_shortest_paths", "all_simple_paths", "paths_from_node_lists", "read_tunnels_file",
-           "all_pairs", "YEN_MAX_PAIRS"]
+           "all_pairs", "deviation_paths", "YEN_MAX_PAIRS"]
 
 #: ``method="auto"`` uses Yen's exact algorithm up to this many OD pairs, "deviation" beyond.
 YEN_MAX_PAIRS = 5000
@@ -169,24 +174,33 @@ class PathSet:
 
     # ------------------------------------------------------------------ per-OD arithmetic
     def od_sum(self, values: np.ndarray) -> np.ndarray:
-        """Per-OD sums of a per-path array (last axis ``n_paths`` -> ``n_od``); empty-safe.
+        """Per-OD sums of a per-path array (last axis ``n_paths`` -> ``n_od``); 0 for an OD without paths.
 
         >>> from surgeguard.examples import two_paths
         >>> ps = k_shortest_paths(two_paths(), k=2)
         >>> ps.od_sum(np.ones(ps.n_paths)).tolist() == ps.paths_per_od.tolist()
         True
         """
-        values = np.asarray(values)
-        if self.n_od == 0:
-            return np.zeros(values.shape[:-1] + (0,), dtype=np.result_type(values, np.float64))
-        return np.add.reduceat(values, self.od_ptr[:-1], axis=-1)
+        return self._od_reduce(np.add, values, 0)
 
     def od_min(self, values: np.ndarray) -> np.ndarray:
-        """Per-OD minimum of a per-path array (e.g. the best latency of each OD)."""
+        """Per-OD minimum of a per-path array (e.g. the best latency of each OD); the dtype's largest
+        value (inf for floats) for an OD without paths."""
         values = np.asarray(values)
-        if self.n_od == 0:
-            return np.zeros(values.shape[:-1] + (0,), dtype=values.dtype)
-        return np.minimum.reduceat(values, self.od_ptr[:-1], axis=-1)
+        big = np.iinfo(values.dtype).max if np.issubdtype(values.dtype, np.integer) else np.inf
+        return self._od_reduce(np.minimum, values, big)
+
+    def _od_reduce(self, ufunc, values, empty) -> np.ndarray:
+        values = np.asarray(values)
+        if values.dtype == bool:
+            values = values.astype(np.int64)  # a sum of booleans is a count
+        nonempty = self.paths_per_od > 0
+        dtype = values.dtype
+        out = np.full(values.shape[:-1] + (self.n_od,), empty, dtype=dtype)
+        if nonempty.any():
+            # starts of non-empty ODs are strictly increasing; empty ODs in between span no paths
+            out[..., nonempty] = ufunc.reduceat(values, self.od_ptr[:-1][nonempty], axis=-1)
+        return out
 
     def path_max(self, link_values: np.ndarray) -> np.ndarray:
         """Per-path maximum of a per-link array over the path's links (e.g. the worst loss fraction)."""
@@ -266,6 +280,58 @@ class PathSet:
                        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), link_ptr,
                        self.link_idx[gather], self.cost[pidx], self.latency_ms[pidx], self.method, dict(self.meta))
 
+    def with_paths(self, network: Network, ods, link_lists: Sequence[Sequence[int]], *,
+                   method: str | None = None) -> tuple["PathSet", np.ndarray]:
+        """This path set with extra paths: ``link_lists[i]`` (link indices in travel order) is added
+        after the paths of OD ``ods[i]``; extras of one OD keep their given order.
+
+        Every path's cost and latency are (re)computed from ``network``. Without extra paths this
+        set itself is returned.
+
+        Returns
+        -------
+        ``(paths, position)``: the new set, and the index of each extra path in it.
+
+        >>> from surgeguard.examples import ring
+        >>> net = ring(4); ps = k_shortest_paths(net, k=1)
+        >>> aug, pos = ps.with_paths(net, [0], [net.link_ids(["R0->R3", "R3->R2", "R2->R1"])])
+        >>> aug.n_paths - ps.n_paths, pos.tolist(), aug.paths_per_od[0].item(), aug.cost[1].item()
+        (1, [1], 2, 3.0)
+        """
+        self.check_network(network)
+        ods = np.asarray(ods, dtype=np.int64).reshape(-1)
+        if len(ods) != len(link_lists):
+            raise ValidationError(f"{len(ods)} OD indices for {len(link_lists)} extra paths; give one OD per path")
+        if not len(ods):
+            return self, np.zeros(0, dtype=np.int64)
+        if ods.min() < 0 or ods.max() >= self.n_od:
+            raise ValidationError(f"OD indices must lie in 0..{self.n_od - 1}; got {ods.min()}..{ods.max()}")
+        base_cnt = self.paths_per_od
+        od_ptr = np.concatenate([[0], np.cumsum(base_cnt + np.bincount(ods, minlength=self.n_od))]).astype(np.int64)
+        n_paths = int(od_ptr[-1])
+        # base paths keep their rank within their OD; extras follow, in the order given
+        pos_base = np.arange(self.n_paths) + np.repeat(od_ptr[:-1] - self.od_ptr[:-1], base_cnt)
+        order = np.argsort(ods, kind="stable")
+        sorted_ods = ods[order]
+        rank = np.empty(len(ods), dtype=np.int64)
+        rank[order] = np.arange(len(ods)) - np.searchsorted(sorted_ods, sorted_ods, side="left")
+        pos_extra = od_ptr[ods] + base_cnt[ods] + rank
+        extra = [np.asarray(links, dtype=np.int64) for links in link_lists]
+        hops = np.zeros(n_paths, dtype=np.int64)
+        hops[pos_base] = self.hops
+        hops[pos_extra] = [len(x) for x in extra]
+        link_ptr = np.concatenate([[0], np.cumsum(hops)]).astype(np.int64)
+        link_idx = np.empty(link_ptr[-1], dtype=np.int64)
+        link_idx[np.repeat(link_ptr[pos_base] - self.link_ptr[:-1], self.hops) + np.arange(len(self.link_idx))] = \
+            self.link_idx
+        for p, links in zip(pos_extra, extra):
+            link_idx[link_ptr[p]:link_ptr[p + 1]] = links
+        seg = np.repeat(np.arange(n_paths), hops)
+        cost = np.bincount(seg, weights=network.metric[link_idx], minlength=n_paths)
+        latency = np.bincount(seg, weights=network.latency_ms[link_idx], minlength=n_paths)
+        return (PathSet(self.node_names, self.link_names, self.od_src, self.od_dst, od_ptr, link_ptr, link_idx, cost,
+                        latency, self.method if method is None else method, dict(self.meta)), pos_extra)
+
     def __repr__(self) -> str:
         return (f"<PathSet {self.method}: {self.n_od} OD pairs, {self.n_paths} paths, "
                 f"{len(self.link_idx)} path-link entries>")
@@ -344,7 +410,6 @@ def paths_from_node_lists(net: Network, od_paths: Sequence[tuple[str, str, Seque
 def read_tunnels_file(net: Network, path) -> PathSet:
     """Paths from a tunnels file (``src dst:n-n-n,n-n-n`` per line, node indices in network order,
     as DOTE/FIGRET's ``tunnels.txt``)."""
-    from pathlib import Path
 
     p = Path(path)
     try:
@@ -370,9 +435,7 @@ def read_tunnels_file(net: Network, path) -> PathSet:
 
 
 def _yen(net: Network, k: int, pairs, disjoint: bool) -> PathSet:
-    import itertools
 
-    import networkx as nx
 
     W, sel = _best_link_matrix(net)
     g = nx.DiGraph()
@@ -787,8 +850,6 @@ def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_po
     workers : threads over chunks (numpy releases the GIL in most of the work); default
         ``min(4, cpu count)``.
     """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
 
     n = net.n_nodes
     M = min(int(fanout or (k + 4)), 62)  # slots are 6-bit codes and 64-bit masks
@@ -877,6 +938,29 @@ def _csr_rows(ptr, values, rows):
     return (new_ptr, *(v[gather] for v in values))
 
 
+def deviation_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], Iterable[int]] | None = None,
+                    fanout: int | None = None, max_pops: int | None = None, workers: int | None = None) -> PathSet:
+    """``k_shortest_paths(net, k, pairs=pairs, method="deviation")`` with the builder's knobs.
+
+    Parameters
+    ----------
+    fanout : sidetracks kept per tree path; default ``k + 4`` (more: closer to exact).
+    max_pops : walks each OD may take from its pool; default ``4k``.
+    workers : threads over chunks of sources; default ``min(4, cpu count)``.
+
+    >>> from surgeguard.examples import ring
+    >>> net = ring(6)
+    >>> deviation_paths(net, k=2, workers=1).n_paths == k_shortest_paths(net, k=2, method="deviation").n_paths
+    True
+    """
+    if k < 1:
+        raise ValidationError(f"k must be >= 1 paths per OD pair, got {k}")
+    if pairs is None:
+        pairs = all_pairs(net)
+    pairs = (np.asarray(pairs[0], dtype=np.int64), np.asarray(pairs[1], dtype=np.int64))
+    return _deviation(net, k, pairs, fanout=fanout, max_pops=max_pops, workers=workers)
+
+
 def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], Iterable[int]] | None = None,
                      method: str = "auto", disjoint: bool = False) -> PathSet:
     """Up to ``k`` candidate paths per OD pair, cheapest IGP cost first.
@@ -915,7 +999,6 @@ def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], It
 
 def all_simple_paths(net: Network, pairs=None, cutoff: int | None = None) -> PathSet:
     """Every simple path of every OD pair (small networks only: used to cross-check the LP)."""
-    import networkx as nx
 
     W, sel = _best_link_matrix(net)
     g = nx.DiGraph()

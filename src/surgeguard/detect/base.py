@@ -18,20 +18,21 @@ the reference holds two or more days, so it is not shrunk by fitting, and floore
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import InputError, NotFittedError, ValidationError
+from ..exceptions import NotFittedError, ValidationError
 from ..traffic import TrafficSeries
+from ..validation import Interval, Options, Params, Registry
 
 __all__ = ["Alert", "SurgeDetector", "traffic_signals", "register_detector", "get_detector",
-           "available_detectors", "DETECTORS"]
+           "available_detectors", "DETECTORS", "complete_bins", "phase_of_day"]
 
-DETECTORS: dict[str, type["SurgeDetector"]] = {}
+#: every surge detector by name; see :func:`register_detector`.
+DETECTORS = Registry("detector")
 
 
 @dataclass(frozen=True)
@@ -67,37 +68,28 @@ class Alert:
 
 
 def register_detector(name: str):
-    """Class decorator adding a :class:`SurgeDetector` subclass to the registry."""
-
-    def deco(cls):
-        cls.name = name
-        DETECTORS[name] = cls
-        return cls
-
-    return deco
+    """Class decorator adding a :class:`SurgeDetector` subclass to :data:`DETECTORS` under ``name``."""
+    return DETECTORS.register(name)
 
 
 def available_detectors() -> list[str]:
     """Registered detector names, sorted."""
-    from . import detectors  # noqa: F401
-
-    return sorted(DETECTORS)
+    return DETECTORS.names()
 
 
 def get_detector(name: str, **params) -> "SurgeDetector":
-    """A new, unfitted detector by name ('cusum', 'residual'); unknown names or parameters raise
-    one-line errors listing the valid ones."""
-    from . import detectors  # noqa: F401
+    """A new, unfitted detector by name ('cusum', 'residual').
 
-    key = str(name).strip().lower()
-    if key not in DETECTORS:
-        raise InputError(f"unknown detector {name!r}; choose one of {sorted(DETECTORS)}")
-    cls = DETECTORS[key]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    bad = sorted(set(params) - accepted)
-    if bad:
-        raise ValidationError(f"detector {key!r} has no parameter(s) {bad}; accepted: {sorted(accepted)}")
-    return cls(**params)
+    Unknown names or parameters raise :class:`~surgeguard.ValidationError` listing the valid ones.
+
+    >>> get_detector("cusum", places="total").places
+    'total'
+    >>> get_detector("bocpd")
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.ValidationError: unknown detector 'bocpd'; choose one of: cusum, residual
+    """
+    return DETECTORS.get(name, **params)
 
 
 def traffic_signals(series: TrafficSeries, places: str = "all") -> tuple[np.ndarray, list[tuple[str, str]]]:
@@ -135,10 +127,12 @@ def traffic_signals(series: TrafficSeries, places: str = "all") -> tuple[np.ndar
     return np.concatenate(cols, axis=1), names
 
 
-class SurgeDetector:
+class SurgeDetector(Params):
     """Base class: daily-profile baseline per signal over time bins, online processing.
 
-    Subclasses set ``__init__`` parameters (stored as given) and implement ``_calibrate(resid)``
+    Subclasses set ``__init__`` parameters (stored as given), declare their valid ranges in
+    ``_parameter_constraints`` (checked by :meth:`validate` when ``fit`` starts; see
+    :mod:`surgeguard.validation`) and implement ``_calibrate(resid)``
     (after the baseline is fitted; ``resid`` are leave-one-day-out residuals (bins, K)),
     ``_reset_state()`` and ``_step(r) -> (alarm mask, log shift, score)`` for one bin of
     residuals ``r`` (K,).
@@ -149,20 +143,17 @@ class SurgeDetector:
     bin_minutes: float = 60.0
     direction: str = "up"
     min_sigma: float = 0.03
-
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
-
-    def clone(self) -> "SurgeDetector":
-        return type(self)(**self.get_params())
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+    _parameter_constraints: ClassVar[dict] = {
+        "places": [Options({"all", "total"})],
+        "bin_minutes": [Interval(float, 0, None, closed="neither")],
+        "direction": [Options({"up", "both"})],
+        "min_sigma": [Interval(float, 0, None, closed="neither")],
+    }
 
     # ------------------------------------------------------------------ fit
     def fit(self, series: TrafficSeries) -> "SurgeDetector":
         """Learn normal traffic from a reference series (at least one full day); returns self."""
-        self._check_params()
+        self.validate()
         if not isinstance(series, TrafficSeries):
             raise ValidationError(f"{self.name}.fit needs a TrafficSeries, got {type(series).__name__}")
         step = series.step
@@ -173,14 +164,14 @@ class SurgeDetector:
             raise ValidationError(f"{self.name}: bin_minutes={self.bin_minutes} must be a multiple of the series step "
                                   f"{step} and divide one day (e.g. 15, 30, 60)")
         vals, names = traffic_signals(series, self.places)
-        bt, B = _complete_bins(series.times, vals, bin_td, step)
+        bt, B = complete_bins(series.times, vals, bin_td, step)
         n_phase = int(pd.Timedelta(days=1) / bin_td)
         if len(bt) < n_phase:
             raise ValidationError(f"{self.name}.fit: the reference traffic {series.name!r} covers {len(bt)} bins of "
                                   f"{bin_td}; at least one full day ({n_phase} bins) is needed")
         self.floor_ = np.maximum(1e-3 * np.median(B, axis=0), 1e-9)
         X = np.log(B + self.floor_)
-        phase = _phase(bt, bin_td)
+        phase = phase_of_day(bt, bin_td)
         day = np.asarray(bt.floor("D").asi8)
         prof = np.full((n_phase, X.shape[1]), np.nan)
         for p in range(n_phase):
@@ -291,25 +282,30 @@ class SurgeDetector:
     def _step(self, r: np.ndarray):
         raise NotImplementedError
 
-    def _check_params(self) -> None:
-        if self.places not in ("all", "total"):
-            raise ValidationError(f"{self.name}: places={self.places!r} must be 'all' or 'total'")
-        if self.direction not in ("up", "both"):
-            raise ValidationError(f"{self.name}: direction={self.direction!r} must be 'up' (surges) or 'both'")
-        if not (isinstance(self.min_sigma, (int, float)) and self.min_sigma > 0):
-            raise ValidationError(f"{self.name}: min_sigma={self.min_sigma!r} must be > 0")
-
     def _check_fitted(self, what: str) -> None:
         if not hasattr(self, "profile_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(reference_series) before {what}()")
 
 
-def _phase(times: pd.DatetimeIndex, bin_td: pd.Timedelta) -> np.ndarray:
+def phase_of_day(times: pd.DatetimeIndex, bin_td: pd.Timedelta) -> np.ndarray:
+    """Index of the time-of-day bin of each of ``times`` (UTC): 0 .. one day / ``bin_td`` - 1.
+
+    >>> t = pd.DatetimeIndex(["2020-03-20T00:30Z", "2020-03-20T13:00Z"])
+    >>> phase_of_day(t, pd.Timedelta(hours=1)).tolist()
+    [0, 13]
+    """
     return np.asarray((times - times.floor("D")) / bin_td).astype(int)
 
 
-def _complete_bins(times: pd.DatetimeIndex, vals: np.ndarray, bin_td: pd.Timedelta, step: pd.Timedelta):
-    """Means over complete bins: (bin start times, (n_bins, K))."""
+def complete_bins(times: pd.DatetimeIndex, vals: np.ndarray, bin_td: pd.Timedelta, step: pd.Timedelta):
+    """Means of ``vals`` (T, K) over the bins of ``bin_td`` that hold every step of ``step``:
+    (bin start times, array (n_bins, K)); incomplete bins are left out.
+
+    >>> t = pd.date_range("2020-03-20T00:30Z", periods=4, freq="30min")
+    >>> bt, means = complete_bins(t, np.arange(4.0)[:, None], pd.Timedelta(hours=1), pd.Timedelta(minutes=30))
+    >>> [str(x) for x in bt], means.ravel().tolist()
+    (['2020-03-20 01:00:00+00:00'], [1.5])
+    """
     keys = times.floor(bin_td)
     per_bin = int(bin_td / step)
     uk, start, counts = np.unique(keys.asi8, return_index=True, return_counts=True)

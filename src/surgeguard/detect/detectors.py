@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import ValidationError
+from ..validation import Interval
 from .base import SurgeDetector, register_detector
 
 __all__ = ["CUSUMDetector", "ResidualDetector"]
 
-
-def _num(name, v, lo=0.0, strict=True):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v) or \
-            (v <= lo if strict else v < lo):
-        raise ValidationError(f"{name}={v!r} must be a number {'>' if strict else '>='} {lo}")
+_POSITIVE = [Interval(float, 0, None, closed="neither")]
+_NONNEGATIVE = [Interval(float, 0, None)]
 
 
 @register_detector("cusum")
@@ -38,7 +35,7 @@ class CUSUMDetector(SurgeDetector):
     Parameters
     ----------
     drift : k in sigma units (reference value), default 0.5.
-    threshold : h in sigma units, default 6.
+    threshold : h in sigma units, default 4.
     min_shift : smallest relative shift of the total worth an alert (0.10: +10 %).
     node_min_shift : the same for a node's in or out traffic (0.25: +25 %).
     node_factor : threshold multiplier for per-node signals (there are 2N of them, so each must be
@@ -64,6 +61,10 @@ class CUSUMDetector(SurgeDetector):
     (True, 'total')
     """
 
+    _parameter_constraints = {**SurgeDetector._parameter_constraints, "drift": _NONNEGATIVE,
+                              "threshold": _POSITIVE, "min_shift": _NONNEGATIVE, "node_min_shift": _NONNEGATIVE,
+                              "node_factor": _POSITIVE}
+
     def __init__(self, *, drift: float = 0.5, threshold: float = 4.0, min_shift: float = 0.10,
                  node_min_shift: float = 0.25, node_factor: float = 3.0, places: str = "all",
                  bin_minutes: float = 60.0, direction: str = "up", min_sigma: float = 0.03):
@@ -78,13 +79,8 @@ class CUSUMDetector(SurgeDetector):
         self.min_sigma = min_sigma
 
     def _calibrate(self, resid):
-        _num("cusum drift", self.drift, strict=False)
-        _num("cusum threshold", self.threshold)
-        _num("cusum min_shift", self.min_shift, strict=False)
-        _num("cusum node_min_shift", self.node_min_shift, strict=False)
         ms = np.where(self.is_node_, float(self.node_min_shift), float(self.min_shift))
         self.k_ = np.maximum(float(self.drift), np.log1p(ms) / (2 * self.sigma_))
-        _num("cusum node_factor", self.node_factor)
         self.h_ = float(self.threshold) * np.sqrt((1 + self.rho_) / (1 - self.rho_)) * \
             np.where(self.is_node_, float(self.node_factor), 1.0)
 
@@ -136,6 +132,10 @@ class ResidualDetector(SurgeDetector):
     node_factor, places, bin_minutes, direction, min_sigma : as for :class:`CUSUMDetector`.
     """
 
+    _parameter_constraints = {**SurgeDetector._parameter_constraints, "halflife_hours": _POSITIVE,
+                              "z": _POSITIVE, "min_shift": _NONNEGATIVE, "node_min_shift": _NONNEGATIVE,
+                              "node_factor": _POSITIVE}
+
     def __init__(self, *, halflife_hours: float = 3.0, z: float = 4.0, min_shift: float = 0.10,
                  node_min_shift: float = 0.25, node_factor: float = 3.0, places: str = "all",
                  bin_minutes: float = 60.0, direction: str = "up", min_sigma: float = 0.03):
@@ -150,9 +150,6 @@ class ResidualDetector(SurgeDetector):
         self.min_sigma = min_sigma
 
     def _calibrate(self, resid):
-        _num("residual halflife_hours", self.halflife_hours)
-        _num("residual z", self.z)
-        _num("residual min_shift", self.min_shift, strict=False)
         a = 1.0 - 0.5 ** (float(self.bin_minutes) / 60.0 / float(self.halflife_hours))
         self.alpha_ = a
         e = np.zeros(resid.shape[1])
@@ -165,7 +162,6 @@ class ResidualDetector(SurgeDetector):
         spread = 1.4826 * np.median(np.abs(tr - np.median(tr, axis=0)), axis=0)
         self.ewma_sigma_ = np.maximum(spread, self.sigma_ * np.sqrt(a / (2 - a)))
         ms = np.where(self.is_node_, float(self.node_min_shift), float(self.min_shift))
-        _num("residual node_factor", self.node_factor)
         zf = float(self.z) * np.where(self.is_node_, float(self.node_factor), 1.0)
         self.limit_ = np.maximum(zf * self.ewma_sigma_, np.log1p(ms))
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..exceptions import ValidationError
 from ..traffic import TrafficSeries
-from .base import _complete_bins, _phase, traffic_signals
+from .base import complete_bins, phase_of_day, traffic_signals
 
 __all__ = ["offline_changepoints"]
 
@@ -37,7 +37,7 @@ def offline_changepoints(series: TrafficSeries, *, places: str = "total", bin_mi
     DataFrame ``time`` (UTC start of the new segment), ``place``, ``direction``, ``shift``
     (relative change of the mean level), sorted by time.
     """
-    import ruptures as rpt
+    import ruptures as rpt  # lazy: ruptures is optional and only needed here
 
     if not isinstance(series, TrafficSeries):
         raise ValidationError(f"offline_changepoints needs a TrafficSeries, got {type(series).__name__}")
@@ -46,13 +46,13 @@ def offline_changepoints(series: TrafficSeries, *, places: str = "total", bin_mi
     if step is None or bin_td < step or bin_td % step != pd.Timedelta(0):
         raise ValidationError(f"bin_minutes={bin_minutes} must be a multiple of the series step {step}")
     vals, names = traffic_signals(series, places)
-    bt, B = _complete_bins(series.times, vals, bin_td, step)
+    bt, B = complete_bins(series.times, vals, bin_td, step)
     if len(bt) < 4:
         raise ValidationError(f"traffic {series.name!r} is too short for change-point analysis ({len(bt)} bins)")
     X = np.log(B + np.maximum(1e-3 * np.median(B, axis=0), 1e-9))
     # daily shape: per-bin median over days of each day's deviation from its own mean, so level
     # changes stay in the remainder (a median over raw days would absorb part of a surge)
-    ph = _phase(bt, bin_td)
+    ph = phase_of_day(bt, bin_td)
     day = np.asarray(bt.floor("D").asi8)
     dev = X.copy()
     for d in np.unique(day):

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ValidationError
+from ..report.svg import Line, line_chart_svg
 from ..traffic import TrafficSeries
-from .base import Alert, SurgeDetector, _phase
+from .base import Alert, SurgeDetector, phase_of_day
 
 __all__ = ["detector_section"]
 
@@ -32,8 +33,6 @@ def detector_section(series: TrafficSeries, alerts: Sequence[Alert], *, detector
     -------
     (heading, html).
     """
-    from ..report.svg import Line, line_chart_svg
-
     if not isinstance(series, TrafficSeries):
         raise ValidationError(f"detector_section needs a TrafficSeries, got {type(series).__name__}")
     alerts = sorted(alerts, key=lambda a: pd.Timestamp(a.time))
@@ -41,7 +40,7 @@ def detector_section(series: TrafficSeries, alerts: Sequence[Alert], *, detector
     total = series.total.sum(axis=(1, 2)) - np.einsum("tii->t", series.total)
     lines = [Line("total traffic", total / 1e9, "#495057", width=1.3)]
     if detector is not None and hasattr(detector, "profile_"):
-        ph = _phase(times, detector.bin_)
+        ph = phase_of_day(times, detector.bin_)
         expected = np.exp(detector.profile_[ph, 0]) - detector.floor_[0]
         lines.append(Line("expected (normal)", expected / 1e9, "#2f9e44", dash="5,4", width=1.2))
     vlines = [(pd.Timestamp(a.time), f"{a.place if a.place == 'total' else a.place + ' ' + a.direction} "

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ..exceptions import ValidationError
 from ..network import Network
@@ -142,7 +143,6 @@ def replay(network: Network, paths: PathSet, series: TrafficSeries, policies: Se
     prev_oracle = None
     it = range(start, stop)
     try:
-        from tqdm.auto import tqdm
 
         it = tqdm(it, desc="replay", unit="step", disable=progress is False if progress is not None else None,
                   leave=False)

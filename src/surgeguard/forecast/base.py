@@ -26,41 +26,34 @@ are used instead, and ``calibration_`` says so.
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import InputError, NotFittedError, ValidationError
+from ..exceptions import NotFittedError, ValidationError
 from ..traffic import TrafficSeries
+from ..validation import Constraint, Interval, Params, Registry, check_param
 
 __all__ = ["TMForecaster", "register_forecaster", "get_forecaster", "available_forecasters",
-           "FORECASTERS", "season_steps"]
+           "FORECASTERS", "season_steps", "check_horizon", "check_quantiles", "check_each"]
 
-#: name -> forecaster class; see :func:`register_forecaster`.
-FORECASTERS: dict[str, type["TMForecaster"]] = {}
+#: every forecaster by name; see :func:`register_forecaster`.
+#: Names are matched case-insensitively, with ``-`` read as ``_``.
+FORECASTERS = Registry("forecaster", normalise=lambda s: str(s).strip().lower().replace("-", "_"))
 
 _MIN_CONFORMAL = 8
-_DAY = pd.Timedelta(days=1)
 
 
 def register_forecaster(name: str):
-    """Class decorator adding a :class:`TMForecaster` subclass to the registry under ``name``."""
-
-    def deco(cls):
-        cls.name = name
-        FORECASTERS[name] = cls
-        return cls
-
-    return deco
+    """Class decorator adding a :class:`TMForecaster` subclass to :data:`FORECASTERS` under ``name``."""
+    return FORECASTERS.register(name)
 
 
 def available_forecasters() -> list[str]:
     """The registered forecaster names, sorted."""
-    _load_all()
-    return sorted(FORECASTERS)
+    return FORECASTERS.names()
 
 
 def get_forecaster(name: str, **params) -> "TMForecaster":
@@ -74,44 +67,38 @@ def get_forecaster(name: str, **params) -> "TMForecaster":
 
     Raises
     ------
-    InputError
-        Unknown name (the message lists the known ones).
     ValidationError
-        Unknown parameter (the message lists the accepted ones).
+        Unknown name or unknown parameter (the message lists the valid ones).
 
     Examples
     --------
     >>> from surgeguard.forecast import get_forecaster
     >>> get_forecaster("seasonal_naive", season_days=1.0)
     SeasonalNaive(season_days=1.0, holdout=0.1)
+    >>> get_forecaster("arima")
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.ValidationError: unknown forecaster 'arima'; choose one of: ets, lgbm, mstl, naive, neural, seasonal_naive
     """
-    _load_all()
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in FORECASTERS:
-        raise InputError(f"unknown forecaster {name!r}; choose one of {sorted(FORECASTERS)}")
-    cls = FORECASTERS[key]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    bad = sorted(set(params) - accepted)
-    if bad:
-        raise ValidationError(f"forecaster {key!r} has no parameter(s) {bad}; accepted: {sorted(accepted)}")
-    return cls(**params)
-
-
-def _load_all() -> None:
-    # importing the modules registers their classes; neural.py imports torch only inside methods
-    from . import gbm, models, neural, stats  # noqa: F401
+    return FORECASTERS.get(name, **params)
 
 
 def season_steps(step: pd.Timedelta, days: float) -> int:
-    """Number of time steps in ``days`` days at time step ``step`` (at least 1)."""
+    """Number of time steps in ``days`` days at time step ``step`` (at least 1).
+
+    >>> season_steps(pd.Timedelta(minutes=5), 1.0)
+    288
+    """
     return max(1, int(round(pd.Timedelta(days=days) / step)))
 
 
-class TMForecaster:
+class TMForecaster(Params):
     """Base class of the traffic-matrix forecasters.
 
-    Subclasses define ``__init__`` (storing parameters only, each under its own name), and the
-    hooks ``_fit(Z, times, Z_valid, times_valid)``, ``_forecast(Z, times, h)`` and, optionally,
+    Subclasses define ``__init__`` (storing parameters only, each under its own name), declare the
+    valid range of each parameter in ``_parameter_constraints`` (checked by :meth:`validate` when
+    ``fit`` starts; see :mod:`surgeguard.validation`), and implement the hooks
+    ``_fit(Z, times, Z_valid, times_valid)``, ``_forecast(Z, times, h)`` and, optionally,
     ``_rolling(Z, times, origins, h)``, all over arrays scaled per series to max 1 on the
     training part.
 
@@ -134,20 +121,7 @@ class TMForecaster:
 
     name: ClassVar[str] = "base"
     holdout: float = 0.1
-
-    # ------------------------------------------------------------------ sklearn-style params
-    def get_params(self) -> dict:
-        """Constructor parameters, read from the ``__init__`` signature."""
-        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters
-                if k != "self"}
-
-    def clone(self) -> "TMForecaster":
-        """An unfitted copy with the same parameters."""
-        return type(self)(**self.get_params())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+    _parameter_constraints: ClassVar[dict] = {"holdout": [Interval(float, 0, 0.5, closed="left")]}
 
     # ------------------------------------------------------------------ TrafficSeries level
     def fit(self, series: TrafficSeries) -> "TMForecaster":
@@ -161,6 +135,7 @@ class TMForecaster:
         -------
         self
         """
+        self.validate()
         self._check_series(series, "fit")
         T, n = len(series), series.n_nodes
         flat = series.total.reshape(T, n * n)
@@ -228,9 +203,9 @@ class TMForecaster:
     # ------------------------------------------------------------------ array level
     def fit_array(self, Y: np.ndarray, times) -> "TMForecaster":
         """Fit on ``Y`` of shape (T, S), non-negative, over ``times`` (T regular UTC timestamps)."""
+        self.validate()
         Y, times = self._check_array(Y, times, "fit")
         T = Y.shape[0]
-        self._check_holdout()
         n_hold = int(math.floor(self.holdout * T))
         n_train = T - n_hold
         self.step_ = _step_of(times, "fit")
@@ -290,8 +265,8 @@ class TMForecaster:
         """Forecast (h, S) in the units of the fitted array; with ``quantiles`` a dict as in
         :meth:`predict`."""
         self._check_fitted("predict")
-        h = _check_h(h)
-        qs = _check_quantiles(quantiles)
+        h = check_horizon(h)
+        qs = check_quantiles(quantiles)
         z = self._forecast(self.hist_Z_, self.hist_times_, h)
         z = np.maximum(np.nan_to_num(z, nan=0.0), 0.0)
         point = z * self.scale_
@@ -331,9 +306,9 @@ class TMForecaster:
         if len(origins) and (origins.min() < self.min_history_ or origins.max() > len(Y)):
             raise ValidationError(f"{self.name}: origins must lie in [{self.min_history_}, {len(Y)}] (history "
                                   f"needed: {self.min_history_} steps)")
-        qs = _check_quantiles(quantiles)
+        qs = check_quantiles(quantiles)
         Z = Y / self.scale_
-        z = np.maximum(np.nan_to_num(self._rolling(Z, times, origins, _check_h(h)), nan=0.0), 0.0)
+        z = np.maximum(np.nan_to_num(self._rolling(Z, times, origins, check_horizon(h)), nan=0.0), 0.0)
         if qs is None:
             return z * self.scale_
         return {"mean": z * self.scale_, **{q: self._band(z, q) for q in qs}}
@@ -383,10 +358,6 @@ class TMForecaster:
     def _param_text(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
 
-    def _check_holdout(self) -> None:
-        if not (isinstance(self.holdout, (int, float)) and 0 <= self.holdout < 0.5):
-            raise ValidationError(f"{self.name}: holdout={self.holdout!r} must be a fraction in [0, 0.5)")
-
     def _check_fitted(self, what: str) -> None:
         if not hasattr(self, "scale_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(series) before {what}()")
@@ -432,13 +403,45 @@ def _step_of(times: pd.DatetimeIndex, what: str) -> pd.Timedelta:
     return pd.Timedelta(int(d[0]), "ns")
 
 
-def _check_h(h) -> int:
+def check_each(obj: Params, name: str, constraint: Constraint) -> list:
+    """The items of parameter ``name`` of ``obj`` (one value or a non-empty sequence), each
+    checked against ``constraint`` with the one message form; returns them as a list.
+
+    >>> from surgeguard.forecast import MSTLForecaster
+    >>> positive = Interval(float, 0, None, closed="neither")
+    >>> check_each(MSTLForecaster(season_days=(1.0, -7.0)), "season_days", positive)
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.ValidationError: The 'season_days' parameter of MSTLForecaster must be a float in (0, inf). Got -7.0 instead.
+    """
+    value = getattr(obj, name)
+    items = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    owner = type(obj).__name__
+    if not items:
+        raise ValidationError(f"The {name!r} parameter of {owner} must be a non-empty sequence of "
+                              f"{constraint.describe()}. Got {value!r} instead.")
+    for v in items:
+        check_param(owner, name, v, [constraint])
+    return items
+
+
+def check_horizon(h) -> int:
+    """``h`` as an int, refusing anything but an integer >= 1 (steps ahead).
+
+    >>> check_horizon(3)
+    3
+    """
     if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
         raise ValidationError(f"horizon h={h!r} must be an integer >= 1 (steps ahead)")
     return int(h)
 
 
-def _check_quantiles(quantiles):
+def check_quantiles(quantiles) -> list[float] | None:
+    """Quantile levels sorted and unique, each strictly between 0 and 1 (None stays None).
+
+    >>> check_quantiles([0.9, 0.1, 0.9])
+    [0.1, 0.9]
+    """
     if quantiles is None:
         return None
     qs = [float(q) for q in np.atleast_1d(quantiles)]

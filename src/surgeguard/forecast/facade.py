@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import NotFittedError, ValidationError
-from .base import TMForecaster, _check_h, _check_quantiles, get_forecaster
+from ..validation import Params
+from .base import TMForecaster, check_horizon, check_quantiles, get_forecaster
 
 __all__ = ["Forecast"]
 
@@ -23,7 +24,7 @@ def _qcol(alias: str, q: float) -> str:
     return f"{alias}-q{q:g}"
 
 
-class Forecast:
+class Forecast(Params):
     """Fit several forecasters on the series of a long frame and forecast them.
 
     Parameters
@@ -103,8 +104,8 @@ class Forecast:
         """Forecast ``h`` steps after the fitted data: long frame ``unique_id, ds, <alias>...``."""
         if not hasattr(self, "models_"):
             raise NotFittedError("Forecast is not fitted yet; call fit(df) before predict()")
-        h = _check_h(h)
-        qs = _check_quantiles(quantiles)
+        h = check_horizon(h)
+        qs = check_quantiles(quantiles)
         first = next(iter(self.models_.values()))
         ft = first.forecast_times(h)
         out = pd.DataFrame({self.id_col: np.repeat(np.asarray(self.ids_, dtype=object), h),
@@ -137,7 +138,7 @@ class Forecast:
         DataFrame ``unique_id, ds, cutoff, y, <alias>...`` (cutoff: the last time seen).
         """
         Y, times, ids = self._pivot(df)
-        h = _check_h(h)
+        h = check_horizon(h)
         step = int(step_size or h)
         if n_windows < 1 or step < 1:
             raise ValidationError("cross_validation needs n_windows >= 1 and step_size >= 1")

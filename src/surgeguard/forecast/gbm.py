@@ -10,11 +10,15 @@ rounds is chosen by early stopping on the holdout part of the fit series.
 
 from __future__ import annotations
 
+import copy
+import inspect
+
 import numpy as np
 import pandas as pd
 
 from ..exceptions import ValidationError
-from .base import TMForecaster, register_forecaster, season_steps
+from ..validation import Boolean, Interval, Options
+from .base import TMForecaster, check_each, register_forecaster, season_steps
 
 __all__ = ["LGBMForecaster", "time_of_day"]
 
@@ -50,6 +54,20 @@ class LGBMForecaster(TMForecaster):
     feature_names_ : the features, in the model's order.
     """
 
+    _parameter_constraints = {
+        **TMForecaster._parameter_constraints,
+        "season_lag": [Boolean(), Options({"auto"})],
+        "rolling_window": [Interval(int, 0, None)],
+        "n_estimators": [Interval(int, 1, None)],
+        "learning_rate": [Interval(float, 0, None, closed="neither")],
+        "num_leaves": [Interval(int, 2, None)],
+        "min_child_samples": [Interval(int, 1, None)],
+        "objective": [Options({"l1", "l2", "huber"})],
+        "early_stopping_rounds": [Interval(int, 0, None)],
+        "random_state": [Interval(int, 0, None)],
+        "n_jobs": [Interval(int, -1, None)],
+    }
+
     def __init__(self, *, lags: tuple = tuple(range(1, 13)), season_lag="auto", rolling_window: int = 12,
                  n_estimators: int = 600, learning_rate: float = 0.1, num_leaves: int = 31,
                  min_child_samples: int = 50, objective: str = "l1", early_stopping_rounds: int = 30,
@@ -67,21 +85,22 @@ class LGBMForecaster(TMForecaster):
         self.n_jobs = n_jobs
         self.holdout = holdout
 
+    def validate(self):
+        """Check the declared ranges and that every lag is a positive number of steps."""
+        super().validate()
+        check_each(self, "lags", Interval(int, 1, None))
+        return self
+
     # ------------------------------------------------------------------ hooks
     def _min_train(self, step) -> int:
-        lags = [int(x) for x in np.atleast_1d(self.lags)]
-        if not lags or min(lags) < 1:
-            raise ValidationError(f"lgbm: lags={self.lags!r} must be positive integers (steps)")
-        if self.objective not in ("l1", "l2", "huber"):
-            raise ValidationError(f"lgbm: objective={self.objective!r} must be 'l1', 'l2' or 'huber'")
         self.day_ = season_steps(step, 1.0)
-        self._lags_base = sorted(set(lags))
+        self._lags_base = sorted({int(x) for x in np.atleast_1d(self.lags)})
         return max(self._lags_base) + max(int(self.rolling_window), 1) + 20
 
     def _fit(self, Z, times, Z_valid, times_valid) -> None:
-        import lightgbm as lgb
-        from mlforecast import MLForecast
-        from mlforecast.lag_transforms import RollingMean
+        import lightgbm as lgb  # lazy: lightgbm is heavy and optional
+        from mlforecast import MLForecast  # lazy: mlforecast is heavy and optional
+        from mlforecast.lag_transforms import RollingMean  # lazy: mlforecast is heavy and optional
 
         n_train = len(Z)
         use_season = self.season_lag if self.season_lag != "auto" else True
@@ -111,8 +130,6 @@ class LGBMForecaster(TMForecaster):
             raise ValidationError("lgbm: no training rows left after the lags; give a longer series")
         fit_kw = {}
         if valid is not None and len(valid) and self.early_stopping_rounds:
-            import inspect
-
             Xv, yv = valid[self.feature_names_], valid["y"]
             if "eval_X" in inspect.signature(model.fit).parameters:  # lightgbm >= 4.7
                 fit_kw = dict(eval_X=(Xv,), eval_y=(yv,))
@@ -135,8 +152,6 @@ class LGBMForecaster(TMForecaster):
         if h > 1:
             return super()._rolling(Z, times, origins, h)
         # one step ahead: the features at step o use only Z[:o], so compute them once for all o
-        import copy
-
         stop = int(origins.max()) + 1 if int(origins.max()) < len(Z) else len(Z)
         Zx, tx = Z[:stop], times[:stop]
         if stop == int(origins.max()):  # the last origin forecasts beyond the data: pad one row

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import ValidationError
+from ..validation import Interval
 from .base import TMForecaster, register_forecaster, season_steps
 
 __all__ = ["Naive", "SeasonalNaive"]
@@ -64,13 +64,14 @@ class SeasonalNaive(TMForecaster):
     [0.0, 1.0, 2.0]
     """
 
+    _parameter_constraints = {**TMForecaster._parameter_constraints,
+                              "season_days": [Interval(float, 0, None, closed="neither")]}
+
     def __init__(self, *, season_days: float = 1.0, holdout: float = 0.1):
         self.season_days = season_days
         self.holdout = holdout
 
     def _min_train(self, step) -> int:
-        if not (isinstance(self.season_days, (int, float)) and self.season_days > 0):
-            raise ValidationError(f"seasonal_naive: season_days={self.season_days!r} must be a number > 0")
         self.season_ = season_steps(step, self.season_days)
         return self.season_ + 1
 

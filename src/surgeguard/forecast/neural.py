@@ -15,7 +15,7 @@ at 0). ``arch='mlp'`` feeds all of it to a two-layer perceptron; ``arch='gru'`` 
 the two windows and joins the rest before the output layer. Training minimises the L1 error
 (MAE) with Adam; the epoch count is chosen by early stopping on the holdout part of the fit
 series (patience ``patience``), and the best epoch's weights are kept. Multi-step forecasts are
-recursive (each prediction becomes the next input). torch is imported only inside this module's
+recursive (each prediction becomes the next input). torch is imported lazily, inside this module's
 functions, so importing :mod:`surgeguard.forecast` does not load it.
 """
 
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ValidationError
+from ..validation import Boolean, Interval, NoneOr, Options
 from .base import TMForecaster, register_forecaster, season_steps
 
 __all__ = ["NeuralForecaster"]
@@ -66,6 +67,23 @@ class NeuralForecaster(TMForecaster):
     fit_seconds_ : training wall time.
     """
 
+    _parameter_constraints = {
+        **TMForecaster._parameter_constraints,
+        "arch": [Options({"mlp", "gru"})],
+        "window": [Interval(int, 1, None)],
+        "hidden": [Interval(int, 1, None)],
+        "embedding": [Interval(int, 0, None)],
+        "season": [Boolean(), Options({"auto"})],
+        "epochs": [Interval(int, 1, None)],
+        "patience": [Interval(int, 1, None)],
+        "batch_size": [Interval(int, 1, None)],
+        "lr": [Interval(float, 0, None, closed="neither")],
+        "weight_decay": [Interval(float, 0, None)],
+        "samples_per_epoch": [NoneOr(), Interval(int, 1, None)],
+        "random_state": [Interval(int, 0, None)],
+        "n_threads": [NoneOr(), Interval(int, 0, None)],
+    }
+
     def __init__(self, *, arch: str = "mlp", window: int = 12, hidden: int = 128, embedding: int = 8,
                  season="auto", epochs: int = 40, patience: int = 5, batch_size: int = 1024, lr: float = 2e-3,
                  weight_decay: float = 0.0, samples_per_epoch: int | None = 300_000, random_state: int = 0,
@@ -88,17 +106,11 @@ class NeuralForecaster(TMForecaster):
 
     # ------------------------------------------------------------------ hooks
     def _min_train(self, step) -> int:
-        if self.arch not in ("mlp", "gru"):
-            raise ValidationError(f"neural: arch={self.arch!r} must be 'mlp' or 'gru'")
-        for key in ("window", "hidden", "epochs", "batch_size"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValidationError(f"neural: {key}={v!r} must be an integer >= 1")
         self.day_ = season_steps(step, 1.0)
         return int(self.window) + 20
 
     def _fit(self, Z, times, Z_valid, times_valid) -> None:
-        import torch
+        import torch  # lazy: torch is heavy and optional
 
         t_start = time.perf_counter()
         n_train, S = Z.shape
@@ -185,7 +197,7 @@ class NeuralForecaster(TMForecaster):
         return self._rolling(Z, times, np.array([len(Z)]), h)[0]
 
     def _rolling(self, Z, times, origins, h):
-        import torch
+        import torch  # lazy: torch is heavy and optional
 
         L, S = self.context_, Z.shape[1]
         totZ = (Z * self.scale_).sum(axis=1) / self.tot_scale_
@@ -264,8 +276,8 @@ def _tod(times) -> np.ndarray:
 
 
 def _build_net(arch: str, n_features: int, window: int, n_flows: int, hidden: int, embedding: int):
-    import torch
-    from torch import nn
+    import torch  # lazy: torch is heavy and optional
+    from torch import nn  # lazy: torch is heavy and optional
 
     class _Net(nn.Module):
         def __init__(self):

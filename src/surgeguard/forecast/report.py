@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ValidationError
+from ..report.svg import Line, line_chart_svg
 from ..traffic import TrafficSeries
 from .base import TMForecaster, get_forecaster
 
@@ -47,8 +48,6 @@ def forecast_section(series: TrafficSeries, *, model: str | TMForecaster = "lgbm
     -------
     (heading, html) for ``report.write_replay_report(..., extra_sections=[...])``.
     """
-    from ..report.svg import Line, line_chart_svg
-
     if not isinstance(series, TrafficSeries):
         raise ValidationError(f"forecast_section needs a TrafficSeries, got {type(series).__name__}")
     if not 0 < fit_fraction < 1:

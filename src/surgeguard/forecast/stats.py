@@ -17,9 +17,13 @@ import warnings
 import numpy as np
 
 from ..exceptions import ValidationError
-from .base import TMForecaster, register_forecaster, season_steps
+from ..validation import Boolean, Interval, NoneOr, Options
+from .base import TMForecaster, check_each, register_forecaster, season_steps
 
 __all__ = ["ETS", "MSTLForecaster"]
+
+#: the ETS forms without a season that AutoETS accepts: error Z/A/M, trend Z/N/A/M, season N
+_NONSEASONAL_ETS = frozenset(e + t + "N" for e in "ZAM" for t in "ZNAM")
 
 
 def _ets_point(components: str, par: np.ndarray, states: np.ndarray, h: int) -> np.ndarray:
@@ -53,7 +57,7 @@ class _ETSCore:
 
     @staticmethod
     def fit(z: np.ndarray, spec: str, damped):
-        from statsforecast.models import AutoETS
+        from statsforecast.models import AutoETS  # lazy: statsforecast is heavy and optional
 
         try:
             with warnings.catch_warnings():
@@ -69,7 +73,7 @@ class _ETSCore:
         """States after each prefix: row t is the state after observing z[:t] (T+1 rows)."""
         if self.model is None:
             return None
-        from statsforecast.ets import forward_ets
+        from statsforecast.ets import forward_ets  # lazy: statsforecast is heavy and optional
 
         return forward_ets(self.model, np.ascontiguousarray(z, dtype=float))["states"]
 
@@ -91,8 +95,8 @@ class ETS(TMForecaster):
 
     Parameters
     ----------
-    model : ETS specification with 'N' season, e.g. 'ZZN' (error and trend chosen by AICc),
-        'ANN' (simple exponential smoothing), 'AAdN'.
+    model : ETS specification with 'N' season: error, trend, season letters, e.g. 'ZZN' (error
+        and trend chosen by AICc), 'ANN' (simple exponential smoothing), 'AAN' (additive trend).
     damped : force (True) or forbid (False) a damped trend; None lets AICc choose.
     holdout : fraction of the fit series held out for the conformal quantiles.
 
@@ -102,15 +106,16 @@ class ETS(TMForecaster):
         'fallback' where the fit failed and the flow is forecast by its last value.
     """
 
+    _parameter_constraints = {**TMForecaster._parameter_constraints,
+                              "model": [Options(_NONSEASONAL_ETS)],
+                              "damped": [NoneOr(), Boolean()]}
+
     def __init__(self, *, model: str = "ZZN", damped: bool | None = None, holdout: float = 0.1):
         self.model = model
         self.damped = damped
         self.holdout = holdout
 
     def _min_train(self, step) -> int:
-        if not (isinstance(self.model, str) and len(self.model) == 3 and self.model[2] == "N"):
-            raise ValidationError(f"ets: model={self.model!r} must be a 3-letter ETS form ending in 'N' "
-                                  "(no season), e.g. 'ZZN' or 'ANN'; use mstl for seasons")
         return 10
 
     def _fit(self, Z, times, Z_valid, times_valid) -> None:
@@ -151,20 +156,26 @@ class MSTLForecaster(TMForecaster):
     profiles_ : per season, an array (S, period) of seasonal values by phase.
     """
 
+    _parameter_constraints = {**TMForecaster._parameter_constraints, "trend": [Options(_NONSEASONAL_ETS)]}
+
     def __init__(self, *, season_days: tuple = (1.0, 7.0), trend: str = "ZZN", holdout: float = 0.1):
         self.season_days = season_days
         self.trend = trend
         self.holdout = holdout
 
+    def validate(self):
+        """Check the declared ranges and that every season is a positive number of days."""
+        super().validate()
+        check_each(self, "season_days", Interval(float, 0, None, closed="neither"))
+        return self
+
     def _min_train(self, step) -> int:
         days = np.atleast_1d(np.asarray(self.season_days, dtype=float))
-        if not (len(days) and np.all(days > 0)):
-            raise ValidationError(f"mstl: season_days={self.season_days!r} must be positive numbers of days")
         self._candidates = sorted({season_steps(step, d) for d in days})
         return 10
 
     def _fit(self, Z, times, Z_valid, times_valid) -> None:
-        from statsforecast.models import MSTL, AutoETS
+        from statsforecast.models import MSTL, AutoETS  # lazy: statsforecast is heavy and optional
 
         n = len(Z)
         self.seasons_ = [p for p in self._candidates if p > 1 and n >= 2 * p]

@@ -8,7 +8,7 @@ Traffic: :func:`read_traffic` dispatches to :func:`read_sndlib_demands`, :func:`
 :func:`read_tunnels` reads DOTE/FIGRET candidate paths.
 """
 
-from ._common import PLACEHOLDER_CAPACITY
+from .common import PLACEHOLDER_CAPACITY
 from .topology import (ABILENE_NODES, GEANT_NODES, read_cfrrl, read_graphml, read_network,
                        read_node_link_json, read_sndlib_network, read_topohub, topohub_keys)
 from .traffic import (RATE_COLUMNS, read_dote_hist, read_frame, read_sndlib_demands, read_traffic,

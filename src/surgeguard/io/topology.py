@@ -23,18 +23,23 @@ Capacities are never guessed. Where a source has none (topohub, SNDlib files wit
 
 from __future__ import annotations
 
+import difflib
+import importlib.resources
+import json
 import re
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import networkx as nx
 import numpy as np
+import topohub
 
 from ..exceptions import InputError, SurgeguardError
 from ..network import Network
 from ..units import to_bps
-from ._common import (PLACEHOLDER_CAPACITY, as_path, choose_names, fill_capacity, one_line, read_text,
+from .common import (PLACEHOLDER_CAPACITY, as_path, choose_names, fill_capacity, one_line, read_text,
                       rename_nodes)
 
 __all__ = [
@@ -177,10 +182,6 @@ def topohub_keys() -> tuple[str, ...]:
     >>> "sndlib/abilene" in topohub_keys()
     True
     """
-    import importlib.resources
-
-    import topohub
-
     root = importlib.resources.files(topohub) / "data"
     keys: list[str] = []
 
@@ -199,7 +200,6 @@ def topohub_keys() -> tuple[str, ...]:
 
 
 def _unknown_key(key: str) -> InputError:
-    import difflib
 
     close = difflib.get_close_matches(key, topohub_keys(), n=3, cutoff=0.6)
     hint = f"did you mean {close}? " if close else ""
@@ -242,7 +242,6 @@ def read_topohub(key: str, *, capacity: float | None = None, name: str | None = 
     """
     if not isinstance(key, str) or not _KEY_RE.match(key) or ".." in key.split("/"):
         raise _unknown_key(str(key))
-    import topohub
 
     try:
         data = topohub.get(key)
@@ -292,7 +291,6 @@ def read_node_link_json(path, *, node_names=None, default_capacity: float | None
     InputError
         If the file is not valid JSON or not a node-link graph.
     """
-    import json
 
     p = as_path(path, "node-link JSON")
     try:
@@ -430,7 +428,6 @@ def read_graphml(path, *, default_capacity: float | None = None, name: str | Non
     InputError
         If the file is not readable GraphML.
     """
-    import networkx as nx
 
     p = as_path(path, "GraphML")
     what = f"GraphML {str(path)!r}"

@@ -20,7 +20,7 @@ import pandas as pd
 from ..exceptions import InputError, SurgeguardError, ValidationError
 from ..traffic import TrafficSeries
 from ..units import to_bps
-from ._common import as_path, node_list, one_line, open_bytes, read_text
+from .common import as_path, node_list, one_line, open_bytes, read_text
 from .topology import ABILENE_NODES
 
 __all__ = [

@@ -32,7 +32,10 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ValidationError
+from ..forecast import get_forecaster
 from ..network import Network
+from ..paths import k_shortest_paths
+from ..routing import get_policy
 from ..traffic import TrafficSeries
 
 __all__ = ["RunoutResult", "runout_dates", "DEFAULT_THRESHOLDS"]
@@ -93,8 +96,6 @@ class RunoutResult:
 
 
 def _routing_splits(network, paths, series, policy):
-    from ..routing import get_policy
-
     if policy == "shortest":
         return get_policy("shortest").route(network, paths, None).splits
     t = int(np.argmax(series.total.sum(axis=(1, 2))))
@@ -138,8 +139,6 @@ def runout_dates(network: Network, series: TrafficSeries, *, paths=None, k: int 
     >>> res.frame.loc["A->B", "warning_date"].strftime("%Y-%m-%d")
     '2024-02-10'
     """
-    from ..routing import k_shortest_paths
-
     if model not in ("linear", "compound"):
         raise ValidationError(f"model={model!r} must be 'linear' or 'compound'")
     th = [float(x) for x in thresholds]
@@ -196,6 +195,8 @@ def runout_dates(network: Network, series: TrafficSeries, *, paths=None, k: int 
                 if b <= 0 or g <= 0:
                     continue
                 years = np.log(x / b) / np.log1p(g) if model == "compound" else (x / b - 1.0) / g
+                if years * _YEAR_DAYS > horizon_days + 1:  # beyond the horizon (maybe beyond pandas' dates)
+                    continue
                 when = (now + pd.Timedelta(days=float(years * _YEAR_DAYS))).round("min")
                 if when <= horizon:
                     dates[n][l], status[n][l] = when, "ahead"
@@ -236,6 +237,7 @@ def runout_dates(network: Network, series: TrafficSeries, *, paths=None, k: int 
         a = y_mean - b * tm_mean
         trend = np.where(ok, b, np.nan)
         t0 = series.times[0]
+        now_days = (now - t0) / pd.Timedelta(days=1)
         for n, x in zip(names, th):
             for l in range(L):
                 obs = np.flatnonzero(Y[:, l] >= x)
@@ -246,9 +248,14 @@ def runout_dates(network: Network, series: TrafficSeries, *, paths=None, k: int 
                     continue
                 target = np.log(x) if model == "compound" else x
                 tc = (target - a[l]) / b[l]
-                when = (t0 + pd.Timedelta(days=float(tc))).round("min")
-                if when <= now:  # the fit says crossed but the last day is below: next day
+                if tc - now_days > horizon_days + 1:  # beyond the horizon (maybe beyond pandas' dates)
+                    continue
+                if tc < now_days - 1:  # the fit says crossed but the last day is below: now
                     when = now
+                else:
+                    when = (t0 + pd.Timedelta(days=float(tc))).round("min")
+                    if when <= now:
+                        when = now
                 if when <= horizon:
                     dates[n][l], status[n][l] = when, "ahead"
         source = "trend"
@@ -269,11 +276,6 @@ def _forecast_series(series: TrafficSeries, forecaster, steps: int | None) -> Tr
     if series.step is None:
         raise ValidationError("a forecaster needs a series with at least two steps")
     if isinstance(forecaster, str):
-        try:
-            from ..forecast import get_forecaster
-        except ImportError:
-            raise ValidationError(f"forecaster {forecaster!r} needs surgeguard.forecast, which is not installed; "
-                                  "give growth= instead") from None
         model = get_forecaster(forecaster)
         label = forecaster
     else:

@@ -3,7 +3,8 @@
 The rule, one for all: route the traffic on IGP shortest paths (ECMP), take each link's peak load
 over the traffic given, divide by the target utilisation, and round up to a standard port size
 (1, 10, 40, 100, 400 Gbit/s; beyond 400G, a bundle of 400G ports). Both directions of a link get the
-larger of the two (ports are bidirectional). Links that carry nothing get the smallest port.
+larger of the two (ports are bidirectional: a circuit of :func:`surgeguard.failures.circuits`).
+Links that carry nothing get the smallest port.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import ValidationError
+from ..failures import circuit_frame
 from ..network import Network
+from ..paths import k_shortest_paths
+from ..routing import ShortestPath
 from ..traffic import TrafficSeries
 
 __all__ = ["size_capacities", "STANDARD_PORTS_BPS", "round_to_ports"]
@@ -44,8 +48,6 @@ def size_capacities(network: Network, traffic, *, target_util: float = 0.6, port
     traffic : an N x N matrix (bit/s) or a :class:`TrafficSeries` (sized to the peak over its steps).
     target_util : peak utilisation the sizing aims at, in (0, 1].
     """
-    from ..routing import ShortestPath, k_shortest_paths
-
     if not 0 < target_util <= 1:
         raise ValidationError(f"target utilisation must be in (0, 1], got {target_util}")
     if isinstance(traffic, TrafficSeries):
@@ -60,10 +62,11 @@ def size_capacities(network: Network, traffic, *, target_util: float = 0.6, port
     d = mats[:, ps.od_src, ps.od_dst]  # (T, n_od)
     flows = d[:, ps.path_od] * routing.splits  # (T, n_paths)
     loads = (ps.incidence @ flows.T).max(axis=1)  # (L,)
-    if symmetric:
-        rev = {(s, t): i for i, (s, t) in enumerate(zip(network.src, network.dst))}
-        back = np.array([rev.get((t, s), i) for i, (s, t) in enumerate(zip(network.src, network.dst))])
-        loads = np.maximum(loads, loads[back])
+    if symmetric:  # both directions of a circuit get the larger load
+        circuit, _ = circuit_frame(network)
+        peak = np.zeros(circuit.max() + 1 if len(circuit) else 0)
+        np.maximum.at(peak, circuit, loads)
+        loads = peak[circuit]
     cap = round_to_ports(loads / target_util, ports)
     out = network.with_capacity(cap)
     out.meta.update({"capacity_source": f"sized: shortest-path peak load / {target_util:g}, rounded to ports "

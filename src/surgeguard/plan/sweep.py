@@ -33,10 +33,13 @@ Examples
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import multiprocessing as mp
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -45,12 +48,13 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ValidationError
+from ..failures import NO_FAILURE, Failure, as_failure, failure_scenarios
 from ..network import Network
 from ..traffic import TrafficSeries
-from ..failures import NO_FAILURE, Failure, as_failure, failure_scenarios
 from .whatif import WhatIf
 
-__all__ = ["sweep", "SweepResult", "plan_sweep", "SweepTask", "EXECUTORS", "select_steps"]
+__all__ = ["sweep", "SweepResult", "plan_sweep", "run_task", "SweepTask", "EXECUTORS", "ROW_COLUMNS",
+           "select_steps"]
 
 #: executors accepted by :func:`sweep` (``"auto"``: Ray when an address is known, else processes)
 EXECUTORS = ("auto", "process", "ray", "serial")
@@ -170,9 +174,6 @@ def _ray_task(network, task) -> list[dict]:
 
 # ---------------------------------------------------------------------------------- executors
 def _map_process(network, tasks, workers: int) -> list[list[dict]]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     workers = max(1, min(int(workers), len(tasks)))
     if workers == 1:
         return [run_task(network, t) for t in tasks]
@@ -182,9 +183,10 @@ def _map_process(network, tasks, workers: int) -> list[list[dict]]:
 
 def _map_ray(network, tasks, address: str | None, timeout: float | None) -> tuple[list[list[dict]], dict]:
     try:
-        import ray
+        import ray  # lazy: ray is heavy and optional (the 'scale' extra)
     except ImportError:  # pragma: no cover - ray is a declared dependency of the 'scale' extra
-        raise ValidationError("Ray is not installed; pip install 'ray[default]' (the 'scale' extra) or drop --ray") from None
+        raise ValidationError("Ray is not installed; pip install 'ray[default]' (the 'scale' extra) or use the "
+                              "'process' executor") from None
     started = False
     if not ray.is_initialized():
         addr = address or os.environ.get("RAY_ADDRESS") or None
@@ -197,7 +199,7 @@ def _map_ray(network, tasks, address: str | None, timeout: float | None) -> tupl
         except (ConnectionError, RuntimeError, ValueError) as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValidationError(f"cannot connect to the Ray cluster at {address or os.environ.get('RAY_ADDRESS')!r} "
-                                  f"({msg[:160]}); start one with 'ray start --head' or check --ray / RAY_ADDRESS"
+                                  f"({msg[:160]}); start one with 'ray start --head' or check the address / RAY_ADDRESS"
                                   ) from None
         started = True
     try:
@@ -247,8 +249,6 @@ class SweepResult:
 
     def write(self, out_dir) -> dict:
         """``sweep.csv``, ``sweep.parquet`` and ``summary.json`` in ``out_dir``."""
-        import json
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         files = {"csv": out / "sweep.csv", "parquet": out / "sweep.parquet", "summary": out / "summary.json"}

@@ -1,6 +1,6 @@
 """Failure what-ifs: every single-link, single-node or SRLG failure, re-routed two ways.
 
-For each failure of a list (:func:`failure_scenarios`) the traffic is re-routed
+For each failure of a list (:func:`surgeguard.failures.failure_scenarios`) the traffic is re-routed
 
 * by **shortest-path reconvergence** (policy ``"shortest"``): what the IGP does on its own. Every
   router splits traffic toward a destination equally over its next hops on shortest paths of the
@@ -11,10 +11,11 @@ For each failure of a list (:func:`failure_scenarios`) the traffic is re-routed
   contribution and adding the new one. Loads along each DAG are propagated for all affected
   destinations at once with one sparse matrix (see :meth:`EcmpReconvergence.link_loads`);
 * by **re-optimised TE** (policy ``"optimal"``, or any other registered policy): the min-MLU LP
-  over the surviving candidate paths. Paths crossing a failed link are switched off (column upper
-  bound 0 in the HiGHS model, which is kept alive and re-solved from the previous basis); an OD
-  pair that loses all its candidates gets its k shortest paths on the surviving graph (added as
-  columns once, enabled only for that failure); an OD pair the failure disconnects is reported as
+  over the surviving candidate paths. Paths crossing a failed link are switched off
+  (:meth:`surgeguard.optimise.mlu.MluLP.set_usable`: the model is kept alive and re-solved from the
+  previous basis); an OD pair that loses all its candidates gets its k shortest paths on the
+  surviving graph (added once with :meth:`surgeguard.paths.PathSet.with_paths`, enabled only for
+  that failure); an OD pair the failure disconnects is reported as
   unrouted traffic, not an error.
 
 Per failure and policy the result holds the MLU, the links above 100 % utilisation, and the
@@ -22,15 +23,16 @@ traffic lost (bit/s, per traffic class when the traffic has classes) as two part
 
 * ``unrouted_bps``: demand with no surviving path (disconnected OD pairs, and all demand from or
   to a failed node);
-* ``dropped_bps``: traffic that does not fit. As in :func:`surgeguard.evaluate.evaluate`, a link
-  with load above capacity drops the fraction ``1 - capacity / load`` of every flow crossing it and
-  a flow loses the largest such fraction along its path. For ECMP the "paths" are those of each
+* ``dropped_bps``: traffic that does not fit, by the one loss model of
+  :mod:`surgeguard.evaluate.metrics` (:func:`link_loss_fraction`): a link with load above capacity
+  drops the fraction ``1 - capacity / load`` of every flow crossing it and a flow loses the largest
+  such fraction along its path. For ECMP the "paths" are those of each
   destination's DAG with their hop-by-hop shares; the sum over paths is computed exactly by one
   extra DAG propagation per distinct congested fraction.
 
 :class:`WhatIfResult` then ranks the failures (traffic lost first, then MLU) and gives, per link,
 its worst-case utilisation over all failures and the failure that causes it: the table of Cisco
-WAE's Simulation Analysis.
+WAE's Simulation Analysis. Its report section is :func:`surgeguard.report.sections.whatif.failures_section`.
 
 Examples
 --------
@@ -48,7 +50,7 @@ Examples
 
 from __future__ import annotations
 
-import math
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,27 +60,26 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
+from tqdm.auto import tqdm
 
-from ..exceptions import InputError, ValidationError
+from ..evaluate.metrics import OVERLOAD_RTOL, link_loss_fraction, path_loss_fraction
+from ..exceptions import ValidationError
+from ..failures import NO_FAILURE, Failure, as_failure, failure_masks, failure_scenarios
 from ..network import Network
+from ..optimise.mlu import MluLP
+from ..paths import PathSet, k_shortest_paths
+from ..routing import get_policy
 from ..traffic import TrafficSeries
-from ..failures import (FAILURE_KINDS, NO_FAILURE, Failure, as_failure, circuits, failure_masks,
-                        failure_scenarios, read_failures_file)
 
-__all__ = [
-    "Failure", "FAILURE_KINDS", "circuits", "failure_scenarios", "read_failures_file", "failure_masks",
-    "EcmpReconvergence", "LinkLoads", "FailureEvaluation", "WhatIf", "WhatIfResult",
-    "evaluate_failure", "run_whatif", "pick_traffic", "failures_section", "NO_FAILURE",
-]
-
-#: Utilisation above which a link counts as overloaded (1 + a relative tolerance).
-_OVER = 1.0 + 1e-9
+__all__ = ["EcmpReconvergence", "LinkLoads", "FailureEvaluation", "WhatIf", "WhatIfResult", "evaluate_failure",
+           "run_whatif", "pick_traffic"]
 
 
 def _as_demands(network: Network, traffic, classes=None) -> tuple[np.ndarray, tuple[str, ...] | None]:
     """(C, N, N) bit/s and class names (None for one aggregate) from a matrix or class stack."""
     if isinstance(traffic, TrafficSeries):
-        raise ValidationError("give one traffic matrix, not a series; pick a step with pick_traffic(series, at=...)")
+        raise ValidationError("give one traffic matrix, not a series; pick a step with "
+                              "pick_traffic(series, network, at=...)")
     dem = np.asarray(traffic, dtype=float)
     n = network.n_nodes
     if dem.ndim == 2:
@@ -115,7 +116,7 @@ def pick_traffic(series: TrafficSeries, network: Network, *, at: int | None = No
     else:
         if not -len(ts) <= at < len(ts):
             raise ValidationError(f"step {at} is outside the series' {len(ts)} steps (0..{len(ts) - 1}); pick "
-                                  "another --at or use --peak")
+                                  "another step, or none for the busiest")
         i, how = int(at) % len(ts), "at"
     v = ts.values[i]
     dem = v if ts.classes is not None else v[None]
@@ -329,9 +330,7 @@ class EcmpReconvergence:
     def _dropped(self, load: np.ndarray, on_of, dem: np.ndarray) -> np.ndarray:
         """(C,) traffic lost to congestion: each flow loses the largest drop fraction on its path."""
         C = load.shape[1]
-        tot = load.sum(axis=1)
-        cap = self.network.capacity
-        frac = np.where(tot > cap * _OVER, 1.0 - cap / np.where(tot > 0, tot, 1.0), 0.0)
+        frac = link_loss_fraction(load.sum(axis=1), self.network.capacity)
         if not (frac > 0).any():
             return np.zeros(C)
         on, fan, dm = self.on, self.fan, dem
@@ -356,8 +355,8 @@ class EcmpReconvergence:
 class _TeEngine:
     """The min-MLU LP over the surviving candidate paths, one HiGHS model for all failures."""
 
-    def __init__(self, network: Network, paths, *, k: int = 4, policy: str = "optimal", solver: str = "auto",
-                 second_stage: bool = True, time_limit: float | None = None):
+    def __init__(self, network: Network, paths: PathSet, *, k: int = 4, policy: str = "optimal",
+                 solver: str = "auto", second_stage: bool = True, time_limit: float | None = None):
         paths.check_network(network)
         self.network, self.base, self.k = network, paths, int(k)
         self.policy, self.solver, self.second_stage, self.time_limit = policy, solver, second_stage, time_limit
@@ -368,13 +367,8 @@ class _TeEngine:
         self._tag = None          # per augmented path: -1 base, else index into self._extra_list
 
     # -- candidate paths per failure
-    def _dead(self, ps, alive: np.ndarray) -> np.ndarray:
-        return (ps.incidence.T @ (~alive).astype(float)) > 0
-
-    def prepare(self, failures: Iterable[Failure], masks) -> None:
+    def prepare(self, failures: Iterable[Failure]) -> None:
         """Find the OD pairs that lose every candidate under each failure and give them new paths."""
-        from ..routing import k_shortest_paths
-
         ps, net = self.base, self.network
         changed = False
         for f in failures:
@@ -382,12 +376,10 @@ class _TeEngine:
             if key in self._done:
                 continue
             self._done.add(key)
-            alive, fnodes = masks(f)
+            alive, fnodes = failure_masks(net, f)
             if alive.all():
                 continue
-            dead = self._dead(ps, alive)
-            n_alive = np.bincount(ps.path_od, weights=(~dead).astype(float), minlength=ps.n_od)
-            lacking = n_alive == 0
+            lacking = ps.od_sum(ps.usable_without(~alive).astype(float)) == 0
             if len(fnodes):
                 lacking &= ~np.isin(ps.od_src, fnodes) & ~np.isin(ps.od_dst, fnodes)
             if not lacking.any():
@@ -405,41 +397,13 @@ class _TeEngine:
             self._build()
 
     def _build(self) -> None:
-        from ..routing.optimal import MluLP
-        from ..paths import PathSet
-        from ..routing import get_policy
-
         ps, net = self.base, self.network
         items = sorted(self._extra.items(), key=lambda kv: (kv[0][0], kv[0][1]))
         self._extra_list = [keys for _, keys in items]
-        if items:
-            e_od = np.array([od for (od, _), _ in items], dtype=np.int64)
-            e_links = [np.array(l, dtype=np.int64) for (_, l), _ in items]
-            e_cnt = np.bincount(e_od, minlength=ps.n_od)
-            b_cnt = ps.paths_per_od
-            od_ptr = np.concatenate([[0], np.cumsum(b_cnt + e_cnt)])
-            n_paths = int(od_ptr[-1])
-            pos_base = np.repeat(od_ptr[:-1], b_cnt) + (np.arange(ps.n_paths) - np.repeat(ps.od_ptr[:-1], b_cnt))
-            e_rank = np.arange(len(e_od)) - np.searchsorted(e_od, e_od, side="left")
-            pos_extra = od_ptr[e_od] + b_cnt[e_od] + e_rank
-            hops = np.zeros(n_paths, dtype=np.int64)
-            hops[pos_base] = ps.hops
-            hops[pos_extra] = [len(x) for x in e_links]
-            link_ptr = np.concatenate([[0], np.cumsum(hops)])
-            link_idx = np.empty(link_ptr[-1], dtype=np.int64)
-            gather = np.repeat(link_ptr[pos_base] - ps.link_ptr[:-1], ps.hops) + np.arange(len(ps.link_idx))
-            link_idx[gather] = ps.link_idx
-            for p, links in zip(pos_extra, e_links):
-                link_idx[link_ptr[p]:link_ptr[p + 1]] = links
-            seg = np.repeat(np.arange(n_paths), hops)
-            cost = np.bincount(seg, weights=net.metric[link_idx], minlength=n_paths)
-            lat = np.bincount(seg, weights=net.latency_ms[link_idx], minlength=n_paths)
-            aug = PathSet(ps.node_names, ps.link_names, ps.od_src, ps.od_dst, od_ptr, link_ptr, link_idx,
-                          cost, lat, ps.method + "+failover", dict(ps.meta))
-            tag = np.full(n_paths, -1, dtype=np.int64)
-            tag[pos_extra] = np.arange(len(e_od))
-        else:
-            aug, tag = ps, np.full(ps.n_paths, -1, dtype=np.int64)
+        aug, pos = ps.with_paths(net, [od for (od, _), _ in items], [links for (_, links), _ in items],
+                                 method=ps.method + "+failover")
+        tag = np.full(aug.n_paths, -1, dtype=np.int64)
+        tag[pos] = np.arange(len(pos))
         self._aug, self._tag = aug, tag
         if self.policy == "optimal":
             self._lp = MluLP(net, aug, solver=self.solver, time_limit=self.time_limit)
@@ -448,21 +412,19 @@ class _TeEngine:
 
     def _enabled(self, failure: Failure, alive: np.ndarray) -> np.ndarray:
         key = failure.name, failure.links, failure.nodes
-        ok = ~self._dead(self._aug, alive)
+        ok = self._aug.usable_without(~alive)
         extra = self._tag >= 0
         if extra.any():
             mine = np.array([key in self._extra_list[t] for t in self._tag[extra]])
             ok[extra] &= mine
         return ok
 
-    def link_loads(self, dem: np.ndarray, failure: Failure, masks) -> tuple[LinkLoads, dict]:
-        import highspy
-
-        self.prepare([failure], masks)
+    def link_loads(self, dem: np.ndarray, failure: Failure) -> tuple[LinkLoads, dict]:
+        self.prepare([failure])
         ps, net = self._aug, self.network
-        alive, fnodes = masks(failure)
+        alive, fnodes = failure_masks(net, failure)
         enabled = self._enabled(failure, alive)
-        has = np.bincount(ps.path_od, weights=enabled.astype(float), minlength=ps.n_od) > 0
+        has = ps.od_sum(enabled.astype(float)) > 0
         if len(fnodes):
             has &= ~np.isin(ps.od_src, fnodes) & ~np.isin(ps.od_dst, fnodes)
         d_c = dem[:, ps.od_src, ps.od_dst]                         # (C, n_od)
@@ -475,30 +437,19 @@ class _TeEngine:
         tm[ps.od_src[has], ps.od_dst[has]] = d_c[:, has].sum(axis=0)
         t0 = time.perf_counter()
         if self.policy == "optimal":
-            lp = self._lp
-            upper = np.where(enabled, highspy.kHighsInf, 0.0)
-            lp.h.changeColsBounds(ps.n_paths, np.arange(ps.n_paths, dtype=np.int32), np.zeros(ps.n_paths), upper)
-            splits, info = lp.solve(tm, second_stage=self.second_stage)
+            self._lp.set_usable(enabled)
+            splits, info = self._lp.solve(tm, second_stage=self.second_stage)
         else:
-            sub = ps._subset_paths(np.arange(ps.n_od), np.bincount(ps.path_od, weights=enabled, minlength=ps.n_od)
-                                   .astype(np.int64), np.flatnonzero(enabled))
-            keep_od = np.diff(sub.od_ptr) > 0
-            sub = sub.subset_ods(keep_od)
-            r = self._lp.route(net, sub, tm)
+            r = self._lp.route(net, ps.subset(enabled), tm)   # ODs left without a path are dropped
             splits = np.zeros(ps.n_paths)
-            en_idx = np.flatnonzero(enabled & np.repeat(keep_od, ps.paths_per_od))
-            splits[en_idx] = r.splits
+            splits[enabled] = r.splits
             info = dict(r.info)
         info["route_seconds"] = time.perf_counter() - t0
         splits = np.where(enabled, splits, 0.0)
         flows = splits[:, None] * d_c.T[ps.path_od] * has[ps.path_od][:, None]   # (n_paths, C)
         load = ps.incidence @ flows
         ll = LinkLoads(np.asarray(load), unrouted, int((enabled & (self._tag >= 0)).sum()))
-        tot = ll.total
-        cap = net.capacity
-        frac = np.where(tot > cap * _OVER, 1.0 - cap / np.where(tot > 0, tot, 1.0), 0.0)
-        path_frac = np.maximum.reduceat(frac[ps.link_idx], ps.link_ptr[:-1]) if ps.n_paths else np.zeros(0)
-        ll.dropped = (flows * path_frac[:, None]).sum(axis=0)
+        ll.dropped = (flows * path_loss_fraction(ps, ll.total, net.capacity)[:, None]).sum(axis=0)
         return ll, info
 
 
@@ -558,7 +509,7 @@ class FailureEvaluation:
 def _make_eval(network, failure, policy, ll: LinkLoads, dem, classes, info) -> FailureEvaluation:
     tot = ll.total
     util = tot / network.capacity
-    over = tuple(np.asarray(network.link_names, dtype=object)[util > _OVER])
+    over = tuple(np.asarray(network.link_names, dtype=object)[tot > network.capacity * (1.0 + OVERLOAD_RTOL)])
     dropped = ll.dropped if ll.dropped is not None else np.zeros(dem.shape[0])
     lost_c = ll.unrouted + dropped
     by_class = {c: float(v) for c, v in zip(classes, lost_c)} if classes else None
@@ -589,8 +540,6 @@ class WhatIf:
     def __init__(self, network: Network, *, policies: Sequence[str] = ("shortest", "optimal"), paths=None,
                  k: int = 4, igp: str = "metric", second_stage: bool = True, solver: str = "auto",
                  time_limit: float | None = None):
-        from ..routing import get_policy
-
         if isinstance(policies, str):
             policies = [p.strip() for p in policies.split(",") if p.strip()]
         if not policies:
@@ -614,10 +563,9 @@ class WhatIf:
             self._ecmp = EcmpReconvergence(self.network, igp=self.igp)
         return self._ecmp
 
-    def paths(self):
+    def paths(self) -> PathSet:
+        """The TE candidate paths (built on first use: ``k`` shortest per OD pair)."""
         if self._paths is None:
-            from ..routing import k_shortest_paths
-
             self._paths = k_shortest_paths(self.network, k=self.k)
         return self._paths
 
@@ -627,16 +575,13 @@ class WhatIf:
                                          second_stage=self.second_stage, time_limit=self.time_limit)
         return self._te[policy]
 
-    def _masks(self, failure):
-        return failure_masks(self.network, failure)
-
     def prepare(self, failures: Sequence[Failure]) -> None:
         """Build the engines and the TE's extra paths for ``failures`` ahead of :meth:`evaluate`."""
         for p in self.policies:
             if p == "shortest":
                 _ = self.ecmp
             else:
-                self._te_engine(p).prepare(failures, self._masks)
+                self._te_engine(p).prepare(failures)
 
     def evaluate(self, failure, traffic, *, policy: str | None = None, classes=None) -> FailureEvaluation:
         """One failure (a :class:`Failure`, link/node names, or None for none) under one policy."""
@@ -650,7 +595,7 @@ class WhatIf:
             ll = self.ecmp.link_loads(dem, failure, dropped=True)
             info = {}
         else:
-            ll, info = self._te_engine(policy).link_loads(dem, failure, self._masks)
+            ll, info = self._te_engine(policy).link_loads(dem, failure)
         info["seconds"] = time.perf_counter() - t0
         return _make_eval(self.network, failure, policy, ll, dem, classes, info)
 
@@ -676,8 +621,6 @@ class WhatIf:
         evals = []
         it = [(f, p) for f in failures for p in self.policies]
         if progress:
-            from tqdm.auto import tqdm
-
             it = tqdm(it, desc="failures", unit="case", leave=False)
         for f, p in it:
             evals.append(self.evaluate(f, dem, policy=p, classes=classes))
@@ -763,8 +706,6 @@ class WhatIfResult:
 
     def write(self, out_dir) -> dict:
         """Write ``failures.csv``, ``links.csv`` and ``summary.json`` to ``out_dir``; returns the paths."""
-        import json
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         files = {"failures": out / "failures.csv", "links": out / "links.csv", "summary": out / "summary.json"}
@@ -847,124 +788,3 @@ def run_whatif(network: Network, traffic, failures="single-link", *, policies=("
         dem = traffic
     wi = WhatIf(network, policies=policies, paths=paths, k=k, igp=igp, second_stage=second_stage)
     return wi.run(dem, failures, classes=classes, progress=progress, meta=meta)
-
-
-# ============================================================================== report section
-def _bar_svg(rows: pd.DataFrame, width: int = 640) -> str:
-    """Horizontal bars of base and worst-case utilisation per link (inline SVG)."""
-    from html import escape
-
-    bar_h, gap, left, right = 14, 6, 210, 64
-    h = len(rows) * (bar_h + gap) + 26
-    umax = max(1.0, float(rows["worst_util"].max()) if len(rows) else 1.0)
-    scale = (width - left - right) / umax
-
-    def col(u):
-        return "#c92a2a" if u > 1 else "#e8590c" if u > 0.9 else "#f59f00" if u > 0.7 else "#2f9e44"
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" style="max-width:{width}px" role="img" '
-             'aria-label="worst-case utilisation per link">']
-    x1 = left + scale * 1.0
-    parts.append(f'<line x1="{x1:.1f}" y1="0" x2="{x1:.1f}" y2="{h - 18}" stroke="#495057" stroke-dasharray="3 3"/>')
-    parts.append(f'<text x="{x1:.1f}" y="{h - 4}" font-size="11" text-anchor="middle" fill="#495057">100%</text>')
-    for i, r in enumerate(rows.itertuples()):
-        y = i * (bar_h + gap) + 4
-        parts.append(f'<text x="{left - 6}" y="{y + bar_h - 3}" font-size="11.5" text-anchor="end">'
-                     f'{escape(str(r.link))}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{max(scale * r.worst_util, 0.5):.1f}" height="{bar_h}" '
-                     f'fill="{col(r.worst_util)}" rx="2"><title>{escape(str(r.link))}: worst {r.worst_util:.1%} '
-                     f'({escape(str(r.worst_failure))}), intact {r.base_util:.1%}</title></rect>')
-        parts.append(f'<rect x="{left}" y="{y + bar_h / 2 - 1.5:.1f}" width="{max(scale * r.base_util, 0.5):.1f}" '
-                     'height="3" fill="#212529" opacity="0.55"/>')
-        parts.append(f'<text x="{left + scale * r.worst_util + 5:.1f}" y="{y + bar_h - 3}" font-size="11">'
-                     f'{r.worst_util:.0%}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def failures_section(network: Network, traffic=None, *, result: WhatIfResult | None = None,
-                     failures="single-link", policies=("shortest", "optimal"), at: int | None = None,
-                     top: int = 10, paths=None, k: int = 4) -> tuple[str, str]:
-    """The report section "Failures": worst failures and per-link worst-case utilisation.
-
-    Parameters
-    ----------
-    network : the intact network with capacities.
-    traffic : a :class:`TrafficSeries` (its busiest step, or step ``at``) or a matrix; not needed
-        when ``result`` is given.
-    result : a :class:`WhatIfResult` already computed (then nothing is re-run).
-    failures, policies, paths, k : as :func:`run_whatif`.
-    top : rows in each table.
-
-    Returns
-    -------
-    ``(heading, html)``: a self-contained HTML fragment (tables and an inline SVG, no external
-    resources) for ``extra_sections`` of :func:`surgeguard.report.html.write_replay_report`.
-    """
-    from html import escape
-
-    if result is None:
-        if traffic is None:
-            raise ValidationError("failures_section needs traffic (a series or a matrix) or a computed result")
-        result = run_whatif(network, traffic, failures, policies=policies, at=at, paths=paths, k=k)
-    res = result
-
-    def pct(x):
-        return f"{x:.1%}"
-
-    def gb(x):
-        return "0" if x == 0 else f"{x / 1e9:,.2f}"
-
-    n_f = len(res.failures) // max(len(res.policies), 1)
-    when = ""
-    if "time" in res.meta:
-        when = f" at {pd.Timestamp(res.meta['time']):%Y-%m-%d %H:%M} UTC ({res.meta.get('step_choice', '')} step)"
-    kinds = sorted(set(res.failures["kind"])) if len(res.failures) else []
-    html = [f'<p class="sub">{n_f} failure scenarios ({escape(", ".join(kinds))}) of {escape(network.name)}{when}; '
-            "each re-routed by IGP reconvergence (<b>shortest</b>: ECMP on the surviving graph) and by re-optimised "
-            "TE (<b>optimal</b>: min-MLU LP over the surviving candidate paths). Lost traffic = demand with no "
-            "surviving path + traffic dropped on overloaded links.</p>"]
-    # summary per policy
-    html.append('<div class="table-wrap"><table><thead><tr><th class="l">policy</th><th>MLU intact</th>'
-                "<th>worst MLU</th><th>failures with a link &gt; 100%</th><th>failures losing traffic</th>"
-                "<th>worst loss, Gbit/s</th></tr></thead><tbody>")
-    for p in res.policies:
-        df = res.failures[res.failures["policy"] == p]
-        wm = df["mlu"].max() if len(df) else res.baseline[p].mlu
-        cls = ' class="bad"' if wm > 1 else ""
-        html.append(f'<tr><td class="l pname">{escape(p)}</td><td>{pct(res.baseline[p].mlu)}</td><td{cls}>{pct(wm)}'
-                    f"</td><td>{int((df['links_over_100'] > 0).sum())}</td><td>{int((df['lost_bps'] > 0).sum())}</td>"
-                    f"<td>{gb(df['lost_bps'].max() if len(df) else 0.0)}</td></tr>")
-    html.append("</tbody></table></div>")
-    # worst failures
-    class_cols = [c for c in res.failures.columns if c.startswith("lost_bps[")]
-    html.append(f"<h3 style='margin-top:14px'>Worst {top} failures per policy</h3>"
-                '<div class="table-wrap"><table><thead><tr><th class="l">policy</th><th class="l">failure</th>'
-                "<th>MLU</th><th class='l'>worst link</th><th>links &gt; 100%</th><th>unrouted, Gbit/s</th>"
-                "<th>dropped, Gbit/s</th>"
-                + "".join(f"<th>lost {escape(c[9:-1])}, Gbit/s</th>" for c in class_cols) + "</tr></thead><tbody>")
-    for r in res.worst(top).to_dict("records"):
-        cls = ' class="bad"' if r["mlu"] > 1 else ' class="warn"' if r["mlu"] > 0.9 else ""
-        html.append(f"<tr><td class='l'>{escape(r['policy'])}</td><td class='l'>{escape(r['failure'])}</td>"
-                    f"<td{cls}>{pct(r['mlu'])}</td><td class='l'>{escape(r['worst_link'])}</td>"
-                    f"<td>{r['links_over_100']}</td><td>{gb(r['unrouted_bps'])}</td><td>{gb(r['dropped_bps'])}</td>"
-                    + "".join(f"<td>{gb(r[c])}</td>" for c in class_cols) + "</tr>")
-    html.append("</tbody></table></div>")
-    # per-link worst case
-    html.append(f"<h3 style='margin-top:14px'>Per link: worst-case utilisation and the failure that causes it "
-                f"(top {top})</h3>")
-    for p in res.policies:
-        lk = res.links[res.links["policy"] == p].head(top)
-        html.append(f'<p class="sub"><b>{escape(p)}</b></p><div class="table-wrap"><table><thead><tr>'
-                    "<th class='l'>link</th><th>capacity, Gbit/s</th><th>intact</th><th>worst case</th>"
-                    "<th class='l'>caused by</th></tr></thead><tbody>")
-        for r in lk.to_dict("records"):
-            cls = ' class="bad"' if r["worst_util"] > 1 else ' class="warn"' if r["worst_util"] > 0.9 else ""
-            html.append(f"<tr><td class='l'>{escape(r['link'])}</td><td>{r['capacity'] / 1e9:,.0f}</td>"
-                        f"<td>{pct(r['base_util'])}</td><td{cls}>{pct(r['worst_util'])}</td>"
-                        f"<td class='l'>{escape(str(r['worst_failure']))}</td></tr>")
-        html.append("</tbody></table></div>")
-        html.append(f"<figure style='margin-top:8px'><figcaption class='sub'>{escape(p)}: worst-case utilisation "
-                    "(bar) and intact utilisation (dark line), top links</figcaption>"
-                    f"{_bar_svg(lk)}</figure>")
-    return "Failures", "".join(html)

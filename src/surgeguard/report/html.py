@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .. import __version__
+
 from .svg import Line, line_chart_svg, network_map_svg, node_labels, util_legend_html
 
 __all__ = ["write_replay_report", "render_replay_report", "fmt_ratio", "fmt_count", "fmt_tbit",
@@ -458,7 +460,6 @@ def _facts(result, policies) -> str:
 def render_replay_report(result, *, title: str, intro: str = "",
                          extra_sections: list[tuple[str, str]] | None = None) -> str:
     """The report page as a string; see :func:`write_replay_report`."""
-    from .. import __version__
 
     policies = result.policies
     colors = _policy_colors(policies)

@@ -8,7 +8,7 @@ almost everywhere,
     loads = R (splits ⊙ d_next[path_od]),   MLU = max_l loads_l / c_l,
 
 with ``R`` the links x paths incidence of the :class:`~surgeguard.routing.PathSet`. Each sample's
-MLU is divided by the optimum of the same matrix (the LP of :mod:`~surgeguard.routing.optimal`,
+MLU is divided by the optimum of the same matrix (the LP of :mod:`~surgeguard.optimise.mlu`,
 solved once per training matrix), so the loss is the ratio to the oracle and every interval counts
 the same whatever its volume.
 
@@ -32,7 +32,7 @@ on the validation ratio, the best epoch kept.
 Hedging with the LP (``prior='robust'``, the default). The MLU is convex in the split vector, so
 the average of two routings is never worse than the average of their MLUs, and better when they
 err differently. The policy's routing is ``mix * robust + (1 - mix) * model``, where ``robust`` is
-the min-mean-MLU routing of the last ``prior_window`` matrices (:mod:`~surgeguard.routing.robust`)
+the min-mean-MLU routing of the last ``prior_window`` matrices (:mod:`~surgeguard.optimise.scenario`)
 and ``mix`` is chosen on the validation part from :data:`MIX_GRID` (0 = the pure model, 1 = pure
 ``robust``). On the validation parts of the real series: Abilene pure model 1.052 / robust 1.047
 / mixed 1.033 mean ratio to the oracle; GÉANT 1.008 / 1.032 / 1.007.
@@ -47,25 +47,33 @@ routing, initialised to equal splits.
 
 Before H matrices of history exist, the policy falls back to ``robust`` over what history there is
 (the min-MLU routing of the last matrix when there is one, ``shortest`` when there is none).
+
+torch is imported only when a model is trained, loaded or used (:func:`_torch`); the report
+section on the policy is :func:`surgeguard.report.sections.learned.learned_section`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..exceptions import InputError, NotFittedError, ValidationError
 from ..network import Network
-from ..traffic import TrafficSeries
+from ..optimise.mlu import MluLP
+from ..optimise.scenario import ScenarioLP
 from ..paths import PathSet
+from ..traffic import TrafficSeries
+from ..validation import Constraint, InstanceOf, Interval, NoneOr, Options, Params
 from .policies import Policy, get_policy, register_policy
 from .routing import Routing
 
-__all__ = ["LearnedRouter", "Learned", "load_learned", "learned_section"]
+__all__ = ["LearnedRouter", "Learned", "load_learned", "ModelMismatchError"]
 
 #: bumped when the saved file's layout changes
 FORMAT_VERSION = 1
@@ -76,7 +84,7 @@ MIX_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 def _torch():
     try:
-        import torch
+        import torch  # lazy: torch is heavy and optional
     except ImportError as exc:  # pragma: no cover - torch is a declared dependency
         raise ImportError("the learned policy needs PyTorch: pip install 'surgeguard[ai]'") from exc
     return torch
@@ -100,6 +108,21 @@ def _pad_layout(od_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mask = col[None, :] < counts[:, None]
     index = np.where(mask, od_ptr[:-1, None] + col[None, :], 0)
     return index, mask
+
+
+class ModelMismatchError(ValidationError):
+    """A learned model used with another network or other candidate paths than it was trained on."""
+
+
+class _Widths(Constraint):
+    """A non-empty sequence of positive integer layer widths, e.g. (256, 256)."""
+
+    def accepts(self, value) -> bool:
+        return (isinstance(value, (tuple, list)) and len(value) > 0
+                and all(isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h >= 1 for h in value))
+
+    def describe(self) -> str:
+        return "a tuple of positive layer widths such as (256, 256)"
 
 
 class _SplitNet:
@@ -134,7 +157,7 @@ class _SplitNet:
         return SplitNet()
 
 
-class LearnedRouter:
+class LearnedRouter(Params):
     """A split-ratio model for one (network, paths), trained to minimise the next MLU.
 
     Parameters
@@ -151,7 +174,8 @@ class LearnedRouter:
     prior : 'robust' (mix the model's routing with the scenario LP's, see module notes) or None.
     mix : weight of the prior routing, or 'auto' (chosen on the validation part; 0.5 without one).
     prior_window : matrices the prior LP looks back over.
-    threads : torch threads during training and inference (1: see :func:`_threads`).
+    threads : torch threads during training and inference (1: see :func:`_threads`; None or 0:
+        torch's default).
     random_state : seed for torch and the sample order.
 
     Attributes
@@ -178,6 +202,16 @@ class LearnedRouter:
     True
     """
 
+    _parameter_constraints = {
+        "history": [Interval(int, 1, None)], "hidden": [_Widths()], "alpha": [Interval(float, 0, None)],
+        "epochs": [Interval(int, 1, None)], "batch_size": [Interval(int, 1, None)],
+        "lr": [Interval(float, 0, None, closed="neither")], "weight_decay": [Interval(float, 0, None)],
+        "dropout": [Interval(float, 0, 1, closed="left")], "patience": [Interval(int, 1, None)],
+        "max_seconds": [NoneOr(), Interval(float, 0, None)], "smooth": [Interval(float, 0, None)],
+        "prior": [NoneOr(), Options({"robust"})], "mix": [Options({"auto"}), Interval(float, 0, 1)],
+        "prior_window": [Interval(int, 1, None)], "threads": [NoneOr(), Interval(int, 0, None)],
+        "random_state": [Interval(int, 0, None)]}
+
     def __init__(self, history: int = 12, hidden: tuple[int, ...] = (256, 256), alpha: float = 0.1,
                  epochs: int = 60, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4,
                  dropout: float = 0.1, patience: int = 10, max_seconds: float | None = None,
@@ -201,38 +235,15 @@ class LearnedRouter:
         self.threads = threads
         self.random_state = random_state
 
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
-
-    def __repr__(self) -> str:
-        return f"LearnedRouter({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
-
     # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        for name in ("history", "epochs", "batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValidationError(f"learned: {name}={v!r} must be an integer >= 1, e.g. {name}=12")
-        if not (self.alpha >= 0 and np.isfinite(self.alpha)):
-            raise ValidationError(f"learned: alpha={self.alpha!r} must be >= 0 (0 = no robustness term)")
-        if not 0 <= self.dropout < 1:
-            raise ValidationError(f"learned: dropout={self.dropout!r} must be in [0, 1)")
-        if self.prior not in (None, "robust"):
-            raise ValidationError(f"learned: prior={self.prior!r} is not known; use prior='robust' or None")
-        if not (self.mix == "auto" or (isinstance(self.mix, (int, float)) and 0 <= self.mix <= 1)):
-            raise ValidationError(f"learned: mix={self.mix!r} must be 'auto' or a weight in [0, 1]")
-        if not isinstance(self.prior_window, (int, np.integer)) or self.prior_window < 1:
-            raise ValidationError(f"learned: prior_window={self.prior_window!r} must be an integer >= 1, e.g. 12")
-        if any(int(h) < 1 for h in self.hidden):
-            raise ValidationError(f"learned: hidden={self.hidden!r} must be positive layer widths, e.g. (256, 256)")
-
     def _check_fitted(self):
         if getattr(self, "module_", None) is None:
             raise NotFittedError("this LearnedRouter is not trained yet; call fit(network, paths, series) "
                                  "or LearnedRouter.load(path)")
 
     def check_compatible(self, network: Network, paths: PathSet) -> None:
-        """Raise a one-line error unless the model was trained for this network and these paths."""
+        """Raise :class:`ModelMismatchError` (a one-line :class:`~surgeguard.ValidationError`) unless
+        the model was trained for this network and these paths."""
         self._check_fitted()
         fp = _fingerprint(network, paths)
         mine = self.fingerprint_
@@ -242,16 +253,15 @@ class LearnedRouter:
             a, b = mine[key], fp[key]
             same = (np.allclose(a, b, rtol=1e-9) if key == "capacity" and len(a) == len(b) else a == b)
             if not same:
-                raise ValidationError(
+                raise ModelMismatchError(
                     f"learned model was trained on other {what} ({len(mine['nodes'])} nodes, "
                     f"{len(mine['links'])} links, {mine['od_ptr'][-1]} paths) than this network/paths "
                     f"({len(fp['nodes'])} nodes, {len(fp['links'])} links, {fp['od_ptr'][-1]} paths); "
-                    "use the same --network and --paths/--k as for `surgeguard train`, or retrain")
+                    "use the network and candidate paths (the same paths file or k) the model was trained "
+                    "with, or retrain it")
 
     def _prior_splits(self, network: Network, paths: PathSet, tms: np.ndarray) -> np.ndarray:
         """The prior routing (``robust``: min mean MLU over ``tms``), (n_paths,)."""
-        from .robust import ScenarioLP
-
         key = (id(network), id(paths))
         if getattr(self, "_prior_key_", None) != key:
             self._prior_lp_ = ScenarioLP(network, paths)
@@ -292,9 +302,7 @@ class LearnedRouter:
 
     def _fit(self, network, paths, series, val_start, val_stop, progress):
         torch = _torch()
-        from .optimal import MluLP
-
-        self._check_params()
+        self.validate()
         paths.check_network(network)
         series = series.reorder(network.node_names)
         H = int(self.history)
@@ -328,7 +336,7 @@ class LearnedRouter:
         Rt = torch.as_tensor(ps.incidence.toarray().T, dtype=torch.float32)  # (n_paths, L)
         cap = torch.as_tensor(network.capacity / gscale, dtype=torch.float32)
         path_od = torch.as_tensor(ps.path_od, dtype=torch.long)
-        cmin = np.minimum.reduceat(network.capacity[ps.link_idx], ps.link_ptr[:-1]) / gscale  # bottleneck/path
+        cmin = ps.path_min(network.capacity) / gscale  # bottleneck of each path
         inv_cmin = torch.as_tensor(1.0 / cmin, dtype=torch.float32)
         pidx = torch.as_tensor(pad_index)
         pmask = torch.as_tensor(pad_mask)
@@ -474,9 +482,17 @@ class LearnedRouter:
             self.check_compatible(network, paths)
             pr = self._prior_splits(network, paths, h[-int(self.prior_window):])
             s = self.mix_ * pr + (1.0 - self.mix_) * s
-        s = np.clip(s, 0.0, None)
-        od_ptr = np.asarray(self.fingerprint_["od_ptr"])
-        return s / np.repeat(np.add.reduceat(s, od_ptr[:-1]), np.diff(od_ptr))
+        return self._layout().normalise(np.clip(s, 0.0, None))
+
+    def _layout(self) -> PathSet:
+        """The candidate paths' layout (ODs and links of each path) read from the fingerprint."""
+        if getattr(self, "layout_", None) is None:
+            fp = self.fingerprint_
+            n_paths = len(fp["link_ptr"]) - 1
+            self.layout_ = PathSet(tuple(fp["nodes"]), tuple(fp["links"]), np.asarray(fp["od_src"]),
+                                   np.asarray(fp["od_dst"]), np.asarray(fp["od_ptr"]), np.asarray(fp["link_ptr"]),
+                                   np.asarray(fp["link_idx"]), np.zeros(n_paths), np.zeros(n_paths), "learned model")
+        return self.layout_
 
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> Path:
@@ -501,7 +517,8 @@ class LearnedRouter:
         torch = _torch()
         p = Path(path)
         if not p.is_file():
-            raise InputError(f"learned model {str(p)!r} not found; train one with `surgeguard train ... --out {p}`")
+            raise InputError(f"learned model {str(p)!r} not found; give the path of a model saved by "
+                             "LearnedRouter.save or `surgeguard train`")
         try:
             blob = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as exc:
@@ -550,17 +567,8 @@ def _threads(n: int | None):
 
 
 def _progress(total: int, progress: bool | None):
-    try:
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc="train", unit="epoch", leave=False,
-                    disable=(progress is False) if progress is not None else None)
-    except ImportError:  # pragma: no cover
-        class _Null:
-            def update(self, n): pass
-            def set_postfix(self, d): pass
-            def close(self): pass
-        return _Null()
+    return tqdm(total=total, desc="train", unit="epoch", leave=False,
+                disable=(progress is False) if progress is not None else None)
 
 
 class Learned(Policy):
@@ -568,20 +576,23 @@ class Learned(Policy):
 
     Parameters
     ----------
-    model : a trained :class:`LearnedRouter`, or the path of a model file (``surgeguard train
-        --out``). Required.
+    model : a trained :class:`LearnedRouter`, or the path of a model file (written by
+        :meth:`LearnedRouter.save` or ``surgeguard train``). Required.
     fallback : the policy used while fewer than H matrices of history exist (default ``robust``:
         the mean-MLU routing of the matrices seen so far; with none, ``shortest``).
 
     Notes
     -----
     ``route(tm)`` for one known matrix (``surgeguard solve``) feeds the model H copies of ``tm``:
-    the routing it would choose after H intervals of that same matrix.
+    the routing it would choose after H intervals of that same matrix; its ``info["mlu"]`` is that
+    routing's MLU on ``tm``.
     """
 
     name = "learned"
-    #: the CLI asks for ``--model`` up front
+    #: the CLI asks for a model up front
     requires_model = True
+    _parameter_constraints = {"model": [NoneOr(), InstanceOf(LearnedRouter, str, os.PathLike)],
+                              "fallback": [InstanceOf(str)]}
 
     def __init__(self, model: "LearnedRouter | str | Path | None" = None, fallback: str = "robust"):
         self.model = model
@@ -589,9 +600,10 @@ class Learned(Policy):
 
     def _router(self, network, paths) -> LearnedRouter:
         if getattr(self, "router_", None) is None:
+            self.validate()
             if self.model is None:
-                raise ValidationError("the learned policy needs a trained model: pass --model MODEL "
-                                      "(from `surgeguard train`) or Learned(model=...)")
+                raise ValidationError("the learned policy needs a trained model: pass model= a trained "
+                                      "LearnedRouter or the path of a saved model")
             self.router_ = self.model if isinstance(self.model, LearnedRouter) else LearnedRouter.load(self.model)
         key = (id(network), id(paths))
         if getattr(self, "_checked_", None) != key:
@@ -605,7 +617,9 @@ class Learned(Policy):
         t0 = time.perf_counter()
         s = m.predict_splits(np.repeat(tm[None], max(int(m.history), int(m.prior_window) if m.prior else 1), axis=0),
                              network=network, paths=paths)
-        return Routing(paths, s, self.name, {"solve_seconds": time.perf_counter() - t0})
+        r = Routing(paths, s, self.name, {"solve_seconds": time.perf_counter() - t0})
+        r.info["mlu"] = float((r.link_loads(tm) / network.capacity).max(initial=0.0))
+        return r
 
     def decide(self, network, paths, history: TrafficSeries, *, warm=None) -> Routing:
         m = self._router(network, paths)
@@ -618,41 +632,6 @@ class Learned(Policy):
         need = max(int(m.history), int(m.prior_window) if m.prior else 1)
         s = m.predict_splits(history.total[-need:], network=network, paths=paths)
         return Routing(paths, s, self.name, {"solve_seconds": time.perf_counter() - t0})
-
-
-def learned_section(result, model: LearnedRouter | None = None, *, policy: str = "learned") -> tuple[str, str]:
-    """A (heading, HTML) section on the learned policy for a replay report.
-
-    Parameters
-    ----------
-    result : a :class:`~surgeguard.evaluate.ReplayResult` that includes ``policy``.
-    model : the router it used (for its training facts), optional.
-    policy : the policy's name in the replay.
-    """
-    import html
-
-    s = result.summary()["policies"]
-    if policy not in s:
-        raise ValidationError(f"replay has no policy {policy!r}; replay with --policy ...,{policy}")
-    rows = []
-    for name in [n for n in s if n != "oracle"]:
-        v = s[name]
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{v['ratio_mean']:.3f}</td><td>{v['ratio_p99']:.3f}</td>"
-                    f"<td>{v['ratio_max']:.3f}</td><td>{v['intervals_over_1']}</td>"
-                    f"<td>{1e3 * v['decision_seconds_mean']:.1f}</td></tr>")
-    facts = ""
-    if model is not None and getattr(model, "module_", None) is not None:
-        facts = (f"<p>Model: MLP over the last {model.history} matrices, hidden layers {tuple(model.hidden)}, "
-                 f"robustness weight alpha = {model.alpha:g}; trained on {html.escape(model.trained_on_[0])} .. "
-                 f"{html.escape(model.trained_on_[1])} in {model.train_seconds_:.0f} s (best epoch "
-                 f"{model.best_epoch_}).</p>")
-    body = ("<p>The learned policy maps the last traffic matrices to split ratios over the candidate paths; it "
-            "was trained to minimise the next interval's maximum link utilisation (ratio to the optimum), with a "
-            "penalty on routings that a burst would congest. Below, each policy's MLU as a ratio to the oracle "
-            "(the optimum of the actual matrix, known only afterwards).</p>" + facts +
-            "<table><thead><tr><th>policy</th><th>ratio mean</th><th>p99</th><th>max</th><th>intervals &gt; 100%</th>"
-            "<th>decision ms</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
-    return "Learned routing", body
 
 
 register_policy("learned", Learned)

@@ -16,7 +16,7 @@ class Optimal(Policy):
 
     Parameters
     ----------
-    solver : "auto" (simplex up to 20,000 paths, interior point beyond), "simplex", "ipm", "pdlp".
+    solver : "auto" (simplex up to 50,000 paths, interior point beyond), "simplex", "ipm", "pdlp".
     second_stage : among MLU-optimal routings, pick the one with least demand-weighted latency.
     time_limit : seconds for HiGHS; hitting it raises :class:`~surgeguard.SolverError`.
 
@@ -26,6 +26,12 @@ class Optimal(Policy):
     """
 
     name = "optimal"
+    _parameter_constraints = {
+        "solver": [Options({"auto", "simplex", "ipm", "pdlp"})],
+        "second_stage": [Boolean()],
+        "time_limit": [NoneOr(), Interval(float, 0, None, closed="neither")],
+        "threads": [NoneOr(), Interval(int, 1, None)],
+    }
 
     def __init__(self, solver: str = "auto", second_stage: bool = True, time_limit: float | None = None,
                  threads: int | None = None):
@@ -35,6 +41,7 @@ class Optimal(Policy):
         self.threads = threads
 
     def route(self, network, paths, tm, *, warm=None) -> Routing:
+        self.validate()
         key = (id(network), id(paths))
         if getattr(self, "_lp_key_", None) != key:  # one live model per (network, paths)
             self.lp_ = MluLP(network, paths, solver=self.solver, time_limit=self.time_limit, threads=self.threads)

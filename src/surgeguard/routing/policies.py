@@ -46,6 +46,7 @@ class Policy(Params):
             return get_policy(self.fallback).route(network, paths, np.zeros((network.n_nodes,) * 2))
         return self.route(network, paths, history.matrix(-1), warm=warm)
 
+
 #: every routing policy by name (the CLI's ``--policy``); see :func:`register_policy`.
 POLICIES = Registry("policy")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ..exceptions import ValidationError
 from ..paths import PathSet
@@ -36,7 +37,7 @@ class Routing:
         if not np.isfinite(s).all() or (s < -1e-9).any():
             raise ValidationError("routing splits must be finite and >= 0")
         s = np.clip(s, 0.0, None)
-        sums = np.add.reduceat(s, self.paths.od_ptr[:-1]) if self.paths.n_od else np.zeros(0)
+        sums = self.paths.od_sum(s)
         bad = np.abs(sums - 1.0) > 1e-6
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
@@ -68,7 +69,6 @@ class Routing:
 
     def to_frame(self):
         """Long frame: src, dst, path (node names joined by '-'), cost, split."""
-        import pandas as pd
 
         ps = self.paths
         nz = np.flatnonzero(self.splits > 0)

@@ -10,6 +10,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from ..network import Network
 from ..paths import PathSet
+from ..validation import Interval
 from .policies import Policy, register_policy
 from .routing import Routing
 
@@ -23,11 +24,20 @@ def ecmp_splits(network: Network, paths: PathSet, rtol: float = 1e-9) -> np.ndar
     shortest candidate path therefore carries the product over its hops of 1 / (number of
     equal-cost next hops at that hop). Candidate paths longer than the shortest get nothing. When
     every equal-cost path is a candidate (the usual case for k >= the ECMP width) this is exactly
-    the routers' split; otherwise the weights are renormalised over the candidates present.
+    the routers' split; otherwise the weights are renormalised over the candidates present. An
+    OD pair none of whose shortest paths is a candidate gets its cheapest candidate.
+
+    On ``ring(4)`` (equal metrics) node 0 reaches node 2 over two equal-cost paths:
+
+    >>> from surgeguard.examples import ring
+    >>> from surgeguard.paths import k_shortest_paths
+    >>> net = ring(4); ps = k_shortest_paths(net, k=2)
+    >>> s = ecmp_splits(net, ps); k = ps.od_lookup[0, 2]
+    >>> s[ps.od_ptr[k]:ps.od_ptr[k + 1]].tolist()
+    [0.5, 0.5]
     """
     n = network.n_nodes
-    W = sp.csr_matrix((network.metric, (network.src, network.dst)), shape=(n, n))
-    # parallel links: csr sums duplicates; take the minimum metric instead
+    # parallel links: a CSR matrix would sum their metrics; keep the minimum metric instead
     order = np.lexsort((network.metric, network.dst, network.src))
     s, d, m = network.src[order], network.dst[order], network.metric[order]
     first = np.ones(len(order), bool)
@@ -51,34 +61,48 @@ def ecmp_splits(network: Network, paths: PathSet, rtol: float = 1e-9) -> np.ndar
     f = fan[link_t, src[paths.link_idx]]
     logw = -np.bincount(seg, weights=np.log(np.maximum(f, 1.0)), minlength=paths.n_paths)
     wgt = np.where(is_sp, np.exp(logw), 0.0)
-    sums = np.add.reduceat(wgt, paths.od_ptr[:-1])
-    # an OD whose shortest path is not a candidate: fall back to its cheapest candidate
-    none = sums <= 0
-    if none.any():
-        wgt[paths.od_ptr[:-1][none]] = 1.0
-        sums = np.add.reduceat(wgt, paths.od_ptr[:-1])
-    return wgt / np.repeat(sums, paths.paths_per_od)
+    # an OD whose shortest path is not a candidate falls back to its cheapest candidate
+    return paths.normalise(wgt)
 
 
 class ShortestPath(Policy):
     """Shortest paths on the IGP metric, ECMP on ties (see :func:`ecmp_splits`).
 
-    The routing does not depend on traffic, so ``decide`` needs no history.
+    Parameters
+    ----------
+    rtol : relative tolerance under which two path costs are equal (ECMP ties).
+
+    The routing does not depend on traffic, so ``decide`` needs no history and ``route`` accepts
+    ``tm=None``. Given a matrix, ``info["mlu"]`` is the routing's MLU on it; without one the
+    routing cannot know its MLU and ``info`` has no ``mlu``.
+
+    >>> from surgeguard.examples import two_paths
+    >>> from surgeguard.paths import k_shortest_paths
+    >>> net = two_paths(); ps = k_shortest_paths(net, k=2)
+    >>> tm = np.zeros((4, 4)); tm[0, 3] = 15e9  # all of it on S-A-T, the cheaper route
+    >>> round(ShortestPath().route(net, ps, tm).info["mlu"], 6)
+    1.5
+    >>> "mlu" in ShortestPath().route(net, ps, None).info
+    False
     """
 
     name = "shortest"
+    _parameter_constraints = {"rtol": [Interval(float, 0, None)]}
 
     def __init__(self, rtol: float = 1e-9):
         self.rtol = rtol
 
     def route(self, network, paths, tm, *, warm=None) -> Routing:
+        self.validate()
         t0 = time.perf_counter()
         key = (id(paths), self.rtol)
         cache = paths.meta.setdefault("_ecmp_cache", {})
         if key not in cache:
             cache[key] = ecmp_splits(network, paths, self.rtol)
-        splits = cache[key]
-        return Routing(paths, splits, self.name, {"solve_seconds": time.perf_counter() - t0})
+        r = Routing(paths, cache[key], self.name, {"solve_seconds": time.perf_counter() - t0})
+        if tm is not None:
+            r.info["mlu"] = float((r.link_loads(tm) / network.capacity).max(initial=0.0))
+        return r
 
     def decide(self, network, paths, history, *, warm=None) -> Routing:
         return self.route(network, paths, None)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ValidationError
+from ..detect import get_detector
 from ..traffic import TrafficSeries
+from ..validation import InstanceOf, Interval, NoneOr
 from .policies import Policy, get_policy, register_policy
 from .routing import Routing
 
@@ -37,6 +38,9 @@ class Switching(Policy):
     base_options, on_alert_options : keyword options for the two policies (e.g. ``{'model': path}``
         for ``learned``).
 
+    ``route(tm)`` routes with ``base``, and its ``info`` (``mlu`` included: the routing's MLU on
+    ``tm``) is the base policy's.
+
     Examples
     --------
     >>> p = Switching(base="optimal-last", on_alert="robust")
@@ -45,6 +49,11 @@ class Switching(Policy):
     """
 
     name = "switching"
+    _parameter_constraints = {
+        "base": [InstanceOf(str, Policy)], "on_alert": [InstanceOf(str, Policy)], "detector": [InstanceOf(str)],
+        "detector_options": [NoneOr(), InstanceOf(dict)], "reference_days": [Interval(float, 0, None, closed="neither")],
+        "hold_hours": [NoneOr(), Interval(float, 0, None)], "base_options": [NoneOr(), InstanceOf(dict)],
+        "on_alert_options": [NoneOr(), InstanceOf(dict)]}
 
     def __init__(self, base: str = "optimal-last", on_alert: str = "robust", detector: str = "cusum",
                  detector_options: dict | None = None, reference_days: float = 1.0,
@@ -61,8 +70,7 @@ class Switching(Policy):
 
     def _policies(self):
         if getattr(self, "base_", None) is None:
-            if not self.reference_days > 0:
-                raise ValidationError(f"switching: reference_days={self.reference_days!r} must be > 0, e.g. 1")
+            self.validate()
             self.base_ = get_policy(self.base, **(self.base_options or {}))
             self.alt_ = get_policy(self.on_alert, **(self.on_alert_options or {}))
             self.active_ = "base"
@@ -73,8 +81,6 @@ class Switching(Policy):
 
     def _watch(self, history: TrafficSeries):
         """Feed the unseen steps to the detector; returns the new alerts."""
-        from ..detect import get_detector
-
         n = len(history)
         if getattr(self, "detector_", None) is None:
             step = history.step

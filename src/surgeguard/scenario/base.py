@@ -1,8 +1,11 @@
-"""The scenario contract and the ``name[:key=value,...]`` spec parser shared by every scenario.
+"""The scenario contract, the scenario registry and the ``name[:key=value,...]`` spec parser.
 
 A scenario is a dataclass of parameters with ``apply(series, network=None) -> TrafficSeries``; it
-never changes its input. ``Scenario.from_string`` builds one from the CLI form
-``name:key=value,key=value``. Values that are lists or mappings use ``;`` (or ``|``) between items
+never changes its input. Its parameters follow :class:`~surgeguard.validation.Params`
+(``get_params``, ``clone``, ``validate`` against the declared ``_parameter_constraints``, checked
+when ``apply`` starts and when a spec is parsed). ``Scenario.from_string`` builds one from the
+spec form ``name:key=value,key=value``; :func:`get_scenario` looks the name up in
+:data:`SCENARIOS`. Values that are lists or mappings use ``;`` (or ``|``) between items
 and ``:`` (or ``=``) between a name and its number: ``regions=Casablanca-Settat:1.5;Fès-Meknès:1.2``.
 """
 
@@ -17,9 +20,13 @@ import pandas as pd
 from ..exceptions import ValidationError
 from ..network import Network
 from ..traffic import TrafficSeries
+from ..validation import Params, Registry
 
-__all__ = ["Scenario", "NoScenario", "split_spec", "parse_float", "parse_mapping", "parse_names",
-           "parse_timestamp", "parse_days"]
+__all__ = ["Scenario", "NoScenario", "SCENARIOS", "get_scenario", "available_scenarios", "register_scenario",
+           "split_spec", "parse_float", "parse_mapping", "parse_names", "parse_timestamp", "parse_days"]
+
+#: every scenario by name, as used in the spec ``NAME[:key=value,...]``; see :func:`register_scenario`.
+SCENARIOS = Registry("scenario")
 
 
 def split_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -98,11 +105,12 @@ def parse_timestamp(key: str, value) -> pd.Timestamp:
 
 
 @dataclass
-class Scenario:
+class Scenario(Params):
     """Base class: a named set of parameters that transforms a traffic series.
 
-    Subclasses are dataclasses; they set ``name`` and ``_parsers`` (field -> ``f(key, text)``), and
-    implement :meth:`apply`.
+    Subclasses are dataclasses; they set ``name``, ``_parsers`` (field -> ``f(key, text)``) and
+    ``_parameter_constraints`` (field -> allowed values, see :mod:`surgeguard.validation`), and
+    implement :meth:`apply`, which starts with :meth:`validate`.
     """
 
     name: ClassVar[str] = "scenario"
@@ -123,7 +131,7 @@ class Scenario:
             hint = f"valid keys are {valid}" if valid else f"{cls.name!r} takes no parameters"
             raise ValidationError(f"unknown {cls.name} parameter(s) {bad} in {spec!r}; {hint}")
         kwargs = {k: cls._parsers.get(k, parse_float)(k, v) for k, v in kv.items()}
-        return cls(**kwargs)
+        return cls(**kwargs).validate()
 
     def describe(self, series: TrafficSeries | None = None) -> dict:
         """Name, spec and every parameter, for reports (``start`` resolved when ``series`` is given)."""
@@ -164,6 +172,7 @@ def _same(a, b) -> bool:
         return False
 
 
+@SCENARIOS.register("none")
 @dataclass
 class NoScenario(Scenario):
     """The identity scenario (``'none'``): the series unchanged, as a baseline."""
@@ -173,3 +182,35 @@ class NoScenario(Scenario):
     def apply(self, series: TrafficSeries, network: Network | None = None) -> TrafficSeries:
         """Return ``series`` itself."""
         return series
+
+
+def register_scenario(cls: type[Scenario]) -> type[Scenario]:
+    """Add a :class:`Scenario` subclass to :data:`SCENARIOS` under ``cls.name`` (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Scenario)):
+        raise ValidationError(f"register_scenario needs a Scenario subclass, got {cls!r}")
+    return SCENARIOS.register(cls.name, cls)
+
+
+def available_scenarios() -> list[str]:
+    """Names accepted by :func:`get_scenario`."""
+    return SCENARIOS.names()
+
+
+def get_scenario(spec: str | Scenario) -> Scenario:
+    """A scenario from ``'name[:key=value,...]'`` (a :class:`Scenario` is returned as it is).
+
+    Unknown names or keys raise :class:`~surgeguard.ValidationError` listing the valid ones.
+    Mapping values use ``name:factor`` items separated by ``;``, lists use ``;``:
+    ``'lockdown:regions=Casablanca-Settat:1.5;Fès-Meknès:1.2,hubs=Casablanca;Rabat'``.
+
+    >>> get_scenario("none")
+    NoScenario()
+    >>> get_scenario("surge")
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.ValidationError: unknown scenario 'surge'; choose one of: lockdown, none
+    """
+    if isinstance(spec, Scenario):
+        return spec
+    name, _ = split_spec(spec)
+    return SCENARIOS[name].from_string(spec)

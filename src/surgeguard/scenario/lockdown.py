@@ -30,8 +30,9 @@ with the ramp ``r(t)`` going linearly from 0 at ``start`` to 1 at ``start + ramp
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,8 @@ import pandas as pd
 from ..exceptions import ValidationError
 from ..network import Network
 from ..traffic import TrafficSeries
-from .base import Scenario, parse_days, parse_float, parse_mapping, parse_names, parse_timestamp
+from ..validation import InstanceOf, Interval, NoneOr, check_param
+from .base import SCENARIOS, Scenario, parse_days, parse_mapping, parse_names, parse_timestamp
 from .profile import local_hours
 
 __all__ = ["Lockdown", "LOCKDOWN_DATE"]
@@ -57,6 +59,7 @@ def _default_class_factors() -> dict[str, float]:
     return {"critical": 10.0, "videoconf": 2.0}
 
 
+@SCENARIOS.register("lockdown")
 @dataclass
 class Lockdown(Scenario):
     """A lockdown surge, applied to any traffic series from a start time.
@@ -119,39 +122,51 @@ class Lockdown(Scenario):
         "class_factors": parse_mapping, "hubs": parse_names,
     }
 
+    _parameter_constraints = {
+        "start": [NoneOr(), InstanceOf(pd.Timestamp)],
+        "growth": [Interval(float, -1, None, closed="neither")],
+        "ramp_days": [Interval(float, 0, None)],
+        "daytime_boost": [Interval(float, 0, None)],
+        "day_start_hour": [Interval(float, 0, 24, closed="left")],
+        "day_end_hour": [Interval(float, 0, 24, closed="right")],
+        "weekend_days": [InstanceOf(tuple)],
+        "regions": [InstanceOf(dict)],
+        "class_factors": [InstanceOf(dict)],
+        "upload_extra": [Interval(float, -1, None, closed="neither")],
+        "hubs": [NoneOr(), InstanceOf(tuple)],
+        "utc_offset_hours": [NoneOr(), Interval(float, -14, 14)],
+    }
+
     def __post_init__(self):
+        # normalise the forms (timestamps in UTC, floats, tuples, plain dicts); ranges are checked
+        # by validate() when apply() starts or a spec is parsed
         if self.start is not None:
             self.start = parse_timestamp("start", self.start)
-        for key in ("growth", "ramp_days", "daytime_boost", "day_start_hour", "day_end_hour", "upload_extra"):
-            v = getattr(self, key)
-            if not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v):
-                raise ValidationError(f"lockdown {key}={v!r} must be a finite number")
-            setattr(self, key, float(v))
-        if self.growth <= -1:
-            raise ValidationError(f"lockdown growth={self.growth} must be > -1 (0.3 means +30 %)")
-        if self.ramp_days < 0:
-            raise ValidationError(f"lockdown ramp_days={self.ramp_days} must be >= 0")
-        if self.daytime_boost < 0:
-            raise ValidationError(f"lockdown daytime_boost={self.daytime_boost} must be >= 0")
-        if self.upload_extra <= -1:
-            raise ValidationError(f"lockdown upload_extra={self.upload_extra} must be > -1")
-        if not 0 <= self.day_start_hour < self.day_end_hour <= 24:
-            raise ValidationError(
-                f"lockdown daytime {self.day_start_hour}-{self.day_end_hour} h must satisfy "
-                "0 <= day_start_hour < day_end_hour <= 24")
-        self.weekend_days = tuple(int(d) for d in self.weekend_days)
-        if any(not 0 <= d <= 6 for d in self.weekend_days):
-            raise ValidationError(f"lockdown weekend_days {self.weekend_days} must be 0 (Monday) .. 6 (Sunday)")
+        for key in ("growth", "ramp_days", "daytime_boost", "day_start_hour", "day_end_hour", "upload_extra",
+                    "utc_offset_hours"):
+            setattr(self, key, _as_float(getattr(self, key)))
+        if isinstance(self.weekend_days, (list, tuple, np.ndarray)):
+            self.weekend_days = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in self.weekend_days)
         for key in ("regions", "class_factors"):
-            d = {str(k): float(v) for k, v in dict(getattr(self, key)).items()}
-            bad = {k: v for k, v in d.items() if not (np.isfinite(v) and v > 0)}
-            if bad:
-                raise ValidationError(f"lockdown {key} factors {bad} must be finite numbers > 0")
-            setattr(self, key, d)
+            value = getattr(self, key)
+            if isinstance(value, Mapping):
+                setattr(self, key, {str(k): _as_float(v) for k, v in value.items()})
         if self.hubs is not None:
             self.hubs = tuple(str(h) for h in ([self.hubs] if isinstance(self.hubs, str) else self.hubs))
-        if self.utc_offset_hours is not None:
-            self.utc_offset_hours = float(self.utc_offset_hours)
+
+    def validate(self) -> "Lockdown":
+        """Check the declared ranges, the daytime window, the weekend days and the factors; returns self."""
+        super().validate()
+        if not self.day_start_hour < self.day_end_hour:
+            raise ValidationError(
+                f"The daytime window of Lockdown must satisfy day_start_hour < day_end_hour. Got "
+                f"{self.day_start_hour:g}-{self.day_end_hour:g} h instead.")
+        for d in self.weekend_days:
+            check_param("Lockdown", "weekend_days", d, [Interval(int, 0, 6)])
+        for key in ("regions", "class_factors"):
+            for v in getattr(self, key).values():
+                check_param("Lockdown", key, v, [Interval(float, 0, None, closed="neither")])
+        return self
 
     # ------------------------------------------------------------------ pieces
     def resolve_start(self, series: TrafficSeries) -> pd.Timestamp:
@@ -181,6 +196,7 @@ class Lockdown(Scenario):
 
     def multiplier(self, series: TrafficSeries, network: Network | None = None) -> np.ndarray:
         """The factor applied to every demand, same shape as ``series.values``."""
+        self.validate()
         if not isinstance(series, TrafficSeries):
             raise ValidationError(f"lockdown applies to a TrafficSeries, got {type(series).__name__}")
         T, n = len(series), series.n_nodes
@@ -282,3 +298,8 @@ class Lockdown(Scenario):
         if "hub" in node_tab.columns:
             return node_tab["hub"].fillna(False).astype(bool).to_numpy()
         return np.zeros(series.n_nodes, dtype=bool)
+
+
+def _as_float(v):
+    """A real number as a float (bools and other values are left for validate() to report)."""
+    return float(v) if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) else v

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ValidationError
+from ..validation import Interval, validate_params
 
 __all__ = ["ProfileParams", "load_profile", "profile_document", "local_hours", "PROFILE_FILE"]
 
@@ -64,19 +65,21 @@ class ProfileParams:
     od_dispersion_sigma: float = 0.0
     name: str = "custom"
 
+    _parameter_constraints = {
+        **{key: [Interval(float, 0, None, closed="neither")]
+           for key in ("weekend_factor", "noise_tau_minutes", "od_noise_tau_minutes")},
+        **{key: [Interval(float, 0, None)]
+           for key in ("weekend_amplitude_ratio", "noise_sigma", "od_noise_sigma", "od_dispersion_sigma")},
+    }
+
     def __post_init__(self):
+        # a frozen record of fitted numbers: checked once, when it is made
         h = tuple((float(a), float(p)) for a, p in self.harmonics)
         object.__setattr__(self, "harmonics", h)
-        for key in ("weekend_factor", "noise_tau_minutes", "od_noise_tau_minutes"):
-            v = getattr(self, key)
-            if not (np.isfinite(v) and v > 0):
-                raise ValidationError(f"profile parameter {key}={v!r} must be a finite number > 0")
-        for key in ("weekend_amplitude_ratio", "noise_sigma", "od_noise_sigma", "od_dispersion_sigma"):
-            v = getattr(self, key)
-            if not (np.isfinite(v) and v >= 0):
-                raise ValidationError(f"profile parameter {key}={v!r} must be a finite number >= 0")
+        validate_params(self)
         if any(not (np.isfinite(a) and np.isfinite(p)) for a, p in h):
-            raise ValidationError(f"profile harmonics {h!r} must be finite (amplitude, peak_hour) pairs")
+            raise ValidationError(f"The 'harmonics' parameter of ProfileParams must be finite (amplitude, peak_hour) "
+                                  f"pairs. Got {h!r} instead.")
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -1,4 +1,5 @@
-"""Serving surgeguard: the command line (``cli``); later the REST API and dashboard.
+"""Serving surgeguard: the command line (``cli``, joining one Typer app per ``cmd_<group>`` module,
+inputs read through ``loaders``) and the Morocco demo (``demo``); later the REST API and dashboard.
 
 Nothing in the library imports this package.
 """

@@ -1,11 +1,46 @@
-"""``surgeguard bench te``: the traffic-engineering benchmark ladder (same as benchmarks/bench_te.py)."""
+"""``surgeguard bench te``: the traffic-engineering benchmark ladder (same as benchmarks/bench_te.py).
+
+The benchmark code is not part of the library: it lives in the source checkout's
+``benchmarks/te_ladder.py`` (``src/surgeguard/../../benchmarks``), which this command loads by path.
+Without a checkout (an installed wheel), the command says so in one line.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Optional
 
 import typer
+
+from ..exceptions import InputError
+
+#: the source checkout's benchmarks folder: src/surgeguard/serve/cmd_bench.py -> <checkout>/benchmarks
+BENCHMARKS_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
+#: the name the ladder module is registered under in ``sys.modules``
+LADDER_MODULE = "surgeguard_benchmarks_te_ladder"
+
+
+def load_te_ladder(benchmarks_dir: Path | None = None) -> ModuleType:
+    """``benchmarks/te_ladder.py`` of the source checkout, imported by path (once per process)."""
+    path = Path(benchmarks_dir or BENCHMARKS_DIR) / "te_ladder.py"
+    loaded = sys.modules.get(LADDER_MODULE)
+    if loaded is not None and Path(loaded.__file__) == path:
+        return loaded
+    if not path.is_file():
+        raise InputError(f"the TE benchmark runs from a source checkout of surgeguard; {path} is not there "
+                         "(clone the repository and install it with `pip install -e .`)")
+    spec = importlib.util.spec_from_file_location(LADDER_MODULE, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[LADDER_MODULE] = module  # dataclasses look their module up while the file runs
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[LADDER_MODULE]
+        raise
+    return module
 
 
 def register(app: typer.Typer, guard) -> None:
@@ -24,9 +59,8 @@ def register(app: typer.Typer, guard) -> None:
                                    help="capacities: first-path, or core (forced loads at <= 30%)"),
     ):
         """Path building, HiGHS IPM/simplex/PDLP and `fast` on a ladder up to 3,815 nodes, in one run."""
-        from ..evaluate.bench_te import run_te_bench
-
-        run_te_bench(topologies.split(",") if topologies else None, out, quick=quick, device=device, tag=tag,
-                     sizing=sizing)
+        ladder = load_te_ladder()
+        ladder.run_te_bench(topologies.split(",") if topologies else None, out, quick=quick, device=device,
+                            tag=tag, sizing=sizing)
 
     app.add_typer(bench, name="bench")

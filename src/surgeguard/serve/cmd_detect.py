@@ -6,60 +6,60 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+import pandas as pd
 import typer
 
+from ..detect import get_detector
+from ..exceptions import ValidationError
+from ..scenario import get_scenario
+from .loaders import load_network, load_traffic
 
-def register(app: typer.Typer, guard) -> None:
-    @app.command()
-    @guard
-    def detect(
-        network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
-        traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir"),
-        detector: str = typer.Option("cusum", "--detector", "-d", help="cusum or residual"),
-        reference_days: float = typer.Option(3.0, "--reference-days",
-                                             help="days at the start that define normal traffic (>= 1)"),
-        places: str = typer.Option("all", "--places", help="'all' (total and every node's in/out) or 'total'"),
-        threshold: Optional[float] = typer.Option(None, "--threshold",
-                                                  help="cusum: h in sigma units; residual: z (default: the library's)"),
-        scenario: Optional[str] = typer.Option(None, "--scenario", "-s",
-                                               help="inject a surge first, e.g. lockdown:growth=0.3,start=2004-03-05"),
-        as_json: bool = typer.Option(False, "--json", help="one JSON object per alert, then a summary object"),
-    ):
-        """Replay a traffic series through an online surge detector and print its alerts (UTC)."""
-        import pandas as pd
 
-        from ..detect import get_detector
-        from ..exceptions import ValidationError
-        from ..scenario import get_scenario
-        from .loaders import load_network, load_traffic
+app = typer.Typer()
 
-        params = {"places": places}
-        if threshold is not None:
-            params["threshold" if detector.strip().lower() == "cusum" else "z"] = threshold
-        det = get_detector(detector, **params)
-        net = load_network(network)
-        ts = load_traffic(traffic, net)
-        if ts.step is None:
-            raise ValidationError(f"--traffic {traffic!r} holds a single matrix; detection needs a time series")
-        if scenario:
-            ts = get_scenario(scenario).apply(ts, network=net)
-        ref = int(round(pd.Timedelta(days=reference_days) / ts.step))
-        if reference_days < 1 or ref >= len(ts):
-            raise ValidationError(f"--reference-days {reference_days} must be >= 1 and shorter than the series "
-                                  f"({len(ts)} steps of {ts.step} = {(ts.times[-1] - ts.times[0]) / pd.Timedelta(days=1):.1f} days)")
-        det.fit(ts.window(0, ref))
-        alerts = det.predict(ts.window(ref, len(ts)))
-        days = (ts.times[-1] - ts.times[ref]) / pd.Timedelta(days=1)
-        if as_json:
-            for a in alerts:
-                typer.echo(json.dumps(a.to_dict()))
-            typer.echo(json.dumps({"summary": True, "detector": det.name, "params": det.get_params(),
-                                   "reference": [ts.times[0].isoformat(), ts.times[ref - 1].isoformat()],
-                                   "monitored_days": days, "alerts": len(alerts),
-                                   "scenario": ts.meta.get("scenario")}))
-            return
-        typer.echo(f"{det!r}: normal learned on {ts.times[0]:%Y-%m-%d %H:%M} .. {ts.times[ref - 1]:%Y-%m-%d %H:%M} UTC; "
-                   f"{days:.1f} days monitored" + (f"; scenario {ts.meta.get('scenario')}" if scenario else ""))
+
+@app.command()
+def detect(
+    network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
+    traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir"),
+    detector: str = typer.Option("cusum", "--detector", "-d", help="cusum or residual"),
+    reference_days: float = typer.Option(3.0, "--reference-days",
+                                         help="days at the start that define normal traffic (>= 1)"),
+    places: str = typer.Option("all", "--places", help="'all' (total and every node's in/out) or 'total'"),
+    threshold: Optional[float] = typer.Option(None, "--threshold",
+                                              help="cusum: h in sigma units; residual: z (default: the library's)"),
+    scenario: Optional[str] = typer.Option(None, "--scenario", "-s",
+                                           help="inject a surge first, e.g. lockdown:growth=0.3,start=2004-03-05"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per alert, then a summary object"),
+):
+    """Replay a traffic series through an online surge detector and print its alerts (UTC)."""
+    params = {"places": places}
+    if threshold is not None:
+        params["threshold" if detector.strip().lower() == "cusum" else "z"] = threshold
+    det = get_detector(detector, **params)
+    net = load_network(network)
+    ts = load_traffic(traffic, net)
+    if ts.step is None:
+        raise ValidationError(f"--traffic {traffic!r} holds a single matrix; detection needs a time series")
+    if scenario:
+        ts = get_scenario(scenario).apply(ts, network=net)
+    ref = int(round(pd.Timedelta(days=reference_days) / ts.step))
+    if reference_days < 1 or ref >= len(ts):
+        raise ValidationError(f"--reference-days {reference_days} must be >= 1 and shorter than the series "
+                              f"({len(ts)} steps of {ts.step} = {(ts.times[-1] - ts.times[0]) / pd.Timedelta(days=1):.1f} days)")
+    det.fit(ts.window(0, ref))
+    alerts = det.predict(ts.window(ref, len(ts)))
+    days = (ts.times[-1] - ts.times[ref]) / pd.Timedelta(days=1)
+    if as_json:
         for a in alerts:
-            typer.echo(str(a))
-        typer.echo(f"{len(alerts)} alert{'s' if len(alerts) != 1 else ''}")
+            typer.echo(json.dumps(a.to_dict()))
+        typer.echo(json.dumps({"summary": True, "detector": det.name, "params": det.get_params(),
+                               "reference": [ts.times[0].isoformat(), ts.times[ref - 1].isoformat()],
+                               "monitored_days": days, "alerts": len(alerts),
+                               "scenario": ts.meta.get("scenario")}))
+        return
+    typer.echo(f"{det!r}: normal learned on {ts.times[0]:%Y-%m-%d %H:%M} .. {ts.times[ref - 1]:%Y-%m-%d %H:%M} UTC; "
+               f"{days:.1f} days monitored" + (f"; scenario {ts.meta.get('scenario')}" if scenario else ""))
+    for a in alerts:
+        typer.echo(str(a))
+    typer.echo(f"{len(alerts)} alert{'s' if len(alerts) != 1 else ''}")

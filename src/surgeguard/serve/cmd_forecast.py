@@ -7,12 +7,16 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+import pandas as pd
 import typer
+
+from ..exceptions import ValidationError
+from ..forecast import get_forecaster
+from .loaders import load_network, load_traffic
 
 
 def _parse_quantiles(text: Optional[str]):
-    from ..exceptions import ValidationError
-
     if not text:
         return None
     try:
@@ -27,9 +31,6 @@ def _parse_quantiles(text: Optional[str]):
 def forecast_frame(forecaster, h: int, quantiles=None):
     """Long frame ``ds, src, dst, <model>[, <model>-q<q>...]`` (bit/s) of the next ``h`` steps for
     the OD pairs the forecaster models."""
-    import numpy as np
-    import pandas as pd
-
     res = forecaster.predict(h, quantiles=quantiles)
     point = res["mean"] if isinstance(res, dict) else res
     n = len(forecaster.nodes_)
@@ -45,72 +46,67 @@ def forecast_frame(forecaster, h: int, quantiles=None):
     return out
 
 
-def register(app: typer.Typer, guard) -> None:
-    @app.command()
-    @guard
-    def forecast(
-        network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
-        traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir (the history)"),
-        model: str = typer.Option("seasonal_naive", "--model", "-m",
-                                  help="naive, seasonal_naive, ets, mstl, lgbm or neural"),
-        horizon: int = typer.Option(1, "--horizon", "-H", help="steps to forecast after the series ends"),
-        quantiles: Optional[str] = typer.Option(None, "--quantiles", "-q", help="e.g. 0.1,0.9 (conformal bands)"),
-        holdout: float = typer.Option(0.1, "--holdout", help="share of the series held out for early stopping and "
-                                                              "the conformal quantiles"),
-        seed: int = typer.Option(0, "--seed", help="random seed (lgbm, neural)"),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the forecast here (.csv or .parquet)"),
-        as_json: bool = typer.Option(False, "--json", help="print a JSON summary instead of the table"),
-    ):
-        """Fit MODEL on the whole series and forecast the next HORIZON traffic matrices (bit/s, UTC).
+app = typer.Typer()
 
-        The long frame (ds, src, dst, <model>, <model>-q<q>...) goes to --out; the terminal shows the
-        forecast network total per step."""
-        from ..exceptions import ValidationError
-        from ..forecast import get_forecaster
-        from .loaders import load_network, load_traffic
 
-        if horizon < 1:
-            raise ValidationError(f"--horizon {horizon} must be >= 1 (steps ahead)")
-        qs = _parse_quantiles(quantiles)
-        if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-            raise ValidationError(f"--out {str(out)!r} must end in .csv or .parquet")
-        params = {"holdout": holdout}
-        probe = get_forecaster(model)  # unknown model: one-line error listing the known ones
-        if "random_state" in probe.get_params():
-            params["random_state"] = seed
-        fc = get_forecaster(model, **params)
-        net = load_network(network)
-        ts = load_traffic(traffic, net)
-        t0 = time.perf_counter()
-        fc.fit(ts)
-        fit_s = time.perf_counter() - t0
-        frame = forecast_frame(fc, horizon, qs)
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if out.suffix.lower() == ".csv":
-                frame.to_csv(out, index=False)
-            else:
-                frame.to_parquet(out, index=False)
-        totals = frame.groupby("ds", sort=True).sum(numeric_only=True)
-        if as_json:
-            steps = [{"ds": t.isoformat(), **{f"total_{c}": float(v) for c, v in row.items()}}
-                     for t, row in totals.iterrows()]
-            typer.echo(json.dumps({"model": fc.name, "params": fc.get_params(), "fit_seconds": fit_s,
-                                   "history_steps": len(ts), "step": str(ts.step), "horizon": horizon,
-                                   "calibration": fc.calibration_, "od_pairs": int(fc.active_.sum()),
-                                   "out": str(out) if out else None, "steps": steps}, default=str))
-            return
-        typer.echo(f"{fc!r}: fitted on {len(ts)} steps of {ts.step} in {fit_s:.1f} s; "
-                   f"{int(fc.active_.sum())} OD pairs; quantiles: {fc.calibration_}")
-        cols = list(totals.columns)
-        typer.echo(f"{'time (UTC)':<17} " + " ".join(f"{c + ' Gbit/s':>22}" for c in cols))
-        for t, row in totals.iterrows():
-            typer.echo(f"{pd_fmt(t):<17} " + " ".join(f"{row[c] / 1e9:>22.3f}" for c in cols))
-        if out is not None:
-            typer.echo(f"forecast ({len(frame)} rows: ds, src, dst, {', '.join(frame.columns[3:])}) written to {out}")
+@app.command()
+def forecast(
+    network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
+    traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir (the history)"),
+    model: str = typer.Option("seasonal_naive", "--model", "-m",
+                              help="naive, seasonal_naive, ets, mstl, lgbm or neural"),
+    horizon: int = typer.Option(1, "--horizon", "-H", help="steps to forecast after the series ends"),
+    quantiles: Optional[str] = typer.Option(None, "--quantiles", "-q", help="e.g. 0.1,0.9 (conformal bands)"),
+    holdout: float = typer.Option(0.1, "--holdout", help="share of the series held out for early stopping and "
+                                                          "the conformal quantiles"),
+    seed: int = typer.Option(0, "--seed", help="random seed (lgbm, neural)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the forecast here (.csv or .parquet)"),
+    as_json: bool = typer.Option(False, "--json", help="print a JSON summary instead of the table"),
+):
+    """Fit MODEL on the whole series and forecast the next HORIZON traffic matrices (bit/s, UTC).
+
+    The long frame (ds, src, dst, <model>, <model>-q<q>...) goes to --out; the terminal shows the
+    forecast network total per step."""
+    if horizon < 1:
+        raise ValidationError(f"--horizon {horizon} must be >= 1 (steps ahead)")
+    qs = _parse_quantiles(quantiles)
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+        raise ValidationError(f"--out {str(out)!r} must end in .csv or .parquet")
+    params = {"holdout": holdout}
+    probe = get_forecaster(model)  # unknown model: one-line error listing the known ones
+    if "random_state" in probe.get_params():
+        params["random_state"] = seed
+    fc = get_forecaster(model, **params)
+    net = load_network(network)
+    ts = load_traffic(traffic, net)
+    t0 = time.perf_counter()
+    fc.fit(ts)
+    fit_s = time.perf_counter() - t0
+    frame = forecast_frame(fc, horizon, qs)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            frame.to_csv(out, index=False)
+        else:
+            frame.to_parquet(out, index=False)
+    totals = frame.groupby("ds", sort=True).sum(numeric_only=True)
+    if as_json:
+        steps = [{"ds": t.isoformat(), **{f"total_{c}": float(v) for c, v in row.items()}}
+                 for t, row in totals.iterrows()]
+        typer.echo(json.dumps({"model": fc.name, "params": fc.get_params(), "fit_seconds": fit_s,
+                               "history_steps": len(ts), "step": str(ts.step), "horizon": horizon,
+                               "calibration": fc.calibration_, "od_pairs": int(fc.active_.sum()),
+                               "out": str(out) if out else None, "steps": steps}, default=str))
+        return
+    typer.echo(f"{fc!r}: fitted on {len(ts)} steps of {ts.step} in {fit_s:.1f} s; "
+               f"{int(fc.active_.sum())} OD pairs; quantiles: {fc.calibration_}")
+    cols = list(totals.columns)
+    typer.echo(f"{'time (UTC)':<17} " + " ".join(f"{c + ' Gbit/s':>22}" for c in cols))
+    for t, row in totals.iterrows():
+        typer.echo(f"{pd_fmt(t):<17} " + " ".join(f"{row[c] / 1e9:>22.3f}" for c in cols))
+    if out is not None:
+        typer.echo(f"forecast ({len(frame)} rows: ds, src, dst, {', '.join(frame.columns[3:])}) written to {out}")
 
 
 def pd_fmt(t) -> str:
-    import pandas as pd
-
     return pd.Timestamp(t).strftime("%Y-%m-%d %H:%M")

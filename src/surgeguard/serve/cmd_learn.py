@@ -8,72 +8,73 @@ from typing import Optional
 
 import typer
 
+from ..exceptions import ValidationError
+from ..routing.learned import LearnedRouter
+from .loaders import load_routing_inputs
 
-def register(app: typer.Typer, guard) -> None:
-    @app.command()
-    @guard
-    def train(
-        network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
-        traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir (bit/s after unit conversion)"),
-        out: Path = typer.Option(..., "--out", "-o", help="where to write the model (a torch file)"),
-        paths_file: Optional[str] = typer.Option(None, "--paths", help="tunnels file (src dst:n-n-n,...)"),
-        k: int = typer.Option(4, "--k", min=1, help="candidate paths per OD pair (k shortest), without --paths"),
-        epochs: int = typer.Option(60, "--epochs", min=1, help="maximum training epochs"),
-        history: int = typer.Option(12, "--history", min=1, help="H: past matrices the model reads"),
-        alpha: float = typer.Option(0.1, "--alpha", min=0.0, help="weight of the burst-robustness term (0 = DOTE)"),
-        smooth: float = typer.Option(0.05, "--smooth", min=0.0,
-                                     help="log-sum-exp temperature of the training MLU (0 = hard max)"),
-        prior: str = typer.Option("robust", "--prior",
-                                  help="'robust' (mix with the scenario LP, weight chosen on validation) or 'none'"),
-        train_frac: float = typer.Option(0.7, "--train-frac", help="first share of the series used as training targets"),
-        val_frac: float = typer.Option(0.1, "--val-frac",
-                                       help="next share used for validation (early stopping); the rest is never read"),
-        max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="stop training after this long"),
-        seed: int = typer.Option(0, "--seed", help="random seed"),
-        scale: float = typer.Option(1.0, "--scale", help="multiply all demands by this factor"),
-        size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
-        as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON"),
-    ):
-        """Train the learned routing policy (minimises the next interval's MLU) and save it for
-        `replay/solve --policy learned --model OUT`. By default it trains on the first 70% of the
-        series, validates on the next 10% and never reads the last 20% (kept for a replay test)."""
-        from ..exceptions import ValidationError
-        from ..routing.learned import LearnedRouter
-        from .loaders import load_inputs, load_paths
 
-        if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac <= 1 + 1e-12):
-            raise ValidationError(f"--train-frac {train_frac} and --val-frac {val_frac} must be shares in (0, 1) "
-                                  "with a sum <= 1, e.g. --train-frac 0.7 --val-frac 0.1")
-        prior_opt = None if prior.lower() in ("none", "") else prior.lower()
-        if prior_opt not in (None, "robust"):
-            raise ValidationError(f"--prior {prior!r} is not known; use --prior none or --prior robust")
-        net, ts = load_inputs(network, traffic, scale=scale, size_util=size_util)
-        ps = load_paths(net, paths_file, k)
-        n = len(ts)
-        val_start = int(round(train_frac * n))
-        val_stop = int(round((train_frac + val_frac) * n))
-        if val_frac == 0:
-            val_start = None
-        if val_start is not None and val_stop <= val_start:
-            raise ValidationError(f"--val-frac {val_frac} of {n} steps leaves no validation step; raise it or set 0")
-        if (val_start or val_stop) <= history + 1:
-            raise ValidationError(f"--traffic has {n} steps: --train-frac {train_frac} leaves "
-                                  f"{val_start or val_stop} training steps, not more than --history {history} + 1; "
-                                  "give a longer series or a smaller --history")
-        model = LearnedRouter(history=history, alpha=alpha, epochs=epochs, smooth=smooth, prior=prior_opt,
-                              max_seconds=None if max_minutes is None else 60.0 * max_minutes, random_state=seed)
-        model.fit(net, ps, ts, val_start=val_start, val_stop=val_stop, progress=None if not as_json else False)
-        model.save(out)
-        best = model.log_[model.best_epoch_ - 1] if model.log_ else {}
-        summary = {"model": str(out), "network": net.name, "paths": ps.n_paths, "od_pairs": ps.n_od,
-                   "history": history, "epochs_run": len(model.log_), "best_epoch": model.best_epoch_,
-                   "train_seconds": round(model.train_seconds_, 2), "trained_on": model.trained_on_,
-                   "val_ratio_mean": best.get("val_ratio_mean"), "val_ratio_p99": best.get("val_ratio_p99")}
-        if as_json:
-            typer.echo(json.dumps(summary))
-        else:
-            v = (f"; validation MLU ratio to optimum: mean {summary['val_ratio_mean']:.4f}, "
-                 f"p99 {summary['val_ratio_p99']:.4f}") if summary["val_ratio_mean"] is not None else ""
-            typer.echo(f"trained on {net.describe()}; {ps.n_od} OD pairs, {ps.n_paths} paths; "
-                       f"{len(model.log_)} epochs in {model.train_seconds_:.1f} s (best {model.best_epoch_}){v}")
-            typer.echo(f"model written to {out}; use it with: surgeguard replay ... --policy learned --model {out}")
+app = typer.Typer()
+
+
+@app.command()
+def train(
+    network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
+    traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir (bit/s after unit conversion)"),
+    out: Path = typer.Option(..., "--out", "-o", help="where to write the model (a torch file)"),
+    paths_file: Optional[str] = typer.Option(None, "--paths", help="tunnels file (src dst:n-n-n,...)"),
+    k: int = typer.Option(4, "--k", min=1, help="candidate paths per OD pair (k shortest), without --paths"),
+    epochs: int = typer.Option(60, "--epochs", min=1, help="maximum training epochs"),
+    history: int = typer.Option(12, "--history", min=1, help="H: past matrices the model reads"),
+    alpha: float = typer.Option(0.1, "--alpha", min=0.0, help="weight of the burst-robustness term (0 = DOTE)"),
+    smooth: float = typer.Option(0.05, "--smooth", min=0.0,
+                                 help="log-sum-exp temperature of the training MLU (0 = hard max)"),
+    prior: str = typer.Option("robust", "--prior",
+                              help="'robust' (mix with the scenario LP, weight chosen on validation) or 'none'"),
+    train_frac: float = typer.Option(0.7, "--train-frac", help="first share of the series used as training targets"),
+    val_frac: float = typer.Option(0.1, "--val-frac",
+                                   help="next share used for validation (early stopping); the rest is never read"),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="stop training after this long"),
+    seed: int = typer.Option(0, "--seed", help="random seed"),
+    scale: float = typer.Option(1.0, "--scale", help="multiply all demands by this factor"),
+    size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
+    as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON"),
+):
+    """Train the learned routing policy (minimises the next interval's MLU) and save it for
+    `replay/solve --policy learned --model OUT`. By default it trains on the first 70% of the
+    series, validates on the next 10% and never reads the last 20% (kept for a replay test)."""
+    if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac <= 1 + 1e-12):
+        raise ValidationError(f"--train-frac {train_frac} and --val-frac {val_frac} must be shares in (0, 1) "
+                              "with a sum <= 1, e.g. --train-frac 0.7 --val-frac 0.1")
+    prior_opt = None if prior.lower() in ("none", "") else prior.lower()
+    if prior_opt not in (None, "robust"):
+        raise ValidationError(f"--prior {prior!r} is not known; use --prior none or --prior robust")
+    net, ts, ps = load_routing_inputs(network, traffic, paths_file=paths_file, k=k, scale=scale,
+                                      size_util=size_util)
+    n = len(ts)
+    val_start = int(round(train_frac * n))
+    val_stop = int(round((train_frac + val_frac) * n))
+    if val_frac == 0:
+        val_start = None
+    if val_start is not None and val_stop <= val_start:
+        raise ValidationError(f"--val-frac {val_frac} of {n} steps leaves no validation step; raise it or set 0")
+    if (val_start or val_stop) <= history + 1:
+        raise ValidationError(f"--traffic has {n} steps: --train-frac {train_frac} leaves "
+                              f"{val_start or val_stop} training steps, not more than --history {history} + 1; "
+                              "give a longer series or a smaller --history")
+    model = LearnedRouter(history=history, alpha=alpha, epochs=epochs, smooth=smooth, prior=prior_opt,
+                          max_seconds=None if max_minutes is None else 60.0 * max_minutes, random_state=seed)
+    model.fit(net, ps, ts, val_start=val_start, val_stop=val_stop, progress=None if not as_json else False)
+    model.save(out)
+    best = model.log_[model.best_epoch_ - 1] if model.log_ else {}
+    summary = {"model": str(out), "network": net.name, "paths": ps.n_paths, "od_pairs": ps.n_od,
+               "history": history, "epochs_run": len(model.log_), "best_epoch": model.best_epoch_,
+               "train_seconds": round(model.train_seconds_, 2), "trained_on": model.trained_on_,
+               "val_ratio_mean": best.get("val_ratio_mean"), "val_ratio_p99": best.get("val_ratio_p99")}
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        v = (f"; validation MLU ratio to optimum: mean {summary['val_ratio_mean']:.4f}, "
+             f"p99 {summary['val_ratio_p99']:.4f}") if summary["val_ratio_mean"] is not None else ""
+        typer.echo(f"trained on {net.describe()}; {ps.n_od} OD pairs, {ps.n_paths} paths; "
+                   f"{len(model.log_)} epochs in {model.train_seconds_:.1f} s (best {model.best_epoch_}){v}")
+        typer.echo(f"model written to {out}; use it with: surgeguard replay ... --policy learned --model {out}")

@@ -1,30 +1,36 @@
-"""Turn the CLI's NET / SERIES / paths arguments into library objects, with one-line errors."""
+"""Turn the CLI's NET / SERIES / paths / policy arguments into library objects, with one-line errors.
+
+Every command reads its inputs through these functions, so a network, a series or a policy list
+given on the command line means the same thing in every command.
+"""
 
 from __future__ import annotations
 
+import inspect
 import sys
 
-import numpy as np
-
+from ..examples import morocco
 from ..exceptions import ValidationError
+from ..io import read_network, read_traffic
 from ..network import Network
-from ..routing import PathSet, k_shortest_paths, read_tunnels_file
+from ..paths import PathSet, k_shortest_paths, read_tunnels_file
+from ..plan.sizing import size_capacities
+from ..routing import get_policy
+from ..scenario.synthetic import gravity_matrix
 from ..traffic import TrafficSeries
 
-__all__ = ["load_network", "load_traffic", "load_paths", "load_inputs", "parse_policies", "needs_sizing"]
+__all__ = ["load_network", "load_traffic", "load_paths", "load_inputs", "load_routing_inputs",
+           "parse_policies", "with_model", "needs_sizing", "note"]
 
 
 def needs_sizing(net: Network) -> bool:
+    """Whether the network's source gave no capacities (they must be sized from the traffic)."""
     return net.meta.get("capacity_source") == "none"
 
 
 def load_network(spec: str) -> Network:
     """A network from a file path or a topohub key (see :func:`surgeguard.io.read_network`)."""
-    from ..io import read_network
-
     if spec in ("morocco", "example:morocco"):
-        from ..examples import morocco
-
         return morocco()
     return read_network(spec)
 
@@ -37,8 +43,6 @@ def load_traffic(spec: str, net: Network) -> TrafficSeries:
     no capacities yet).
     """
     if spec.startswith("gravity"):
-        from ..scenario.synthetic import gravity_matrix
-
         opts = dict(kv.split("=", 1) for kv in spec.split(":", 1)[1].split(",")) if ":" in spec else {}
         bad = set(opts) - {"total"}
         if bad:
@@ -50,21 +54,19 @@ def load_traffic(spec: str, net: Network) -> TrafficSeries:
             raise ValidationError(f"traffic {spec!r}: total must be a number in bit/s, e.g. gravity:total=40e9") from None
         tm = gravity_matrix(net, total)
         return TrafficSeries(tm[None], net.node_names, name=f"gravity({total:.3g} bit/s)")
-    from ..io import read_traffic
-
     ts = read_traffic(spec, nodes=list(net.node_names))
     return ts.reorder(net.node_names)
 
 
 def load_paths(net: Network, paths_file: str | None, k: int) -> PathSet:
+    """The tunnels of ``paths_file`` when given, else the ``k`` shortest paths of every OD pair."""
     if paths_file:
         return read_tunnels_file(net, paths_file)
     return k_shortest_paths(net, k=k)
 
 
 def parse_policies(text: str) -> list[str]:
-    from ..routing import get_policy
-
+    """Policy names from a comma-separated list; an unknown name is a one-line error."""
     names = [p.strip() for p in text.split(",") if p.strip()]
     if not names:
         raise ValidationError("--policy is empty; give one or more names, e.g. --policy shortest,optimal")
@@ -75,6 +77,7 @@ def parse_policies(text: str) -> list[str]:
 
 
 def note(msg: str) -> None:
+    """A note for the user on stderr (stdout stays machine-readable)."""
     print(msg, file=sys.stderr)
 
 
@@ -85,8 +88,6 @@ def load_inputs(network: str, traffic: str, *, scale: float = 1.0, size_util: fl
     ``size_util``, standard ports) when ``size_util`` is given or the source has none (then at
     60%, with a note on stderr).
     """
-    from ..plan import size_capacities
-
     net = load_network(network)
     ts = load_traffic(traffic, net)
     if scale != 1.0:
@@ -98,3 +99,32 @@ def load_inputs(network: str, traffic: str, *, scale: float = 1.0, size_util: fl
                  "traffic on shortest paths (standard ports); set --size-util to change")
         net = size_capacities(net, ts, target_util=util)
     return net, ts
+
+
+def load_routing_inputs(network: str, traffic: str, *, paths_file: str | None = None, k: int = 4,
+                        scale: float = 1.0, size_util: float | None = None):
+    """Network, traffic (:func:`load_inputs`) and candidate paths (:func:`load_paths`) in one call."""
+    net, ts = load_inputs(network, traffic, scale=scale, size_util=size_util)
+    return net, ts, load_paths(net, paths_file, k)
+
+
+def with_model(names: list[str], model: str | None) -> list:
+    """Policies for ``names`` (``oracle`` stays a name); those whose constructor takes ``model`` get it.
+
+    A policy that needs a trained model without one, or a model that no policy takes, is a one-line error.
+    """
+    out, used = [], False
+    for n in names:
+        if n == "oracle":
+            out.append(n)
+            continue
+        pol = get_policy(n)
+        if model is not None and "model" in inspect.signature(type(pol)).parameters:
+            pol, used = get_policy(n, model=model), True
+        elif model is None and getattr(pol, "requires_model", False):
+            raise ValidationError(f"policy {n!r} needs a trained model: add --model MODEL (from `surgeguard train`)")
+        out.append(pol)
+    if model is not None and not used:
+        raise ValidationError(f"--model is given but none of the policies {names} takes a model; "
+                              "use --policy learned or drop --model")
+    return out

@@ -4,10 +4,10 @@ One process, one run, topology after topology (smallest first):
 
 1. read the topology from topohub (IGP metric = hop count, as :func:`~surgeguard.io.read_topohub`
    gives it) and build ``k`` candidate paths for all OD pairs with the scalable builder
-   (``k_shortest_paths(method="deviation")``), timed;
+   (:func:`~surgeguard.paths.deviation_paths`, i.e. ``k_shortest_paths(method="deviation")``), timed;
 2. one base gravity matrix (10 Gbit/s per node on average, node weights log-normal(0, 1), seeded)
    and capacities for it: each link's load when every OD uses its shortest candidate, the larger
-   of the two directions, divided by 0.6 and rounded up to a standard port
+   of the two directions of its circuit, divided by 0.6 and rounded up to a standard port
    (:func:`~surgeguard.plan.sizing.round_to_ports`);
 3. ``n_tm`` matrices: the base times independent log-normal(0, 0.3) factors per OD pair;
 4. on each: HiGHS IPM (and simplex, PDLP on the first matrix) within a time cap, "did not finish"
@@ -19,24 +19,42 @@ One process, one run, topology after topology (smallest first):
 6. peak memory (the process's peak RSS after each topology) and, over the ladder, the exponent
    ``b`` of ``time = a * n_paths^b`` (least squares in log-log) for each method.
 
-:func:`run_te_bench` writes ``te_<tag>.json`` and ``te_<tag>.md`` (with the machine's description)
-into ``out_dir``; ``surgeguard bench te`` and ``benchmarks/bench_te.py`` call it.
+:func:`run_te_bench` writes ``te_<tag>.json`` and ``te_<tag>.md`` (with the machine's description,
+from ``benchmarks/machine.py``) into ``out_dir``. ``benchmarks/bench_te.py`` (a script) and
+``surgeguard bench te`` (which loads this file from the source checkout) call it; the library never
+imports it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import platform
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
-__all__ = ["LADDER", "QUICK_LADDER", "Rung", "run_te_bench", "machine_info", "size_first_path",
-           "bench_matrices", "fit_exponent"]
+from surgeguard.exceptions import SolverError, ValidationError
+from surgeguard.failures import circuit_frame
+from surgeguard.io import read_topohub
+from surgeguard.optimise.first_order import (clear_operator_cache, get_operator, resolve_device, solve_fast,
+                                             torch_threads)
+from surgeguard.optimise.mlu import solve_mlu_lp
+from surgeguard.paths import deviation_paths, k_shortest_paths
+from surgeguard.plan.sizing import round_to_ports
+from surgeguard.routing import Routing
+from surgeguard.scenario import gravity_matrix
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py, beside this file)
+
+__all__ = ["LADDER", "QUICK_LADDER", "SIZINGS", "Rung", "run_te_bench", "run_rung", "size_first_path",
+           "bench_matrices", "fit_exponent", "to_markdown"]
 
 
 @dataclass
@@ -88,44 +106,6 @@ def current_rss_gb() -> float:
     return float("nan")
 
 
-def machine_info(device: str = "cpu") -> dict:
-    """CPU, memory, library versions and, when used, the GPU."""
-    info = {"python": platform.python_version(), "platform": platform.platform(),
-            "machine": platform.machine(), "cpu_count": os.cpu_count()}
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-        with open("/proc/meminfo") as fh:
-            info["mem_total_gb"] = round(int(fh.readline().split()[1]) / 1e6, 1)
-    except OSError:
-        pass
-    import importlib.metadata as md
-
-    for pkg in ("numpy", "scipy", "highspy", "torch"):
-        try:
-            info[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    try:
-        import torch
-
-        info["torch_threads"] = torch.get_num_threads()
-        if device.startswith("cuda") and torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-            info["gpu_memory_gb"] = round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1)
-            info["cuda"] = torch.version.cuda
-    except ImportError:
-        pass
-    try:
-        info["load_average"] = os.getloadavg()
-    except OSError:
-        pass
-    return info
-
-
 def size_first_path(net, paths, tm, target_util: float = 0.6, device: str = "cpu",
                     forced_util: float | None = None):
     """Capacities for ``tm`` when every OD uses its first (shortest) candidate path: the larger
@@ -138,24 +118,21 @@ def size_first_path(net, paths, tm, target_util: float = 0.6, device: str = "cpu
     headroom on them the optimum is set in the meshed core, where traffic engineering matters.
 
     Loads come from the ``fast`` operator (float64), so this works at any size."""
-    import torch
-
-    from ..plan.sizing import round_to_ports
-    from ..routing.fast import get_operator
-
     op = get_operator(paths, device)
     d = paths.demand(tm)
     f = np.zeros(op.n_od * op.K, dtype=np.float64 if op.nnz <= 5e7 else np.float32)  # float32: memory
     f[op.slot_of_path[paths.od_ptr[:-1]]] = d
     load = op.loads(torch.from_numpy(f).to(op.device)).cpu().numpy().astype(np.float64)
     op.release(torch.float64)
-    rev = {(s, t): i for i, (s, t) in enumerate(zip(net.src.tolist(), net.dst.tolist()))}
-    back = np.array([rev.get((t, s), i) for i, (s, t) in enumerate(zip(net.src.tolist(), net.dst.tolist()))])
     need = load / target_util
     if forced_util is not None:
         forced = op.forced_util(d, np.ones(net.n_links))
         need = np.maximum(need, forced / forced_util)
-    need = np.maximum(need, need[back])
+    # both directions of a circuit get the larger need
+    circuit, _ = circuit_frame(net)
+    per_circuit = np.zeros(circuit.max() + 1 if len(circuit) else 0)
+    np.maximum.at(per_circuit, circuit, need)
+    need = per_circuit[circuit]
     out = net.with_capacity(round_to_ports(need))
     out.meta["capacity_source"] = (f"sized: first-path load / {target_util:g}"
                                    + (f", forced load / {forced_util:g}" if forced_util is not None else "")
@@ -170,8 +147,6 @@ SIZINGS = {"first-path": {}, "core": {"forced_util": 0.3}}
 
 def bench_matrices(net, n: int, seed: int = 0):
     """(base gravity matrix, list of ``n`` log-normal variations of it)."""
-    from ..scenario.synthetic import gravity_matrix
-
     rng = np.random.default_rng(seed)
     base = gravity_matrix(net, 10e9 * net.n_nodes, weights=rng.lognormal(0.0, 1.0, net.n_nodes))
     return base, [base * rng.lognormal(0.0, 0.3, base.shape) for _ in range(n)]
@@ -188,9 +163,6 @@ def fit_exponent(sizes, times) -> float | None:
 
 
 def _lp(net, paths, tm, solver: str, cap_s: float) -> dict:
-    from ..exceptions import SolverError
-    from ..routing.optimal import solve_mlu_lp
-
     t0 = time.perf_counter()
     try:
         _, info = solve_mlu_lp(net, paths, tm, solver=solver, second_stage=False, time_limit=cap_s)
@@ -200,13 +172,10 @@ def _lp(net, paths, tm, solver: str, cap_s: float) -> dict:
     return {"status": "optimal", "seconds": time.perf_counter() - t0, "mlu": info["mlu"]}
 
 
-def _fast(net, paths, tm, device, tol, **kw) -> tuple[dict, object]:
-    from ..routing.fast import solve_fast
-    from ..routing.routing import Routing
-
-    kw = {**_FAST_OPTIONS, **kw}
+def _fast(net, paths, tm, device, tol, fast_options: dict, **kw) -> tuple[dict, Routing]:
+    """One ``fast`` solve: its record, and the routing (for warm starts)."""
     t0 = time.perf_counter()
-    splits, info = solve_fast(net, paths, tm, device=device, tol=tol, **kw)
+    splits, info = solve_fast(net, paths, tm, device=device, tol=tol, **{**fast_options, **kw})
     wall = time.perf_counter() - t0
     out = {k: info.get(k) for k in ("mlu", "lower_bound", "gap", "bound", "iterations", "status", "setup_seconds",
                                     "solve_seconds", "bound_lps", "bound_lp_seconds")}
@@ -214,16 +183,9 @@ def _fast(net, paths, tm, device, tol, **kw) -> tuple[dict, object]:
     return out, Routing(paths, splits, "fast", {k: v for k, v in info.items() if k != "history"})
 
 
-#: extra options of every ``fast`` solve in the benchmark (``run_te_bench(time_limit=...)``)
-_FAST_OPTIONS: dict = {}
-
-
 def _failure_mask(net, paths, routing, tm, device="cpu"):
     """Mask of the paths through the most loaded link of ``routing``, and the matrix without the
     ODs that this failure cuts off."""
-    from ..routing.fast import get_operator
-    import torch
-
     op = get_operator(paths, device)
     f = np.zeros(op.n_od * op.K, dtype=np.float64 if op.nnz <= 5e7 else np.float32)
     f[op.slot_of_path] = routing.splits * paths.demand(tm)[paths.path_od]
@@ -238,7 +200,7 @@ def _failure_mask(net, paths, routing, tm, device="cpu"):
             pos = np.flatnonzero(seg) + paths.link_ptr[c0]
             hit[np.searchsorted(paths.link_ptr, pos, side="right") - 1] = True
     usable = ~hit
-    served = np.add.reduceat(usable.astype(np.int64), paths.od_ptr[:-1]) > 0
+    served = paths.od_sum(usable.astype(np.int64)) > 0
     tm2 = tm.copy()
     tm2[paths.od_src[~served], paths.od_dst[~served]] = 0.0
     return usable, tm2, net.link_names[link], int((~served).sum())
@@ -247,11 +209,10 @@ def _failure_mask(net, paths, routing, tm, device="cpu"):
 # ---------------------------------------------------------------------- the run
 def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, lp_cap_s: float = 300.0,
              other_cap_s: float = 60.0, lp: bool = True, workers: int | None = None, sizing: str = "first-path",
-             log=print) -> dict:
-    """Benchmark one topology; returns its record (see the module notes)."""
-    from ..io import read_topohub
-    from ..paths import k_shortest_paths
-
+             fast_options: dict | None = None, log=print) -> dict:
+    """Benchmark one topology; returns its record (see the module notes). ``fast_options`` are
+    extra keywords of every ``fast`` solve (e.g. ``time_limit``)."""
+    fast_options = fast_options or {}
     rec: dict = {"name": rung.name, "key": rung.key, "k": k}
     net = read_topohub(rung.key)
     rec.update(n_nodes=net.n_nodes, n_links=net.n_links, metric="hop count")
@@ -259,9 +220,7 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
     if workers is None:
         paths = k_shortest_paths(net, k=k, method="deviation")
     else:
-        from ..paths import _deviation, all_pairs
-
-        paths = _deviation(net, k, all_pairs(net), workers=workers)
+        paths = deviation_paths(net, k, workers=workers)
     rec["path_build_seconds"] = time.perf_counter() - t0
     rec.update(n_od=paths.n_od, n_paths=paths.n_paths, nnz=int(len(paths.link_idx)),
                mean_hops=float(len(paths.link_idx) / max(paths.n_paths, 1)),
@@ -270,15 +229,11 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
         f"paths built in {rec['path_build_seconds']:.1f}s")
     base, tms = bench_matrices(net, rung.n_tm)
     t0 = time.perf_counter()
-    from ..routing.fast import _resolve_device
-
-    dev = str(_resolve_device(device))
+    dev = str(resolve_device(device))
     net = size_first_path(net, paths, base, device=dev, **SIZINGS[sizing])
     rec["sizing"] = sizing
     rec["capacity_source"] = net.meta.get("capacity_source")
     rec["sizing_seconds"] = time.perf_counter() - t0
-    from ..routing.fast import get_operator
-
     rec["fast_setup_seconds"] = get_operator(paths, dev).setup_seconds   # built once, for sizing
     # LP runs
     rec["lp"] = []
@@ -306,7 +261,7 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
     rec["fast"] = []
     first = None
     for i, tm in enumerate(tms):
-        r, routing = _fast(net, paths, tm, device, tol)
+        r, routing = _fast(net, paths, tm, device, tol, fast_options)
         r["tm"] = i
         opt = next((x["mlu"] for x in rec["lp"] if x["tm"] == i and "mlu" in x), None)
         if opt is not None:
@@ -321,12 +276,12 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
     if rung.warm and (dev.startswith("cuda") or rec["n_paths"] <= 2e7):
         rng = np.random.default_rng(1)
         tm_d = tms[0] * rng.uniform(0.9, 1.1, size=tms[0].shape)
-        cold, _ = _fast(net, paths, tm_d, device, tol)
-        warm, _ = _fast(net, paths, tm_d, device, tol, warm=first)
+        cold, _ = _fast(net, paths, tm_d, device, tol, fast_options)
+        warm, _ = _fast(net, paths, tm_d, device, tol, fast_options, warm=first)
         rec["warm_demand"] = {"cold": cold, "warm": warm}
         usable, tm_f, link, cut = _failure_mask(net, paths, first, tms[0], device=dev)
-        cold_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable)
-        warm_f, _ = _fast(net, paths, tm_f, device, tol, path_mask=usable, warm=first)
+        cold_f, _ = _fast(net, paths, tm_f, device, tol, fast_options, path_mask=usable)
+        warm_f, _ = _fast(net, paths, tm_f, device, tol, fast_options, path_mask=usable, warm=first)
         rec["warm_failure"] = {"link": link, "ods_cut_off": cut, "cold": cold_f, "warm": warm_f}
         log(f"[{rung.name}] warm start: demand +-10% {cold['solve_seconds']:.2f}s ({cold['iterations']} it) -> "
             f"{warm['solve_seconds']:.2f}s ({warm['iterations']} it), failure of {link} "
@@ -341,12 +296,8 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
     rec["peak_rss_gb"] = peak_rss_gb()
     rec["rss_gb"] = current_rss_gb()
     _summarise(rec)
-    from ..routing import fast as _fast_mod
-
-    _fast_mod._CACHE.pop(paths, None)
+    clear_operator_cache(paths)
     if dev.startswith("cuda"):
-        import torch
-
         rec["gpu_peak_memory_gb"] = torch.cuda.max_memory_allocated() / 1e9
         torch.cuda.empty_cache()
     return rec
@@ -399,13 +350,7 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
 
     Returns the result dict (also written as JSON).
     """
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(int(threads))
-    _FAST_OPTIONS.clear()
-    if time_limit is not None:
-        _FAST_OPTIONS["time_limit"] = time_limit
+    fast_options = {} if time_limit is None else {"time_limit": time_limit}
     ladder = QUICK_LADDER if quick else LADDER
     by_name = {r.name: r for r in ladder}
     by_key = {r.key: r for r in ladder}
@@ -414,26 +359,25 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
         r = by_name.get(t) or by_key.get(t) or {x.name: x for x in LADDER}.get(t)
         r = r or Rung(t.replace("/", "-"), t, n_tm=5, n_lp=2)
         if n_tm is not None:
-            r = Rung(r.name, r.key, n_tm=n_tm, n_lp=min(r.n_lp, n_tm), lp_max_nnz=r.lp_max_nnz, others=r.others)
+            r = dataclasses.replace(r, n_tm=n_tm, n_lp=min(r.n_lp, n_tm))
         rungs.append(r)
     if sizing not in SIZINGS:
-        from ..exceptions import ValidationError
-
         raise ValidationError(f"unknown sizing {sizing!r}; use one of {', '.join(SIZINGS)}")
     tag = tag or (device.split(":")[0] + ("" if sizing == "first-path" else f"-{sizing}") + ("-quick" if quick else ""))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = {"benchmark": "te", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "device": device,
-              "k": k, "tol": tol, "time_limit": time_limit, "sizing": sizing, "machine": machine_info(device),
-              "rungs": []}
-    t_all = time.perf_counter()
-    for rung in rungs:
-        rec = run_rung(rung, k=k, device=device, tol=tol, lp_cap_s=lp_cap_s, other_cap_s=other_cap_s,
-                       lp=lp and (lp_rungs is None or rung.name in lp_rungs), workers=workers, sizing=sizing,
-                       log=log)
-        result["rungs"].append(rec)
-        result["total_seconds"] = time.perf_counter() - t_all
-        _write(result, out_dir, tag)  # after every rung: a crash keeps what was measured
+    with torch_threads(threads):
+        result = {"benchmark": "te", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "device": device,
+                  "k": k, "tol": tol, "time_limit": time_limit, "sizing": sizing,
+                  "machine": machine_info(device), "rungs": []}
+        t_all = time.perf_counter()
+        for rung in rungs:
+            rec = run_rung(rung, k=k, device=device, tol=tol, lp_cap_s=lp_cap_s, other_cap_s=other_cap_s,
+                           lp=lp and (lp_rungs is None or rung.name in lp_rungs), workers=workers, sizing=sizing,
+                           fast_options=fast_options, log=log)
+            result["rungs"].append(rec)
+            result["total_seconds"] = time.perf_counter() - t_all
+            _write(result, out_dir, tag)  # after every rung: a crash keeps what was measured
     rs = result["rungs"]
     result["scaling_exponents"] = {
         "path_build": fit_exponent([r["n_paths"] for r in rs], [r["path_build_seconds"] for r in rs]),

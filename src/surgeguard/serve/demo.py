@@ -11,12 +11,33 @@ and the oracle.
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..classes import DEFAULT_CLASSES, LOCKDOWN_CLASS_FACTORS
+from ..detect import get_detector
+from ..detect.report import detector_section
+from ..evaluate import replay
+from ..evaluate.classes import replay_classes
+from ..evaluate.tables import summary_table
+from ..examples import morocco
+from ..forecast.report import forecast_section
+from ..plan import size_capacities
+from ..plan.capacity import lockdown_plan_study
+from ..plan.whatif import run_whatif
+from ..report.html import write_replay_report
+from ..report.sections.capacity import capacity_plan_section
+from ..report.sections.classes import critical_services_section
+from ..report.sections.learned import learned_section
+from ..report.sections.whatif import failures_section
+from ..routing import k_shortest_paths
+from ..routing.learned import Learned, LearnedRouter
+from ..scenario import Lockdown, gravity_series
 
 __all__ = ["run_demo", "DEMO_TOTAL_BPS", "LOCKDOWN_START", "DEMO_LEARNED"]
 
@@ -39,13 +60,6 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
              policies=("shortest", "optimal", "learned"),
              progress: bool | None = None, seed: int = 2020, forecast_model: str = "lgbm") -> dict:
     """Build, replay and report the Morocco lockdown demo; returns summary, text and file paths."""
-    from .evaluate import replay
-    from .examples import morocco
-    from .plan import size_capacities
-    from .report.html import write_replay_report
-    from .routing import k_shortest_paths
-    from .scenario import Lockdown, gravity_series
-
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -54,8 +68,6 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
     warmup = 96  # one day of history before the replayed window, so no policy starts cold
     periods = int(round(days * 96))
     net0 = morocco()
-    from .classes import DEFAULT_CLASSES, LOCKDOWN_CLASS_FACTORS
-
     base = gravity_series(net0, start - pd.Timedelta(days=1), periods + warmup, "15min", total_bps=DEMO_TOTAL_BPS,
                           random_state=seed, classes=DEFAULT_CLASSES.shares_dict(), name="morocco-synthetic")
     before = int(np.searchsorted(base.times, lockdown_at))  # size on the traffic before the lockdown
@@ -73,8 +85,6 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
     model = None
     pols = list(policies)
     if "learned" in pols:
-        from .routing.learned import Learned, LearnedRouter
-
         val_start = ref - max(ref // 5, 1)
         model = LearnedRouter(**DEMO_LEARNED).fit(net, paths, series, val_start=val_start, val_stop=ref,
                                                   progress=progress)
@@ -96,10 +106,6 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
         files["summary"].write_text(json.dumps(summary, indent=2, default=str))
     sections = []
     # forecast of total traffic, and the surge detector fitted on the week before the lockdown
-    from .detect import get_detector
-    from .detect.report import detector_section
-    from .forecast.report import forecast_section
-
     detector = get_detector("cusum").fit(series.window(0, ref))
     alerts = detector.predict(series.window(ref, len(series)))
     sections.append(forecast_section(series, model=forecast_model, fit_fraction=0.45))
@@ -107,13 +113,8 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
     if model is not None:
         sections.append(_learned_section(result, model, lockdown_at))
     # every single fibre cut at the busiest lockdown interval: IGP reconvergence and re-optimised TE
-    from .plan.whatif import failures_section, run_whatif
-
     wres = run_whatif(net, series, "single-link", paths=paths, progress=False)
     # critical services: strict-priority allocation class by class, against shortest paths
-    from .plan.capacity import capacity_plan_section, lockdown_plan_study
-    from .routing.priority import critical_services_section, replay_classes
-
     cls = replay_classes(net, paths, series, DEFAULT_CLASSES, start=max(before - 96, warmup), progress=progress)
     sections.append(critical_services_section(cls, lockdown_start=lockdown_at))
     sections.append(failures_section(net, result=wres))
@@ -132,8 +133,6 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
         extra_sections=sections)
     files["report"] = Path(report)
     elapsed = time.perf_counter() - t_start
-    from .serve.cli import _summary_table  # text formatting only
-
     s = summary["policies"]
     pre = result.steps[(result.steps["time"] < lockdown_at)]
     post = result.steps[(result.steps["time"] >= lockdown_at)]
@@ -144,7 +143,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
         f"lockdown from {lockdown_at:%Y-%m-%d %H:%M} UTC: total traffic +"
         f"{post['demand_bps'].mean() / max(pre['demand_bps'].mean(), 1) - 1:.0%} (mean after vs before)",
         "",
-        _summary_table(summary),
+        summary_table(summary),
         "",
     ]
     for name in s:
@@ -183,10 +182,6 @@ def _learned_line(result, model, lockdown_at) -> str:
 
 def _learned_section(result, model, lockdown_at) -> tuple[str, str]:
     """The library's learned-policy section, with the demo's training split and an honest comparison."""
-    import html
-
-    from .routing.learned import learned_section
-
     head, body = learned_section(result, model)
     st = result.steps
     after = st[st.time >= lockdown_at]

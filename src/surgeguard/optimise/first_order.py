@@ -1,0 +1,885 @@
+"""The first-order min-MLU solver behind the ``fast`` policy: PyTorch (CPU or CUDA), with certified bounds.
+
+Problem (the same as :mod:`~surgeguard.optimise.mlu`)::
+
+    min_x  U(x) = max_l  sum_p R_lp d_k(p) x_p / c_l      over  x_p >= 0,  sum_{p in P(k)} x_p = 1
+
+Algorithm
+---------
+Primal: Adam on per-OD split logits ``theta`` (``x = softmax(theta)`` per OD) over the smoothed MLU
+``tau U log sum_l exp(u_l / (tau U))``, with link utilisations ``u = R (d x) / c`` and a temperature
+``tau`` annealed from 5% to 0.2% of the MLU over the first 100 iterations. Its gradient is the
+dual prices themselves: with link weights ``w = softmax(u / (tau U))`` and prices ``y = w / c``
+(normalised so that ``sum_l c_l y_l = 1``), ``dU/dx_p = d_k pi_p`` with path prices
+``pi = R^T y``. Each iteration:
+
+1. loads ``u`` (one sparse pass, links <- paths);
+2. weights ``w`` and prices ``y``; path prices ``pi`` (one sparse pass, paths <- links) and per OD
+   the cheapest ``pi_min``;
+3. the certified lower bound ``LB(y) = sum_k d_k pi_min(k)``: by LP duality every routing over
+   these paths has ``U >= sum_l y_l load_l >= LB``, so ``gap = (U_best - LB_best) / U_best`` bounds
+   the distance of the best routing seen to the optimum of the LP;
+4. the logit gradient ``x_p (pi_p - sum_q x_q pi_q)`` (the per-OD demand factor drops out: Adam is
+   invariant to it, so every OD moves by its price differences) and one fused Adam step. Adam's
+   epsilon follows the largest gradient (``eps_rel``), so ODs whose paths differ by a vanishing
+   price do not take full steps (this matters after a warm start, at low temperature).
+
+The softmax prices of one iteration are a weak bound near the optimum (their weights spread over
+the near-tight links by tiny load differences). Three better bounds are tried:
+
+* every ``check_every`` iterations, exponential averages of the prices, and all weight on the
+  most loaded link;
+* every ``lp_bound_every`` iterations while the gap is open, :func:`tight_dual_bound`: the best
+  prices supported on the links within ``delta`` (10%, widened when short) of the top of the best
+  routing so far, by a small LP (HiGHS; only ODs whose every path crosses those links enter it:
+  thousands of rows). When the routing is near-optimal the links that set the optimum are among
+  these, and this LP returns the optimal bound; it is limited to a quarter of the solve time;
+* the *forced* load: links that every candidate path of some OD crosses (a stub node's only link,
+  a bridge) carry that demand whatever the routing, so ``max_l forced_l / c_l`` is a bound
+  (computed once per path set, in bounded-memory chunks).
+
+A cold start puts 99% of each OD on its cheapest path (networks are dimensioned for shortest-path
+routing; a uniform start over long alternative paths can overload thin links a hundredfold).
+A warm start takes the previous splits (with 0.1% of the uniform split, so unused paths can come
+back), the previous bound's link weights, and starts at a low temperature. The loop stops at
+``gap <= tol``, ``max_iter`` or ``time_limit``; ``info["bound"]`` says whether the forced links or
+prices certified the result.
+
+Why this method: each iteration costs two sparse products (the cost that matters at 10^8
+non-zeros) plus about ten dense passes over the ``(n_od, K)`` splits; it needs no projection or
+line search; the gradient *is* the dual, so the bound is free; Adam's per-coordinate steps cope
+with ODs whose demands span six orders of magnitude. An earlier version ran optimistic
+multiplicative weights on both sides: on long-haul backbones its splits swung between the
+paths (MLU of the iterates up to 40x the best) and on instances whose optimum is set in the
+meshed core it stopped 5% above the LP optimum after 1,000 iterations (caida 3356), where this
+one takes 20-60 iterations. Tuned on sndlib abilene/geant/germany50, caida 701/3356 and
+backbone/americas, capacities sized on first-path loads (with and without headroom on the
+forced links); the benchmark results are in ``benchmarks/results/te_*.md``.
+
+The products
+------------
+Splits live in a dense ``(n_od, K)`` array (K = most paths of any OD; missing slots have price
+``inf`` and share 0), so the per-OD minimum and normalisation are dense row operations.
+For a path set from ``k_shortest_paths(method="deviation")`` the solver uses its compressed form
+(``paths.meta["_trees"]``): each path is a few tree pieces of the shortest-path tree of its source
+plus a few links, so ``R^T y`` is a prefix sum of ``y`` down each source's tree (a row-wise cumulative
+sum over the tree's pre-order) followed by a sparse product with ~3 non-zeros per path, and
+``R f`` is the transpose (subtree sums). On long-haul backbones (paths of 20+ hops) this needs 5-10
+times fewer memory accesses than the path-link matrix. Any other path set uses the path-link
+matrix itself. Products run in float32; the prefix sums, and the final certificate (the MLU of the
+returned routing and the bound), run in float64 (above 5e7 non-zeros in float32 with a 1e-4
+relative margin, since float64 copies of the matrices would double the memory).
+
+All of ``torch`` is imported inside this module only, and only when a solve or an operator needs it.
+The policy over this solver is :class:`~surgeguard.routing.fast.FastTE`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from ..exceptions import ValidationError
+from ..network import Network
+from ..paths import PathSet
+
+__all__ = ["FastOperator", "get_operator", "clear_operator_cache", "resolve_device", "torch_threads",
+           "tight_dual_bound", "solve_fast", "WarmStart", "CERTIFY_F64_MAX_NNZ", "F32_MARGIN"]
+
+#: above this many non-zeros the final certificate runs in float32 with a relative margin
+CERTIFY_F64_MAX_NNZ = 50_000_000
+F32_MARGIN = 1e-4
+
+
+def _torch():
+    try:
+        import torch  # lazy: torch is heavy and optional (only the first-order solver needs it)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ValidationError(
+            "the 'fast' policy needs PyTorch; install it with `pip install torch==2.13.0` "
+            "(a CPU build) or use the 'optimal' policy") from exc
+    return torch
+
+
+def resolve_device(device=None):
+    """The torch device for ``device``: "auto" or None is CUDA when PyTorch sees one, else the CPU.
+
+    >>> str(resolve_device("cpu"))
+    'cpu'
+    """
+    torch = _torch()
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValidationError(f"device {device!r} asked for, but PyTorch sees no CUDA device; use device='cpu'")
+    return dev
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch CPU threads, restored afterwards; None changes nothing.
+
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if threads is None:
+        yield
+        return
+    torch = _torch()
+    saved = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _sparse_csr(torch, ptr, idx, val, shape, device):
+    """A torch CSR tensor with 32-bit indices where they fit (half the index traffic)."""
+    it = torch.int32 if (len(idx) < 2**31 - 1 and max(shape) < 2**31 - 1) else torch.int64
+    npi = np.int32 if it == torch.int32 else np.int64
+    crow = torch.from_numpy(np.ascontiguousarray(ptr, dtype=npi)).to(device)
+    col = torch.from_numpy(np.ascontiguousarray(idx, dtype=npi)).to(device)
+    v = torch.from_numpy(np.ascontiguousarray(val)).to(device)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(crow, col, v, size=shape, check_invariants=False)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + n)`` for each start ``s`` and length ``n`` (int64)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offs = np.cumsum(lengths) - lengths
+    return np.repeat(np.asarray(starts, dtype=np.int64) - offs, lengths) + np.arange(total, dtype=np.int64)
+
+
+def _transpose_csr(ptr, idx, val, shape):
+    """CSR of the transpose (a counting sort, O(nnz)), through scipy."""
+    m = sp.csr_matrix((val, idx, ptr), shape=shape)
+    t = m.T.tocsr()
+    t.sort_indices()
+    return t.indptr, t.indices, t.data
+
+
+class FastOperator:
+    """The path-link incidence of a :class:`PathSet` on one torch device.
+
+    ``loads(f)``: link loads from per-slot flows ``f`` (``n_od * K``); ``prices(y)``: per-slot price
+    ``sum_{l in p} y_l`` from link prices ``y``. Built once per path set and device and cached.
+
+    Attributes
+    ----------
+    kind : "tree" (compressed form of the deviation builder) or "links" (path-link matrix).
+    n_od, K : slot layout; ``valid`` (n_od, K) marks real paths; ``slot_path`` maps slots to paths.
+    setup_seconds : time to build it.
+    """
+
+    def __init__(self, paths: PathSet, device="cpu", *, compressed: bool | None = None):
+        torch = _torch()
+        t0 = time.perf_counter()
+        self.device = device = torch.device(device)
+        self.n_od, self.n_links, self.n_paths = paths.n_od, paths.n_links, paths.n_paths
+        counts = paths.paths_per_od
+        self.K = K = int(counts.max()) if paths.n_od else 1
+        rank = np.arange(paths.n_paths) - np.repeat(paths.od_ptr[:-1], counts)
+        slot = paths.path_od * K + rank                     # slot of each path
+        self.slot_of_path = slot
+        n_slots = paths.n_od * K
+        valid = np.zeros(n_slots, dtype=bool)
+        valid[slot] = True
+        self.valid = torch.from_numpy(valid.reshape(paths.n_od, K)).to(device)
+        self._valid_np = valid
+        trees = paths.meta.get("_trees")
+        usable = trees is not None and trees.get("_link_ptr") is paths.link_ptr
+        if compressed is None:
+            compressed = usable
+        if compressed and not usable:
+            raise ValidationError("compressed=True needs a path set built by k_shortest_paths(method='deviation')")
+        self.kind = "tree" if compressed else "links"
+        L = paths.n_links
+        if self.kind == "links":
+            # slots x links (row per slot), and its transpose
+            hops = np.zeros(n_slots, dtype=np.int64)
+            hops[slot] = paths.hops
+            ptr = np.zeros(n_slots + 1, dtype=np.int64)
+            np.cumsum(hops, out=ptr[1:])
+            # paths are in slot order already (ODs contiguous, ranks increasing)
+            idx = paths.link_idx
+            ones = np.ones(len(idx), dtype=np.float32)
+            self._fw = (ptr, idx, (n_slots, L))
+            tptr, tidx, _ = _transpose_csr(ptr, idx, ones, (n_slots, L))
+            self._bw = (tptr, tidx, (L, n_slots))
+            self._sgn = None
+            self.n_cells = 0
+            self.nnz = int(len(idx))
+        else:
+            n = trees["n_nodes"]
+            rows = len(trees["sources"])
+            C = rows * n
+            self.n_cells = C
+            qc = np.diff(trees["q_ptr"])
+            cnt = np.zeros(n_slots, dtype=np.int64)
+            cnt[slot] = qc
+            ptr = np.zeros(n_slots + 1, dtype=np.int64)
+            np.cumsum(cnt, out=ptr[1:])
+            idx = trees["q_idx"]
+            sgn = trees["q_sgn"].astype(np.float32)
+            self._fw = (ptr, idx, (n_slots, C + L))
+            tptr, tidx, tval = _transpose_csr(ptr, idx, sgn, (n_slots, C + L))
+            self._bw = (tptr, tidx, (C + L, n_slots))
+            self._sgn = (sgn, tval.astype(np.float32))
+            self.nnz = int(len(idx))
+            tin = trees["tin"].astype(np.int64)
+            size = trees["size"].astype(np.int64)
+            row = np.repeat(np.arange(rows, dtype=np.int64), n)
+            self._rows, self._n = rows, n
+            self.pos = torch.from_numpy(row * (n + 1) + tin).to(device)
+            self.pos_last = torch.from_numpy(row * (n + 1) + tin + size - 1).to(device)
+            self.pos_end = torch.from_numpy(row * (n + 1) + tin + size).to(device)
+            tl = trees["tree_link"].astype(np.int64)
+            has = tl >= 0
+            cells = np.flatnonzero(has)
+            o = np.argsort(tl[has], kind="stable")
+            cptr = np.zeros(L + 1, dtype=np.int64)
+            np.cumsum(np.bincount(tl[has], minlength=L), out=cptr[1:])
+            self._ctl = (cptr, cells[o], (L, C))
+            self.tl = torch.from_numpy(np.where(has, tl, L)).to(device)
+        self._mats = {}
+        self._forced = self._forced_pairs(paths)
+        self.setup_seconds = time.perf_counter() - t0
+        self._mat(torch.float32)
+        self.setup_seconds = time.perf_counter() - t0
+
+    @property
+    def forced_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(OD indices, link indices): the pairs where every candidate path of the OD crosses the link."""
+        return self._forced
+
+    #: path-link entries per sort when finding forced links (bounds the set-up's memory)
+    FORCED_CHUNK = 1 << 24
+
+    @classmethod
+    def _forced_pairs(cls, paths: PathSet, usable: np.ndarray | None = None,
+                      ods: np.ndarray | None = None):
+        """(OD, link) pairs where every candidate path of the OD crosses the link, as arrays.
+
+        The load those ODs put on a link is unavoidable, so ``max_l (sum of their demand) / c_l``
+        is a lower bound on the MLU; it is exact when the optimum is set by such a link (a stub
+        node's only link, or a bridge), where the dual iterates would take long to find it.
+        ``usable`` restricts to usable paths, ``ods`` to some ODs. Sorted chunk by chunk of
+        :attr:`FORCED_CHUNK` path-link entries, so memory stays bounded at any size."""
+        L = paths.n_links
+        ods = np.arange(paths.n_od, dtype=np.int64) if ods is None else np.asarray(ods, dtype=np.int64)
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        if len(ods) == 0 or len(paths.link_idx) == 0:
+            return empty
+        od_ptr, link_ptr = paths.od_ptr, paths.link_ptr
+        od_nnz = link_ptr[od_ptr[ods + 1]] - link_ptr[od_ptr[ods]]
+        cum = np.cumsum(od_nnz)
+        cuts = np.searchsorted(cum, np.arange(cls.FORCED_CHUNK, cum[-1], cls.FORCED_CHUNK), side="right")
+        bounds = np.unique(np.concatenate([[0], cuts, [len(ods)]]))
+        out_o, out_l = [], []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            sub = ods[a:b]
+            n_p = od_ptr[sub + 1] - od_ptr[sub]
+            p = _ranges(od_ptr[sub], n_p)
+            local = np.repeat(np.arange(len(sub), dtype=np.int64), n_p)
+            if usable is not None:
+                keep = usable[p]
+                p, local = p[keep], local[keep]
+            n_use = np.bincount(local, minlength=len(sub))
+            hops = link_ptr[p + 1] - link_ptr[p]
+            key = np.repeat(local, hops) * L + paths.link_idx[_ranges(link_ptr[p], hops)]
+            key.sort()
+            first = np.ones(len(key), bool)
+            first[1:] = key[1:] != key[:-1]
+            starts = np.flatnonzero(first)
+            cnt = np.diff(np.append(starts, len(key)))
+            k = key[starts]
+            o, l = k // L, k % L
+            f = cnt == n_use[o]
+            out_o.append(sub[o[f]])
+            out_l.append(l[f])
+        return np.concatenate(out_o), np.concatenate(out_l)
+
+    def forced_util(self, d: np.ndarray, cap: np.ndarray, paths: PathSet | None = None,
+                    usable: np.ndarray | None = None) -> np.ndarray:
+        """Per link, (demand of the ODs that must cross it) / capacity, in the units of ``d / cap``;
+        its maximum is a lower bound on the MLU. With ``usable`` (a path mask), over the usable
+        paths only (recomputed for the ODs that lost a path)."""
+        o, l = self._forced
+        if usable is not None and paths is not None and not usable.all():
+            hit = np.unique(paths.path_od[~usable])
+            lost = np.zeros(paths.n_od, dtype=bool)
+            lost[hit] = True
+            o2, l2 = self._forced_pairs(paths, usable, hit)
+            keep = ~lost[o]
+            o, l = np.concatenate([o[keep], o2]), np.concatenate([l[keep], l2])
+        if not len(o):
+            return np.zeros(len(cap))
+        return np.bincount(l, weights=d[o], minlength=len(cap)) / cap
+
+    # ------------------------------------------------------------------ matrices per dtype
+    def _mat(self, dtype):
+        torch = _torch()
+        if dtype in self._mats:
+            return self._mats[dtype]
+        npd = np.float32 if dtype == torch.float32 else np.float64
+        fp, fi, fs = self._fw
+        bp, bi, bs = self._bw
+        if self._sgn is None:
+            fv = np.ones(len(fi), dtype=npd)
+            bv = np.ones(len(bi), dtype=npd)
+        else:
+            fv = np.asarray(self._sgn[0], dtype=npd)  # no copy for float32
+            bv = np.asarray(self._sgn[1], dtype=npd)
+        mats = {"fw": _sparse_csr(torch, fp, fi, fv, fs, self.device),
+                "bw": _sparse_csr(torch, bp, bi, bv, bs, self.device)}
+        if self.kind == "tree":
+            cp, ci, cs = self._ctl
+            mats["ctl"] = _sparse_csr(torch, cp, ci, np.ones(len(ci), dtype=npd), cs, self.device)
+        self._mats[dtype] = mats
+        return mats
+
+    @staticmethod
+    def _mv(m, v):
+        return _torch().mv(m, v)
+
+    def _buffer(self, name):
+        """A float64 (rows, n+1) work array whose last column stays 0 (pre-order slots 0..n-1 are
+        all overwritten on every use)."""
+        torch = _torch()
+        buf = getattr(self, name, None)
+        if buf is None:
+            buf = torch.zeros(self._rows * (self._n + 1), dtype=torch.float64, device=self.device)
+            setattr(self, name, buf)
+        return buf
+
+    def loads(self, f):
+        """Link loads (n_links,) from slot flows ``f`` (n_od * K,), in ``f``'s dtype."""
+        mats = self._mat(f.dtype)
+        z = self._mv(mats["bw"], f)
+        if self.kind == "links":
+            return z
+        torch = _torch()
+        C = self.n_cells
+        P = self._buffer("_P")
+        P.index_copy_(0, self.pos, z[:C].double())
+        cum = torch.cumsum(P.view(self._rows, self._n + 1), dim=1).view(-1)
+        S = cum.index_select(0, self.pos_last) - cum.index_select(0, self.pos) + P.index_select(0, self.pos)
+        return z[C:] + self._mv(mats["ctl"], S.to(f.dtype))
+
+    def prices(self, y):
+        """Slot prices (n_od * K,) from link prices ``y`` (n_links,), in ``y``'s dtype."""
+        mats = self._mat(y.dtype)
+        if self.kind == "links":
+            return self._mv(mats["fw"], y)
+        torch = _torch()
+        v = torch.cat([y.double(), y.new_zeros(1, dtype=torch.float64)]).index_select(0, self.tl)
+        E = self._buffer("_E")
+        E.view(self._rows, self._n + 1)[:, self._n] = 0.0
+        E.index_copy_(0, self.pos, v)
+        E.index_add_(0, self.pos_end, -v)
+        Y = torch.cumsum(E.view(self._rows, self._n + 1), dim=1).view(-1).index_select(0, self.pos)
+        return self._mv(mats["fw"], torch.cat([Y.to(y.dtype), y]))
+
+    def release(self, dtype):
+        """Drop the matrices of one dtype (the float64 ones after a certificate)."""
+        self._mats.pop(dtype, None)
+
+
+_CACHE: "weakref.WeakKeyDictionary[PathSet, dict]" = weakref.WeakKeyDictionary()
+
+
+def get_operator(paths: PathSet, device="cpu", *, compressed: bool | None = None) -> FastOperator:
+    """The cached :class:`FastOperator` of ``paths`` on ``device`` (built on first use)."""
+    torch = _torch()
+    dev = torch.device(device)
+    per = _CACHE.setdefault(paths, {})
+    key = (str(dev), compressed)
+    if key not in per:
+        per[key] = FastOperator(paths, dev, compressed=compressed)
+    return per[key]
+
+
+def _is_cached(paths: PathSet, device, compressed: bool | None) -> bool:
+    return paths in _CACHE and (str(device), compressed) in _CACHE[paths]
+
+
+def clear_operator_cache(paths: PathSet | None = None) -> None:
+    """Drop the cached operators of ``paths`` (every path set's with None), freeing their memory.
+
+    Operators are cached per path set (weakly: they go with it); a benchmark that keeps its path
+    sets alive calls this between topologies.
+    """
+    if paths is None:
+        _CACHE.clear()
+    else:
+        _CACHE.pop(paths, None)
+
+
+def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots, *,
+                      delta: float = 0.1, max_rows: int = 150_000):
+    """Link prices from a small LP over the links within ``delta`` of the most loaded one.
+
+    Any prices ``y >= 0`` with ``sum_l c_l y_l = 1`` certify ``MLU >= sum_k d_k min_p price_p(y)``.
+    The best such prices supported on a link set ``S`` solve::
+
+        max sum_k d_k t_k   s.t.  t_k <= sum_{l in p, l in S} y_l  (every usable path p of OD k),
+                                  sum_{l in S} c_l y_l = 1,  y, t >= 0
+
+    where only ODs whose every usable path crosses ``S`` can have ``t_k > 0``. When the routing is
+    near-optimal, the links that set the optimum are among its most loaded ones, so this LP (a few
+    thousand rows) gives the optimal bound where averaged softmax prices converge slowly. Solved
+    by HiGHS through SciPy's ``linprog(method="highs")``; ``u`` (link utilisations), ``d`` (demand per OD), ``cap`` are tensors/arrays in the
+    solver's scaled units. Returns the prices (numpy, ``(n_links,)``) or None."""
+    torch = _torch()
+    u = np.asarray(u, dtype=np.float64)
+    U = float(u.max())
+    d = np.asarray(d, dtype=np.float64)
+    cap = np.asarray(cap, dtype=np.float64)
+    while True:
+        S = np.flatnonzero(u >= U * (1.0 - delta))
+        ind = torch.zeros(len(u), dtype=torch.float32, device=op.device)
+        ind[torch.from_numpy(S).to(op.device)] = 1.0
+        cnt = op.prices(ind).reshape(op.n_od, op.K)
+        cnt = torch.where(usable_slots, cnt, torch.full_like(cnt, float("inf")))
+        rel_od = (cnt.amin(dim=1) >= 0.5).cpu().numpy() & (d > 0)
+        n_rows = int(np.asarray(usable_slots.sum(dim=1).cpu())[rel_od].sum())
+        if n_rows <= max_rows or delta < 1e-3:
+            break
+        delta /= 2.0
+    rel = np.flatnonzero(rel_od)
+    if not len(rel) or n_rows > max_rows:
+        return None
+    n_p = paths.od_ptr[rel + 1] - paths.od_ptr[rel]
+    pp = _ranges(paths.od_ptr[rel], n_p)
+    t_of = np.repeat(np.arange(len(rel)), n_p)
+    keep = np.asarray(usable_slots.reshape(-1).cpu())[op.slot_of_path[pp]]
+    pp, t_of = pp[keep], t_of[keep]
+    hops = paths.link_ptr[pp + 1] - paths.link_ptr[pp]
+    links = paths.link_idx[_ranges(paths.link_ptr[pp], hops)]
+    row = np.repeat(np.arange(len(pp)), hops)
+    col = np.full(len(u), -1, dtype=np.int64)
+    col[S] = np.arange(len(S))
+    m = col[links] >= 0
+    nS = len(S)
+    A = sp.csr_matrix((np.concatenate([-np.ones(int(m.sum())), np.ones(len(pp))]),
+                       (np.concatenate([row[m], np.arange(len(pp))]), np.concatenate([col[links[m]], nS + t_of]))),
+                      shape=(len(pp), nS + len(rel)))
+    A_eq = sp.csr_matrix((cap[S] / cap[S].max(), (np.zeros(nS, dtype=np.int64), np.arange(nS))), shape=(1, nS + len(rel)))
+    c = np.concatenate([np.zeros(nS), -d[rel] / d[rel].max()])
+    res = linprog(c, A_ub=A, b_ub=np.zeros(len(pp)), A_eq=A_eq, b_eq=[1.0], bounds=(0, None), method="highs")
+    if res.status != 0:
+        return None
+    y = np.zeros(len(u))
+    y[S] = np.maximum(res.x[:nS], 0.0)
+    tot = float((y * cap).sum())
+    return y / tot if tot > 0 else None
+
+
+def _fused_adam_ok(t) -> bool:
+    """Whether torch's fused Adam (one pass per step) runs on ``t``'s device."""
+    torch = _torch()
+    if t.device.type not in ("cpu", "cuda"):
+        return False
+    major, minor = (int(v) for v in torch.__version__.split(".")[:2])
+    return (major, minor) >= (2, 4) or t.device.type == "cuda"
+
+
+class WarmStart(Protocol):
+    """What a warm start needs: a previous routing (a :class:`~surgeguard.routing.Routing`)."""
+
+    paths: PathSet
+    splits: np.ndarray
+    info: dict
+
+
+# ---------------------------------------------------------------------- the steps of a solve
+def _usable_paths(paths: PathSet, d: np.ndarray, path_mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(usable paths mask, usable paths per OD, the uniform split over each OD's usable paths).
+
+    Every OD with demand needs a usable path. ODs with none carry no demand: any split summing to
+    1 will do, so theirs is uniform over all their paths."""
+    usable = np.ones(paths.n_paths, dtype=bool) if path_mask is None else np.asarray(path_mask, dtype=bool)
+    if usable.shape != (paths.n_paths,):
+        raise ValidationError(f"path_mask has shape {usable.shape}; expected ({paths.n_paths},)")
+    n_use = paths.od_sum(usable.astype(np.int64))
+    stranded = (n_use == 0) & (d > 0)
+    if stranded.any():
+        k = int(np.flatnonzero(stranded)[0])
+        raise ValidationError(
+            f"OD {paths.node_names[paths.od_src[k]]}->{paths.node_names[paths.od_dst[k]]} has demand but no usable "
+            f"path ({int(stranded.sum())} such ODs); add paths or drop their demand")
+    ppo = np.repeat(paths.paths_per_od, paths.paths_per_od)
+    base = np.where(usable, 1.0, 0.0) / np.repeat(np.maximum(n_use, 1), paths.paths_per_od)
+    base = np.where(np.repeat(n_use, paths.paths_per_od) > 0, base, 1.0 / ppo)
+    return usable, n_use, base
+
+
+@dataclass
+class _Problem:
+    """One solve's data on the device, in scaled units: demand / its maximum (``dscale``) and
+    capacity / its maximum (``cscale``), so that the MLU is of order 1 in float32."""
+
+    paths: PathSet
+    op: FastOperator
+    usable: np.ndarray      # (n_paths,) bool: paths that may carry traffic
+    n_use: np.ndarray       # (n_od,) usable paths per OD
+    base: np.ndarray        # (n_paths,) uniform split over each OD's usable paths
+    d: np.ndarray           # (n_od,) demand, absolute
+    cap64: np.ndarray       # (n_links,) capacity, absolute
+    dscale: float
+    cscale: float
+    dd: Any                 # (n_od,) scaled demand, float32 tensor
+    cap: Any                # (n_links,) scaled capacity, float32 tensor
+    ok: Any                 # (n_od, K) usable slots
+    live: Any               # (n_od, K) slots whose logits are finite (usable, or an OD without usable paths)
+    big: Any                # (n_od, K) 0 on usable slots, 1e30 elsewhere: keeps them out of the minimum
+    lb_forced: float        # the forced-link bound (scaled)
+
+    @classmethod
+    def build(cls, network: Network, paths: PathSet, op: FastOperator, d, usable, n_use, base) -> "_Problem":
+        torch = _torch()
+        dev = op.device
+        n_od, K = op.n_od, op.K
+        cap64 = np.asarray(network.capacity, dtype=np.float64)
+        dscale = float(d.max())
+        cscale = float(cap64.max())
+        dd = torch.from_numpy((d / dscale).astype(np.float32)).to(dev)
+        cap = torch.from_numpy((cap64 / cscale).astype(np.float32)).to(dev)
+        ok_np = np.zeros(n_od * K, dtype=bool)
+        ok_np[op.slot_of_path] = usable
+        ok = torch.from_numpy(ok_np.reshape(n_od, K)).to(dev)
+        # the logits of unusable paths stay at -inf, except for ODs with no usable path at all (they
+        # carry no demand; their split stays the uniform one, never NaN)
+        live_np = np.zeros(n_od * K, dtype=bool)
+        live_np[op.slot_of_path] = usable | (n_use[paths.path_od] == 0)
+        live = torch.from_numpy(live_np.reshape(n_od, K)).to(dev)
+        big = torch.where(ok, 0.0, 1e30)
+        lb_forced = float(op.forced_util(d / dscale, cap64 / cscale, paths, usable).max())
+        return cls(paths, op, usable, n_use, base, d, cap64, dscale, cscale, dd, cap, ok, live, big, lb_forced)
+
+    def lower_bound(self, y) -> float:
+        """``sum_k d_k min_p price_p(y)``: a bound on the MLU for prices with ``sum_l c_l y_l = 1``."""
+        pv = self.op.prices(y).reshape(self.op.n_od, self.op.K).add_(self.big)
+        return float((self.dd * pv.amin(dim=1)).sum())
+
+
+def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_mix: float, warm_tau: float,
+           tau_start: float, tau_end: float):
+    """The cold or warm start: (split logits (n_od, K), link weights of the warm routing or None,
+    the starting temperature)."""
+    torch = _torch()
+    paths, op = pb.paths, pb.op
+    x0 = np.zeros(op.n_od * op.K, dtype=np.float64)
+    w_warm = None
+    if warm is not None and warm.paths is paths:
+        # the warm splits mixed with `warm_mix` of the uniform split (unused paths can come back)
+        ws = paths.normalise(np.where(pb.usable, warm.splits, 0.0), fallback=pb.base)
+        x0[op.slot_of_path] = (1.0 - warm_mix) * ws + warm_mix * pb.base
+        state = warm.info.get("fast_state") or {}
+        if state.get("w") is not None and len(state["w"]) == pb.cap.numel():
+            w_warm = torch.as_tensor(np.asarray(state["w"], dtype=np.float32), device=op.device)
+        # near the optimum already: start at a lower temperature
+        tau_start = max(min(tau_start, warm_tau), tau_end)
+    else:
+        x0[op.slot_of_path] = pb.base
+        if init_shortest > 0:
+            # most of each OD on its first usable (cheapest) path: what the network runs without TE
+            usable = pb.usable
+            first = np.zeros(paths.n_paths)
+            cum = np.cumsum(usable) - np.repeat(np.concatenate([[0], np.cumsum(usable)[paths.od_ptr[1:-1] - 1]]),
+                                                paths.paths_per_od)
+            first[usable & (cum == 1)] = 1.0
+            x0[op.slot_of_path] = np.where(first > 0, init_shortest, 0.0) + (1.0 - init_shortest) * pb.base
+    with np.errstate(divide="ignore"):
+        theta = torch.from_numpy(np.log(x0).astype(np.float32).reshape(op.n_od, op.K)).to(op.device)  # -inf: unused
+    return theta, w_warm, tau_start
+
+
+@dataclass
+class _Bounds:
+    """The best certified bound so far and the price candidates tried for it."""
+
+    best_LB: float
+    best_y: Any = None
+    ema: dict = field(default_factory=dict)     # decay -> exponential average of the prices
+    lp_seconds: float = 0.0
+    n_lp: int = 0
+    lp_delta: float = 0.1
+
+    @classmethod
+    def start(cls, pb: _Problem, w_warm, dual_ema) -> "_Bounds":
+        """The forced-link bound, and the bound of the warm routing's link weights when there are any."""
+        b = cls(pb.lb_forced)
+        yw = None
+        if w_warm is not None:
+            yw = w_warm / pb.cap
+            yw = yw / (yw * pb.cap).sum()
+            b.offer(pb.lower_bound(yw), yw)
+        b.ema = {e: (None if yw is None else yw.clone()) for e in dual_ema}
+        return b
+
+    def offer(self, LB: float, y) -> float:
+        if LB > self.best_LB:
+            self.best_LB, self.best_y = LB, y
+        return LB
+
+    def average(self, y) -> None:
+        for e in self.ema:
+            self.ema[e] = y.clone() if self.ema[e] is None else self.ema[e].mul_(e).add_(y, alpha=1.0 - e)
+
+    def check_averages(self, pb: _Problem, u, y) -> None:
+        """Averaged prices (they smooth the oscillation of the softmax weights), and the most loaded
+        link alone (exact where one link sets the optimum)."""
+        torch = _torch()
+        cap = pb.cap
+        yh = torch.zeros_like(y)
+        j = int(torch.argmax(u))
+        yh[j] = 1.0 / cap[j]
+        for yc in [yh] + [e / (e * cap).sum() for e in self.ema.values()]:
+            self.offer(pb.lower_bound(yc), yc)
+
+    def check_lp(self, pb: _Problem, best_u, best_U: float, tol: float) -> None:
+        """The bound of :func:`tight_dual_bound` over the links near the top of the best routing so
+        far (the current iterate may swing); widens the link set when it falls short."""
+        torch = _torch()
+        t_lp = time.perf_counter()
+        yl = tight_dual_bound(pb.paths, pb.op, best_u.double().cpu().numpy(), pb.d / pb.dscale,
+                              pb.cap64 / pb.cscale, pb.live, delta=self.lp_delta)
+        self.lp_seconds += time.perf_counter() - t_lp
+        self.n_lp += 1
+        LBl = -1.0
+        if yl is not None:
+            yl = torch.from_numpy(yl.astype(np.float32)).to(pb.op.device)
+            LBl = self.offer(pb.lower_bound(yl), yl)
+        if LBl < best_U * (1.0 - tol):
+            self.lp_delta = min(1.5 * self.lp_delta, 0.3)   # not enough links in the set: widen it
+
+
+@dataclass
+class _Run:
+    """What the iterations leave: the best routing seen and why they stopped."""
+
+    best_U: float
+    best_x: Any
+    iterations: int
+    status: str
+    history: list
+
+
+def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, max_iter: int, lr: float,
+               betas, eps_rel: float, tau_start: float, tau_end: float, anneal: int, check_every: int,
+               lp_bound_every: int, time_limit: float | None) -> _Run:
+    """Adam on the split logits over the smoothed MLU until the certified gap is ``tol`` (see the
+    module notes); every iteration also offers its prices' bound to ``bounds``."""
+    torch = _torch()
+    op, cap, dd, big = pb.op, pb.cap, pb.dd, pb.big
+    n_od, K = op.n_od, op.K
+    ddK = dd.unsqueeze(1)
+    x = torch.softmax(theta, dim=1)
+    best_U, best_x, best_u = float("inf"), x, None
+    # Adam on the logits (one fused pass); its epsilon follows the largest gradient (see eps_rel)
+    theta.grad = torch.zeros_like(theta)
+    opt = torch.optim.Adam([theta], lr=lr, betas=betas, eps=1e-30,
+                           **({"fused": True} if _fused_adam_ok(theta) else {}))
+    vmax = 0.0
+    b2 = betas[1]
+    status = "iteration limit"
+    history = []
+    it = 0
+    while it < max_iter:
+        it += 1
+        u = op.loads((ddK * x).reshape(-1)).div_(cap)
+        U_t = u.max()
+        tau = max(tau_end, tau_start * (tau_end / tau_start) ** min(it / max(anneal, 1), 1.0))
+        w = torch.exp((u - U_t) / (tau * U_t))
+        y = w.div_((w * cap).sum())
+        pr = op.prices(y).reshape(n_od, K)
+        pmin = (pr + big).amin(dim=1)
+        LB_t = (dd * pmin).sum()
+        U, LB = torch.stack([U_t, LB_t]).tolist()
+        if U < best_U:
+            best_U, best_x, best_u = U, x, u
+        bounds.offer(LB, y)
+        bounds.average(y)
+        if check_every and it % check_every == 0:
+            bounds.check_averages(pb, u, y)
+        if (lp_bound_every and it % lp_bound_every == 0 and (best_U - bounds.best_LB) > tol * best_U
+                and bounds.lp_seconds <= 0.25 * (time.perf_counter() - t0)):   # at most a quarter of the time
+            bounds.check_lp(pb, best_u, best_U, tol)
+        gap = (best_U - bounds.best_LB) / best_U
+        history.append((U, LB, best_U, bounds.best_LB))
+        if gap <= tol:
+            status = "converged"
+            break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            status = "time limit"
+            break
+        # gradient of the smoothed MLU  tau U log sum_l exp(u_l / (tau U))  in the split logits:
+        # d MLU / d x_p = d_k * price_p, then through the per-OD softmax:
+        # x_p d_k (price_p - sum_q x_q price_q). Adam is invariant to the constant per-OD factor d_k,
+        # so it is left out (every OD moves by its price differences). Dead slots have x = 0.
+        t = pr.mul_(x)
+        g = t.sub_(x * t.sum(dim=1, keepdim=True))
+        gmax = float(torch.linalg.vector_norm(g, float("inf")))
+        vmax = b2 * vmax + (1.0 - b2) * gmax * gmax        # bounds max(v) of Adam's second moment
+        opt.param_groups[0]["eps"] = eps_rel * (vmax / (1.0 - b2 ** it)) ** 0.5 + 1e-30
+        theta.grad = g
+        opt.step()
+        del t, g, pr
+        x = torch.softmax(theta, dim=1)
+    return _Run(best_U, best_x, it, status, history)
+
+
+def _certify(pb: _Problem, run: _Run, bounds: _Bounds, certify: bool):
+    """(best splits (n_od, K) float64, MLU, bound), scaled: recomputed in float64 with ``certify``
+    (in float32 with a margin above :data:`CERTIFY_F64_MAX_NNZ` non-zeros)."""
+    torch = _torch()
+    op, cap = pb.op, pb.cap
+    xb = run.best_x.double()
+    xb = xb / xb.sum(dim=1, keepdim=True)
+    mlu, lb = run.best_U, bounds.best_LB
+    best_y, lb_forced = bounds.best_y, pb.lb_forced
+    if certify and op.nnz > CERTIFY_F64_MAX_NNZ:
+        # float64 copies of the matrices would not fit beside the float32 ones: certify in float32
+        # with a margin well above its rounding (sums of non-negative terms, prefix sums in float64)
+        mlu = float((op.loads((pb.dd.unsqueeze(1) * xb.float()).reshape(-1)) / cap).max()) * (1 + F32_MARGIN)
+        if best_y is not None:
+            yb = best_y / (best_y * cap).sum()
+            lb = max(pb.lower_bound(yb) * (1 - F32_MARGIN), lb_forced)
+        else:
+            lb = lb_forced
+    elif certify:
+        dd64 = torch.from_numpy(pb.d / pb.dscale).to(op.device)
+        cap_64 = torch.from_numpy(pb.cap64 / pb.cscale).to(op.device)
+        mlu = float((op.loads((dd64.unsqueeze(1) * xb).reshape(-1)) / cap_64).max())
+        if best_y is not None:
+            y64 = best_y.double()
+            y64 = y64 / (y64 * cap_64).sum()
+            p64 = op.prices(y64).reshape(op.n_od, op.K) + pb.big.double()
+            lb = max(float((dd64 * p64.min(dim=1).values).sum()), lb_forced)
+        op.release(torch.float64)
+    return xb, mlu, lb
+
+
+def _finish(pb: _Problem, run: _Run, bounds: _Bounds, *, certify: bool, setup: float, t0: float,
+            t_start: float) -> tuple[np.ndarray, dict]:
+    """The splits over all paths and the ``info`` of :func:`solve_fast`, in absolute units."""
+    t_iter = time.perf_counter()
+    xb, mlu, lb = _certify(pb, run, bounds, certify)
+    op, cap, best_y = pb.op, pb.cap, bounds.best_y
+    bound = "forced links" if best_y is None or lb <= pb.lb_forced else "prices"
+    # warm-start state: the link weights (shares of sum_l c_l y_l) of the best bound
+    state_w = None if best_y is None else (best_y * cap / (best_y * cap).sum()).cpu().numpy()
+    splits = xb.reshape(-1).cpu().numpy()[op.slot_of_path]
+    splits = pb.paths.normalise(np.where(pb.usable, splits, 0.0), fallback=pb.base)
+    scale = pb.dscale / pb.cscale
+    mlu_abs = mlu * scale
+    lb_abs = min(max(lb, 0.0) * scale, mlu_abs)
+    info = {"mlu": mlu_abs, "lower_bound": lb_abs, "gap": (mlu_abs - lb_abs) / mlu_abs if mlu_abs > 0 else 0.0,
+            "bound": bound, "iterations": run.iterations, "status": run.status, "bound_lps": bounds.n_lp,
+            "bound_lp_seconds": bounds.lp_seconds, "setup_seconds": setup,
+            "iterate_seconds": t_iter - t0, "solve_seconds": time.perf_counter() - t0,
+            "total_seconds": time.perf_counter() - t_start, "device": str(op.device), "operator": op.kind,
+            "nnz": op.nnz, "fast_state": {"w": state_w}, "history": run.history}
+    return splits, info
+
+
+def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float = 0.01,
+               max_iter: int = 1000, device="auto", warm: WarmStart | None = None, lr: float = 0.2,
+               tau_start: float = 0.05, tau_end: float = 0.002, anneal: int = 100,
+               betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.8, 0.9),
+               init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01,
+               path_mask: np.ndarray | None = None,
+               compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
+               lp_bound_every: int = 10, threads: int | None = None,
+               certify: bool = True) -> tuple[np.ndarray, dict]:
+    """Run the first-order method (see module notes); returns (splits over all paths, info).
+
+    Parameters
+    ----------
+    tol : stop when the certified relative gap is at most this.
+    max_iter : iteration limit.
+    device : "auto" (CUDA when available), "cpu", "cuda", ...
+    warm : a previous routing over the same path set; its splits (mixed with ``warm_mix`` of the
+        uniform split, so unused paths can come back), and its link weights when it was computed by
+        this function, are the starting point; the temperature then starts at ``warm_tau``.
+    lr, betas : Adam's step on the split logits and its moment decays.
+    eps_rel : Adam's epsilon, relative to the largest gradient (root mean square): logits whose
+        gradient is far smaller than that move proportionally less instead of a full step.
+    tau_start, tau_end, anneal : the smoothing temperature, relative to the MLU: geometric from
+        ``tau_start`` to ``tau_end`` over ``anneal`` iterations, then constant.
+    dual_ema : decays of the exponential averages of the link prices whose bounds are checked.
+    init_shortest : cold start with this share of each OD on its cheapest usable path and the
+        rest spread evenly (networks are usually dimensioned for shortest-path routing, so this
+        starts near a feasible routing; the spread lets the other paths grow). 0 = uniform.
+    path_mask : (n_paths,) bool, False for paths that may not be used (a failed link): their
+        share is forced to 0; every OD with demand needs one usable path.
+    check_every : every so many iterations, bounds from the averaged prices and from the most
+        loaded link alone (one extra product each).
+    lp_bound_every : every so many iterations while the gap is open (and while these LPs have
+        taken under a quarter of the time), the bound of :func:`tight_dual_bound` (a small LP over
+        the most loaded links of the best routing so far); 0 = never.
+    threads : torch CPU threads for this call (restored afterwards, :func:`torch_threads`);
+        default: torch's setting.
+
+    ``info`` holds ``mlu`` (float64 MLU of the returned splits), ``lower_bound`` (certified: no
+    routing over these paths has a lower MLU), ``gap`` (``(mlu - lower_bound) / mlu``),
+    ``bound`` (which bound certified it: "prices" or "forced links"), ``iterations``,
+    ``setup_seconds`` (building the operator, once per path set and device; 0 when cached),
+    ``solve_seconds``, ``device``, ``status`` ("converged", "iteration limit" or "time limit") and
+    ``fast_state`` (the link weights of the best bound, for warm starts).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from surgeguard.examples import two_paths
+    >>> from surgeguard.paths import k_shortest_paths
+    >>> net = two_paths(); ps = k_shortest_paths(net, k=2)
+    >>> tm = np.zeros((net.n_nodes,) * 2); tm[0, -1] = 15e9
+    >>> splits, info = solve_fast(net, ps, tm, device="cpu", threads=1)
+    >>> round(info["mlu"], 2), info["status"]
+    (0.75, 'converged')
+    """
+    with torch_threads(threads):
+        # set-up: the operator (cached per path set and device), the usable paths, the scaled data
+        t_start = time.perf_counter()
+        paths.check_network(network)
+        d = paths.demand(tm)
+        dev = resolve_device(device)
+        cached = _is_cached(paths, dev, compressed)
+        op = get_operator(paths, dev, compressed=compressed)
+        setup = 0.0 if cached else op.setup_seconds
+        t0 = time.perf_counter()
+        usable, n_use, base = _usable_paths(paths, d, path_mask)
+        if not (d > 0).any():
+            return base, {"mlu": 0.0, "lower_bound": 0.0, "gap": 0.0, "iterations": 0, "status": "converged",
+                          "bound": "none", "setup_seconds": setup, "solve_seconds": time.perf_counter() - t0,
+                          "device": str(dev), "operator": op.kind}
+        pb = _Problem.build(network, paths, op, d, usable, n_use, base)
+        theta, w_warm, tau_start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix,
+                                          warm_tau=warm_tau, tau_start=tau_start, tau_end=tau_end)
+        bounds = _Bounds.start(pb, w_warm, dual_ema)
+        run = _adam_loop(pb, theta, bounds, t0=t0, tol=tol, max_iter=max_iter, lr=lr, betas=betas,
+                         eps_rel=eps_rel, tau_start=tau_start, tau_end=tau_end, anneal=anneal,
+                         check_every=check_every, lp_bound_every=lp_bound_every, time_limit=time_limit)
+        return _finish(pb, run, bounds, certify=certify, setup=setup, t0=t0, t_start=t_start)
