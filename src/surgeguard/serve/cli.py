@@ -79,7 +79,7 @@ app.add_typer(cmd_learn.app)      # train
 app.add_typer(cmd_whatif.app)     # whatif
 app.add_typer(cmd_plan.app)       # plan, runout
 app.add_typer(cmd_sweep.app)      # sweep
-cmd_bench.register(app, guard=lambda command: command)  # bench te (errors: SurgeguardGroup above)
+app.add_typer(cmd_bench.app, name="bench")  # bench te
 
 
 def main():  # console-script entry point
