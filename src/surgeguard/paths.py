@@ -953,12 +953,17 @@ def deviation_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], Ite
     >>> deviation_paths(net, k=2, workers=1).n_paths == k_shortest_paths(net, k=2, method="deviation").n_paths
     True
     """
+    pairs = _checked_pairs(net, k, pairs)
+    return _deviation(net, k, pairs, fanout=fanout, max_pops=max_pops, workers=workers)
+
+
+def _checked_pairs(net: Network, k: int, pairs) -> tuple[np.ndarray, np.ndarray]:
+    """``pairs`` as two int64 arrays (all ordered pairs by default), after checking ``k``."""
     if k < 1:
         raise ValidationError(f"k must be >= 1 paths per OD pair, got {k}")
     if pairs is None:
         pairs = all_pairs(net)
-    pairs = (np.asarray(pairs[0], dtype=np.int64), np.asarray(pairs[1], dtype=np.int64))
-    return _deviation(net, k, pairs, fanout=fanout, max_pops=max_pops, workers=workers)
+    return np.asarray(pairs[0], dtype=np.int64), np.asarray(pairs[1], dtype=np.int64)
 
 
 def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], Iterable[int]] | None = None,
@@ -981,11 +986,7 @@ def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], It
     >>> ps.n_paths >= ps.n_od
     True
     """
-    if k < 1:
-        raise ValidationError(f"k must be >= 1 paths per OD pair, got {k}")
-    if pairs is None:
-        pairs = all_pairs(net)
-    pairs = (np.asarray(pairs[0], dtype=np.int64), np.asarray(pairs[1], dtype=np.int64))
+    pairs = _checked_pairs(net, k, pairs)
     if method == "auto":
         method = "yen" if (len(pairs[0]) <= YEN_MAX_PAIRS or disjoint) else "deviation"
     if method == "yen":

@@ -19,7 +19,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..classes import ClassConfig, class_config, class_od_demands
 from ..exceptions import ValidationError
@@ -31,6 +30,7 @@ from ..routing.routing import Routing
 from ..routing.shortest import ShortestPath
 from ..traffic import TrafficSeries
 from .metrics import path_loss_fraction
+from .replay import replay_steps
 
 __all__ = ["ClassEvaluation", "evaluate_classes", "ClassReplayResult", "replay_classes", "CLASS_REPLAY_POLICIES"]
 
@@ -230,11 +230,8 @@ def replay_classes(network: Network, paths: PathSet, series: TrafficSeries, clas
     paths.check_network(network)
     cfg = class_config(classes, network)
     series = series.reorder(network.node_names)
+    it = replay_steps(len(series), start, stop, stride, desc="class replay", progress=progress)
     stop = len(series) if stop is None else stop
-    if not 0 <= start < stop <= len(series):
-        raise ValidationError(f"replay range {start}..{stop} is outside the series' {len(series)} steps")
-    if int(stride) != stride or stride < 1:
-        raise ValidationError(f"stride={stride!r} must be an integer >= 1")
     bad = [p for p in policies if p not in CLASS_REPLAY_POLICIES]
     if bad:
         raise ValidationError(f"unknown class-replay policies {bad}; choose from {list(CLASS_REPLAY_POLICIES)}")
@@ -243,8 +240,6 @@ def replay_classes(network: Network, paths: PathSet, series: TrafficSeries, clas
     opt = Optimal() if "optimal" in policies else None
     rows = []
     prev_alloc, prev_t, prev_sec = None, None, 0.0
-    it = tqdm(range(start, stop, int(stride)), desc="class replay", unit="step", leave=False,
-              disable=(progress is False) if progress is not None else None)
     t_all = time.perf_counter()
     for t in it:
         mats = cfg.class_matrices(series, t)

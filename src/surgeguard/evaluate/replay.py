@@ -26,7 +26,7 @@ from ..routing.policies import Policy, get_policy
 from ..traffic import TrafficSeries
 from .metrics import evaluate
 
-__all__ = ["ReplayResult", "replay", "summarise"]
+__all__ = ["ReplayResult", "replay", "summarise", "replay_steps"]
 
 ORACLE = "oracle"
 
@@ -105,6 +105,34 @@ def summarise(steps: pd.DataFrame, step: pd.Timedelta | None = None) -> dict:
     return {"policies": out, "step_seconds": dt}
 
 
+def replay_steps(n_steps: int, start: int, stop: int | None, stride: int = 1, *, desc: str = "replay",
+                 progress: bool | None = None):
+    """The steps ``start, start + stride, ... < stop`` of a series of ``n_steps``, checked, as an
+    iterator with a progress bar (shown when stderr is a terminal unless ``progress`` says).
+
+    >>> list(replay_steps(10, 2, 8, 3, progress=False))
+    [2, 5]
+    >>> replay_steps(10, 5, 3)
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.ValidationError: replay start 5 is not before stop 3; give start < stop
+    """
+    stop = n_steps if stop is None else stop
+    for name, v in (("start", start), ("stop", stop), ("stride", stride)):
+        if int(v) != v:
+            raise ValidationError(f"replay {name} {v!r} must be an integer")
+    if start >= stop:
+        raise ValidationError(f"replay start {start} is not before stop {stop}; give start < stop")
+    if not 0 <= start < n_steps:
+        raise ValidationError(f"replay start {start} is outside the series' {n_steps} steps (0..{n_steps - 1})")
+    if stop > n_steps:
+        raise ValidationError(f"replay stop {stop} is beyond the series' {n_steps} steps; give at most {n_steps}")
+    if stride < 1:
+        raise ValidationError(f"replay stride {stride!r} must be >= 1")
+    return tqdm(range(int(start), int(stop), int(stride)), desc=desc, unit="step", leave=False,
+                disable=(progress is False) if progress is not None else None)
+
+
 def replay(network: Network, paths: PathSet, series: TrafficSeries, policies: Sequence[str | Policy],
            *, start: int = 0, stop: int | None = None, progress: bool | None = None,
            scenario: dict | None = None) -> ReplayResult:
@@ -123,9 +151,8 @@ def replay(network: Network, paths: PathSet, series: TrafficSeries, policies: Se
     """
     paths.check_network(network)
     series = series.reorder(network.node_names)
+    it = replay_steps(len(series), start, stop, progress=progress)
     stop = len(series) if stop is None else stop
-    if not 0 <= start < stop <= len(series):
-        raise ValidationError(f"replay range {start}..{stop} is outside the series' {len(series)} steps")
     pols: list[tuple[str, Policy]] = []
     for p in policies:
         pol = get_policy(p) if not isinstance(p, Policy) else p
@@ -141,13 +168,6 @@ def replay(network: Network, paths: PathSet, series: TrafficSeries, policies: Se
     warm: dict[str, object] = {}
     switches: list[dict] = []
     prev_oracle = None
-    it = range(start, stop)
-    try:
-
-        it = tqdm(it, desc="replay", unit="step", disable=progress is False if progress is not None else None,
-                  leave=False)
-    except ImportError:  # pragma: no cover
-        pass
     for t in it:
         tm = series.matrix(t)
         t0 = time.perf_counter()
