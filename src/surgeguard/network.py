@@ -7,6 +7,7 @@ unit and default, and :meth:`Network.validate` checks them once at construction.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Mapping
@@ -16,9 +17,11 @@ import networkx as nx
 import pandas as pd
 
 from .exceptions import ValidationError
-from .units import FIBRE_KM_PER_MS, great_circle_km
+from .units import (FIBRE_KM_PER_MS, MAX_LATENCY_MS, MAX_LENGTH_KM, MAX_METRIC, MAX_RATE_BPS,
+                    great_circle_km)
+from .validation import Interval, NoneOr, check_param
 
-__all__ = ["Network", "NODE_SCHEMA", "LINK_SCHEMA"]
+__all__ = ["Network", "NODE_SCHEMA", "LINK_SCHEMA", "LINK_RANGES", "NODE_RANGES", "as_float"]
 
 #: column -> (unit, default, description). ``None`` default means required.
 NODE_SCHEMA: dict[str, tuple[str, object, str]] = {
@@ -36,6 +39,80 @@ LINK_SCHEMA: dict[str, tuple[str, object, str]] = {
     "latency_ms": ("ms", np.nan, "propagation latency; length_km / 200 km/ms when not given"),
     "srlg": ("", "", "shared-risk link group tags, comma-separated"),
 }
+
+#: Declared ranges of the numeric link columns, checked by :meth:`Network.validate` and by every
+#: reader (which names the file). ``length_km`` and ``latency_ms`` may also be missing (NaN).
+#: The bounds are :data:`surgeguard.units.MAX_RATE_BPS` and its neighbours (see there why).
+LINK_RANGES: dict[str, Interval] = {
+    "capacity": Interval(float, 0, MAX_RATE_BPS, closed="right"),
+    "metric": Interval(float, 0, MAX_METRIC, closed="right"),
+    "length_km": Interval(float, 0, MAX_LENGTH_KM),
+    "latency_ms": Interval(float, 0, MAX_LATENCY_MS),
+}
+
+#: Declared ranges of the numeric node columns (each may be missing, NaN). Coordinates are only
+#: required to be finite: planar layouts (topohub's gabriel graphs) use x/y beyond +-180/+-90.
+NODE_RANGES: dict[str, Interval] = {
+    "lon": Interval(float, None, None),
+    "lat": Interval(float, None, None),
+    "population": Interval(float, 0, None),
+}
+
+_UNITS = {"capacity": " bit/s", "length_km": " km", "latency_ms": " ms", "metric": "", "lon": "", "lat": "",
+          "population": ""}
+
+
+def as_float(x) -> float | None:
+    """``x`` as a float, NaN for a missing value (None, NaN, pandas NA), or ``None`` when it is not a number.
+
+    Numbers and numeric text (``'1e9'``, ``' 5 '``) are numbers; booleans, other text
+    (``'10 Gbps'``) and containers are not. Integers too large for a float give ``inf``.
+
+    >>> as_float("2.5e9"), as_float(None), as_float("10 Gbps"), as_float(True)
+    (2500000000.0, nan, None, None)
+    """
+    if x is None or x is pd.NA or x is pd.NaT:
+        return float("nan")
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    if isinstance(x, (numbers.Real, np.integer, np.floating)):
+        try:
+            return float(x)
+        except OverflowError:
+            return float("inf") if x > 0 else float("-inf")
+    if isinstance(x, str):
+        try:
+            return float(x.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _float_column(frame: pd.DataFrame, col: str, what: str, row_names) -> pd.Series:
+    """A column as floats (missing stays NaN); a given value that is not a number is an error."""
+    raw = frame[col]
+    if raw.dtype.kind in "fiu":
+        return raw.astype(float)
+    vals = [as_float(x) for x in raw.to_numpy(object)]
+    bad = [k for k, v in enumerate(vals) if v is None]
+    if bad:
+        k = bad[0]
+        raise ValidationError(f"{what} {row_names[k]!r} has {col} {raw.iloc[k]!r}, which is not a number; "
+                              f"give {col} as a number{_UNITS.get(col, '')}")
+    return pd.Series(vals, index=frame.index, dtype=float)
+
+
+def _out_of_range(values: np.ndarray, rng: Interval, allow_nan: bool) -> np.ndarray:
+    """Mask of ``values`` outside ``rng`` (NaN is outside unless ``allow_nan``)."""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(values)
+        if rng.low is not None:
+            ok &= values >= rng.low if rng.closed in ("both", "left") else values > rng.low
+        if rng.high is not None:
+            ok &= values <= rng.high if rng.closed in ("both", "right") else values < rng.high
+    if allow_nan:
+        ok |= np.isnan(values)
+    return ~ok
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +163,8 @@ class Network:
         directions with the same attributes. Missing lengths come from the great-circle distance
         of the end points, missing latencies from the length at 200 km/ms.
         """
+        check_param("Network.from_records", "default_capacity", default_capacity,
+                    [NoneOr(), LINK_RANGES["capacity"]])
         nd = pd.DataFrame(list(nodes) if not isinstance(nodes, pd.DataFrame) else nodes)
         if "name" in nd.columns:
             nd = nd.set_index("name")
@@ -95,11 +174,13 @@ class Network:
             if col not in nd.columns:
                 nd[col] = default
         nd["region"] = nd["region"].fillna("").astype(str)
+        for col in NODE_RANGES:
+            nd[col] = _float_column(nd, col, f"network {name!r}: node", list(nd.index))
         nd = nd[list(NODE_SCHEMA) + [c for c in nd.columns if c not in NODE_SCHEMA]]
 
         lk = pd.DataFrame(list(links) if not isinstance(links, pd.DataFrame) else links).reset_index(drop=True)
-        if lk.empty:
-            lk = pd.DataFrame(columns=["src", "dst", "capacity"])
+        if len(lk) == 0:
+            raise ValidationError(f"network {name!r} has {len(nd)} nodes but no links; give at least one link")
         lk = lk.drop(columns=[c for c in ("name", "link") if c in lk.columns])
         for col in ("src", "dst"):
             if col not in lk.columns:
@@ -107,30 +188,31 @@ class Network:
             lk[col] = lk[col].map(str)
         if "capacity" not in lk.columns:
             lk["capacity"] = np.nan
-        if default_capacity is not None:
-            lk["capacity"] = lk["capacity"].fillna(default_capacity)
         for col, (_, default, _) in LINK_SCHEMA.items():
             if col not in lk.columns:
                 lk[col] = default
+        labels = list(lk["src"] + "->" + lk["dst"])
+        for col in LINK_RANGES:
+            lk[col] = _float_column(lk, col, f"network {name!r}: link", labels)
+        if default_capacity is not None:
+            lk["capacity"] = lk["capacity"].fillna(float(default_capacity))
+        lk["metric"] = lk["metric"].fillna(1.0)
         if bidirectional:
             rev = lk.copy()
             rev["src"], rev["dst"] = lk["dst"].to_numpy(), lk["src"].to_numpy()
             lk = pd.concat([lk, rev], ignore_index=True)
         lk["srlg"] = lk["srlg"].fillna("").astype(str)
-        lk["metric"] = pd.to_numeric(lk["metric"], errors="coerce").fillna(1.0).astype(float)
-        lk["capacity"] = pd.to_numeric(lk["capacity"], errors="coerce").astype(float)
         # lengths and latencies from coordinates where missing
         known = nd.index
         ok = lk["src"].isin(known) & lk["dst"].isin(known)
-        length = pd.to_numeric(lk["length_km"], errors="coerce").astype(float)
+        length = lk["length_km"]
         if ok.any():
             s = nd.reindex(lk["src"]); d = nd.reindex(lk["dst"])
             gc = great_circle_km(s["lon"].to_numpy(float), s["lat"].to_numpy(float),
                                  d["lon"].to_numpy(float), d["lat"].to_numpy(float))
             length = length.fillna(pd.Series(gc, index=lk.index))
         lk["length_km"] = length
-        lat = pd.to_numeric(lk["latency_ms"], errors="coerce").astype(float)
-        lk["latency_ms"] = lat.fillna(lk["length_km"] / FIBRE_KM_PER_MS)
+        lk["latency_ms"] = lk["latency_ms"].fillna(lk["length_km"] / FIBRE_KM_PER_MS)
         names = lk["src"] + "->" + lk["dst"]
         dup = names.duplicated(keep=False)
         if dup.any():  # parallel links: A->B#0, A->B#1
@@ -141,34 +223,61 @@ class Network:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
-        """Check the schema once: unique names, known end points, capacity and metric > 0."""
+        """Check the schema once: unique names, known end points, and every numeric column in its
+        declared range (:data:`LINK_RANGES`, :data:`NODE_RANGES`). A network without links is
+        refused where one is built (:meth:`from_records`, the readers) but allowed here: a
+        what-if may fail every link."""
         nd, lk = self.nodes, self.links
+        if not isinstance(nd, pd.DataFrame) or not isinstance(lk, pd.DataFrame):
+            raise ValidationError(f"network {self.name!r}: nodes and links must be DataFrames; build one with "
+                                  "Network.from_records")
         if nd.index.has_duplicates:
-            dups = sorted(set(nd.index[nd.index.duplicated()]))[:5]
+            dups = sorted(set(map(str, nd.index[nd.index.duplicated()])))[:5]
             raise ValidationError(f"network {self.name!r}: duplicate node names {dups}; rename them")
         if len(nd) < 2:
             raise ValidationError(f"network {self.name!r} has {len(nd)} node(s); a network needs at least 2")
-        unknown = sorted((set(lk["src"]) | set(lk["dst"])) - set(nd.index))
+        missing = [c for c in ("src", "dst", "capacity", "metric") if c not in lk.columns]
+        if missing:
+            raise ValidationError(f"network {self.name!r}: links lack columns {missing}; build the network with "
+                                  "Network.from_records")
+        if lk.index.has_duplicates:
+            dups = sorted(set(map(str, lk.index[lk.index.duplicated()])))[:5]
+            raise ValidationError(f"network {self.name!r}: duplicate link names {dups}; give each link once")
+        unknown = sorted((set(lk["src"]) | set(lk["dst"])) - set(nd.index), key=str)
         if unknown:
             raise ValidationError(
                 f"network {self.name!r}: links refer to unknown nodes {unknown[:5]}; add them to the nodes")
         loops = lk.index[lk["src"] == lk["dst"]]
         if len(loops):
             raise ValidationError(f"network {self.name!r}: self-loop links {list(loops[:5])}; remove them")
-        cap = lk["capacity"].to_numpy(float)
-        bad = ~(np.isfinite(cap) & (cap > 0))
-        if bad.any():
-            names = list(lk.index[bad][:5])
-            raise ValidationError(
-                f"network {self.name!r}: links {names} have non-positive or missing capacity "
-                f"{cap[bad][:5].tolist()} bit/s; give every link a capacity > 0 (or size them with "
-                "surgeguard.plan.size_capacities)")
-        met = lk["metric"].to_numpy(float)
-        bad = ~(np.isfinite(met) & (met > 0))
-        if bad.any():
-            raise ValidationError(
-                f"network {self.name!r}: links {list(lk.index[bad][:5])} have non-positive IGP metric; "
-                "use metrics > 0")
+        for col, rng in LINK_RANGES.items():
+            if col in lk.columns:
+                self._check_range(lk, col, rng, "link", allow_nan=col in ("length_km", "latency_ms"))
+        for col, rng in NODE_RANGES.items():
+            if col in nd.columns:
+                self._check_range(nd, col, rng, "node", allow_nan=True)
+
+    def _check_range(self, frame: pd.DataFrame, col: str, rng: Interval, kind: str, allow_nan: bool) -> None:
+        try:
+            values = frame[col].to_numpy(float)
+        except (TypeError, ValueError):
+            raise ValidationError(f"network {self.name!r}: {kind} column {col!r} holds values that are not "
+                                  f"numbers; give {col} as numbers") from None
+        bad = _out_of_range(values, rng, allow_nan)
+        if not bad.any():
+            return
+        k = int(np.flatnonzero(bad)[0])
+        unit = _UNITS.get(col, "")
+        more = f" ({int(bad.sum())} {kind}s in all)" if bad.sum() > 1 else ""
+        hint = ""
+        if col == "capacity":
+            hint = (" (give every link a capacity, or size them with surgeguard.plan.size_capacities)"
+                    if np.isnan(values[k]) else "")
+            what = "missing capacity" if np.isnan(values[k]) else f"capacity {values[k]!r}{unit}"
+        else:
+            what = f"{col} {values[k]!r}{unit}"
+        raise ValidationError(f"network {self.name!r}: {kind} {str(frame.index[k])!r} has {what}{more}; "
+                              f"{col} must be {rng.describe()}{unit}{hint}")
 
     # ------------------------------------------------------------------ views as arrays
     @property
@@ -238,12 +347,16 @@ class Network:
     def with_capacity(self, capacity) -> "Network":
         """A copy with new capacities: an array in link order, or a ``{link: bit/s}`` mapping."""
         lk = self.links.copy()
-        if isinstance(capacity, Mapping):
-            idx = self.link_ids(capacity.keys())
-            cap = lk["capacity"].to_numpy(float).copy()
-            cap[idx] = list(capacity.values())
-        else:
-            cap = np.broadcast_to(np.asarray(capacity, dtype=float), (self.n_links,))
+        idx = self.link_ids(capacity.keys()) if isinstance(capacity, Mapping) else None
+        try:
+            if idx is not None:
+                cap = lk["capacity"].to_numpy(float).copy()
+                cap[idx] = np.asarray(list(capacity.values()), dtype=float)
+            else:
+                cap = np.broadcast_to(np.asarray(capacity, dtype=float), (self.n_links,))
+        except (TypeError, ValueError) as err:
+            raise ValidationError(f"network {self.name!r}: new capacities must be numbers in bit/s, one per link "
+                                  f"({self.n_links}); {err}") from None
         lk["capacity"] = cap
         return Network(self.nodes, lk, name=self.name, meta=dict(self.meta))
 

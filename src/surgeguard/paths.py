@@ -41,13 +41,28 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from .exceptions import InputError, NoPathError, ValidationError
+from .io.traffic import read_tunnels
 from .network import Network
+from .resources import check_memory, format_count
 
 __all__ = ["PathSet", "k_shortest_paths", "all_simple_paths", "paths_from_node_lists", "read_tunnels_file",
-           "all_pairs", "deviation_paths", "YEN_MAX_PAIRS"]
+           "all_pairs", "deviation_paths", "YEN_MAX_PAIRS", "MAX_K_YEN", "MAX_K_DEVIATION", "YEN_MAX_PATHS",
+           "MAX_SIMPLE_PATHS", "check_path_budget"]
 
-#: ``method="auto"`` uses Yen's exact algorithm up to this many OD pairs, "deviation" beyond.
+#: ``method="auto"`` uses Yen's exact algorithm up to this many OD pairs (and ``k <= MAX_K_YEN``),
+#: "deviation" beyond.
 YEN_MAX_PAIRS = 5000
+#: The most paths per OD pair Yen's algorithm builds. It is exact but a Python loop per OD whose
+#: time grows with k: on GÉANT's 462 OD pairs k=64 takes about 3 s, k=256 about 20 s, k=10000 hours.
+MAX_K_YEN = 64
+#: The most paths per OD pair the deviation builder builds (its per-OD pools grow with k; k=256
+#: takes about 4 s on GÉANT). Every k used in the tests, benchmarks and the TE ladder is <= 6.
+MAX_K_DEVIATION = 256
+#: The most paths (OD pairs x k) one Yen build may produce (YEN_MAX_PAIRS x MAX_K_YEN).
+YEN_MAX_PATHS = YEN_MAX_PAIRS * MAX_K_YEN
+#: :func:`all_simple_paths` stops with an error beyond this many paths (their number grows
+#: exponentially with the network's size).
+MAX_SIMPLE_PATHS = 1_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -409,29 +424,14 @@ def paths_from_node_lists(net: Network, od_paths: Sequence[tuple[str, str, Seque
 
 def read_tunnels_file(net: Network, path) -> PathSet:
     """Paths from a tunnels file (``src dst:n-n-n,n-n-n`` per line, node indices in network order,
-    as DOTE/FIGRET's ``tunnels.txt``)."""
-
-    p = Path(path)
+    as DOTE/FIGRET's ``tunnels.txt``), read and checked by :func:`surgeguard.io.read_tunnels`
+    (an empty, binary or malformed file, or one that is not a regular file, is an
+    :class:`InputError`); each hop must be a link of ``net``."""
+    ods = read_tunnels(path, net.node_names)
     try:
-        text = p.read_text()
-    except OSError as exc:
-        raise InputError(f"paths file {str(path)!r} cannot be read ({exc.strerror}); give an existing tunnels file") from None
-    names = net.node_names
-    od_paths = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            head, body = line.split(":", 1)
-            s, d = (int(x) for x in head.split())
-            plist = [[names[int(x)] for x in seg.split("-")] for seg in body.split(",") if seg]
-            od_paths.append((names[s], names[d], plist))
-        except (ValueError, IndexError):
-            raise InputError(
-                f"paths file {str(path)!r} line {lineno} is not 'src dst:n-n-n,n-n-n' with node indices "
-                f"0..{len(names) - 1}: {line[:60]!r}") from None
-    return paths_from_node_lists(net, od_paths, method=f"tunnels:{p.name}")
+        return paths_from_node_lists(net, ods, method=f"tunnels:{Path(path).name}")
+    except ValidationError as err:
+        raise ValidationError(f"tunnels file {str(path)!r}: {err}") from None
 
 
 def _yen(net: Network, k: int, pairs, disjoint: bool) -> PathSet:
@@ -954,6 +954,7 @@ def deviation_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], Ite
     True
     """
     pairs = _checked_pairs(net, k, pairs)
+    check_path_budget(net, k, len(pairs[0]), "deviation")
     return _deviation(net, k, pairs, fanout=fanout, max_pops=max_pops, workers=workers)
 
 
@@ -973,10 +974,14 @@ def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], It
     Parameters
     ----------
     net : the network.
-    k : paths per OD pair (>= 1).
+    k : paths per OD pair (>= 1; at most :data:`MAX_K_YEN` with Yen, :data:`MAX_K_DEVIATION`
+        with the deviation builder).
     pairs : (src indices, dst indices); default all ordered pairs. Unreachable pairs get no path.
     method : "yen" (exact), "deviation" (scalable, see module notes) or "auto" (Yen up to
-        :data:`YEN_MAX_PAIRS` pairs).
+        :data:`YEN_MAX_PAIRS` pairs and ``k <= MAX_K_YEN``).
+
+    The size is checked before building (:func:`check_path_budget`): k above the limit, or an
+    estimated memory above what is available, raises :class:`~surgeguard.ValidationError`.
     disjoint : link-disjoint paths (greedy: shortest path, remove its links, repeat); Yen only.
 
     Examples
@@ -987,19 +992,70 @@ def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], It
     True
     """
     pairs = _checked_pairs(net, k, pairs)
-    if method == "auto":
-        method = "yen" if (len(pairs[0]) <= YEN_MAX_PAIRS or disjoint) else "deviation"
+    auto = method == "auto"
+    if auto:
+        method = "yen" if ((len(pairs[0]) <= YEN_MAX_PAIRS and k <= MAX_K_YEN) or disjoint) else "deviation"
     if method == "yen":
+        check_path_budget(net, k, len(pairs[0]), "yen", chosen=not auto)
         return _yen(net, k, pairs, disjoint)
     if method == "deviation":
         if disjoint:
             raise ValidationError("disjoint paths need method='yen'")
+        check_path_budget(net, k, len(pairs[0]), "deviation", chosen=not auto)
         return _deviation(net, k, pairs)
     raise ValidationError(f"unknown path method {method!r}; use 'auto', 'yen' or 'deviation'")
 
 
+def _mean_hops(net: Network, samples: int = 8) -> float:
+    """Mean hop count of shortest paths, from breadth-first searches out of a few spread sources."""
+    n = net.n_nodes
+    if n < 2 or net.n_links == 0:
+        return 1.0
+    A = sp.csr_matrix((np.ones(net.n_links), (net.src, net.dst)), shape=(n, n))
+    src = np.unique(np.linspace(0, n - 1, min(samples, n)).astype(np.int64))
+    D = dijkstra(A, unweighted=True, indices=src)
+    reach = D[np.isfinite(D) & (D > 0)]
+    return float(reach.mean()) if reach.size else 1.0
+
+
+def check_path_budget(net: Network, k: int, n_pairs: int, method: str, *, chosen: bool = True) -> None:
+    """Refuse a path build that is too large, before building it, with one line.
+
+    ``k`` above the builder's limit (:data:`MAX_K_YEN`, :data:`MAX_K_DEVIATION`), a Yen build of
+    more than :data:`YEN_MAX_PATHS` paths, or an estimated memory (OD pairs x k x the mean hop
+    count plus two, times the bytes each path-link entry and path takes while building) above what
+    the machine has available raise :class:`~surgeguard.ValidationError` naming k and the estimated
+    path count (and the builder, when the caller ``chosen`` it rather than ``method="auto"``).
+
+    >>> from surgeguard.examples import ring
+    >>> check_path_budget(ring(4), 4, 12, "yen")
+    >>> check_path_budget(ring(4), 10000, 12, "yen")
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.ValidationError: k=10000 paths per OD pair (12 OD pairs x 10000 = about 120,000 paths) is above the limit of 64 for Yen's algorithm; use k <= 64
+    """
+    n_paths = float(n_pairs) * float(k)
+    count = f"{format_count(n_pairs)} OD pairs x {k} = about {format_count(n_paths)} paths"
+    limit = MAX_K_YEN if method == "yen" else MAX_K_DEVIATION
+    label = (" for Yen's algorithm" if method == "yen" else " for the deviation path builder") if chosen else ""
+    if k > limit:
+        raise ValidationError(f"k={k} paths per OD pair ({count}) is above the limit of {limit}{label}; "
+                              f"use k <= {limit}")
+    if method == "yen" and n_paths > YEN_MAX_PATHS:
+        raise ValidationError(f"k={k} with Yen's algorithm would build {count}, more than its budget of "
+                              f"{format_count(YEN_MAX_PATHS)} paths; use method 'deviation' or a smaller k")
+    hops = _mean_hops(net) + 2.0  # the k-th path of an OD is longer than its shortest one
+    per_entry, per_path = (48.0, 64.0) if method == "yen" else (24.0, 64.0)
+    check_memory(n_paths * (hops * per_entry + per_path), f"building k={k} paths per OD pair ({count})",
+                 "use a smaller k or fewer OD pairs")
+
+
 def all_simple_paths(net: Network, pairs=None, cutoff: int | None = None) -> PathSet:
-    """Every simple path of every OD pair (small networks only: used to cross-check the LP)."""
+    """Every simple path of every OD pair (small networks only: used to cross-check the LP).
+
+    ``cutoff``: the most hops a path may have (None: any). More than :data:`MAX_SIMPLE_PATHS` paths
+    in all raise :class:`~surgeguard.ValidationError` as soon as the count passes it.
+    """
 
     W, sel = _best_link_matrix(net)
     g = nx.DiGraph()
@@ -1012,8 +1068,16 @@ def all_simple_paths(net: Network, pairs=None, cutoff: int | None = None) -> Pat
     if pairs is None:
         pairs = all_pairs(net)
     od_src, od_dst, counts, ptr, links = [], [], [], [0], []
+    total = 0
     for s, t in zip(*pairs):
-        found = list(nx.all_simple_paths(g, int(s), int(t), cutoff=cutoff))
+        found = list(itertools.islice(nx.all_simple_paths(g, int(s), int(t), cutoff=cutoff),
+                                      MAX_SIMPLE_PATHS - total + 1))
+        total += len(found)
+        if total > MAX_SIMPLE_PATHS:
+            raise ValidationError(
+                f"network {net.name!r} has more than {format_count(MAX_SIMPLE_PATHS)} simple paths"
+                f"{'' if cutoff is None else f' of at most {cutoff} hops'}; give a (smaller) cutoff in hops "
+                "or use k_shortest_paths")
         od_src.append(int(s)); od_dst.append(int(t)); counts.append(len(found))
         for p in found:
             links.extend(link_of[(a, b)] for a, b in zip(p[:-1], p[1:]))

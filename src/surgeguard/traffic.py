@@ -14,8 +14,46 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import ValidationError
+from .units import MAX_RATE_BPS
+from .validation import Interval
 
-__all__ = ["TrafficSeries"]
+__all__ = ["TrafficSeries", "DEMAND_RANGE"]
+
+#: Declared range of one demand in bit/s: ``0 <= d <= MAX_RATE_BPS`` (1 Pbit/s, see
+#: :data:`surgeguard.units.MAX_RATE_BPS`); it keeps every total and link load finite.
+DEMAND_RANGE = Interval(float, 0, MAX_RATE_BPS)
+
+
+def _check_unique(names, what: str, fix: str) -> None:
+    if len(set(names)) != len(names):
+        seen, dups = set(), []
+        for x in names:
+            if x in seen and x not in dups:
+                dups.append(x)
+            seen.add(x)
+        raise ValidationError(f"{what} {dups[:5]}; {fix}")
+
+
+def _check_demands(v: np.ndarray, nodes, name: str) -> None:
+    """Every demand finite and in :data:`DEMAND_RANGE`; the message names the step, OD and value."""
+    if v.size == 0:
+        return
+    lo, hi = v.min(), v.max()  # NaN propagates into both
+    if lo >= DEMAND_RANGE.low and hi <= DEMAND_RANGE.high:
+        return
+    nan = np.isnan(v)
+    if nan.any():
+        pos, kind = np.argwhere(nan)[0], "NaN"
+    elif np.isinf(v).any():
+        pos, kind = np.argwhere(np.isinf(v))[0], "infinite"
+    elif lo < 0:
+        pos, kind = np.argwhere(v < 0)[0], "negative"
+    else:
+        pos, kind = np.argwhere(v > DEMAND_RANGE.high)[0], "too large"
+    i, j = int(pos[-2]), int(pos[-1])
+    raise ValidationError(
+        f"traffic {name!r}: {kind} demand {float(v[tuple(pos)])!r} bit/s at step {int(pos[0])} for "
+        f"{nodes[i]}->{nodes[j]}; a demand must be {DEMAND_RANGE.describe()} bit/s (fill or drop missing values)")
 
 
 def _utc_index(times) -> pd.DatetimeIndex:
@@ -56,11 +94,23 @@ class TrafficSeries:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        v = np.asarray(self.values, dtype=float)
+        try:
+            v = np.asarray(self.values, dtype=float)
+        except (TypeError, ValueError) as err:
+            raise ValidationError(f"traffic {self.name!r}: values must be numbers in bit/s ({err})") from None
+        if isinstance(self.nodes, (str, bytes)):
+            raise ValidationError(f"traffic {self.name!r}: nodes must be a list of names, got the string {self.nodes!r}")
         object.__setattr__(self, "nodes", tuple(str(n) for n in self.nodes))
         n = len(self.nodes)
+        if n == 0:
+            raise ValidationError(f"traffic {self.name!r} has no nodes; give the node names of the matrices")
+        _check_unique(self.nodes, f"traffic {self.name!r}: duplicate node names", "give each node once")
         if self.classes is not None:
+            if isinstance(self.classes, (str, bytes)):
+                raise ValidationError(f"traffic {self.name!r}: classes must be a list of names, got the string "
+                                      f"{self.classes!r}")
             object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+            _check_unique(self.classes, f"traffic {self.name!r}: duplicate class names", "give each class once")
             if v.ndim == 3:
                 v = v[None]
             want = 4
@@ -75,23 +125,24 @@ class TrafficSeries:
         if self.classes is not None and v.shape[1] != len(self.classes):
             raise ValidationError(
                 f"traffic {self.name!r}: {v.shape[1]} class slices but {len(self.classes)} class names")
-        if not np.isfinite(v).all():
-            t = int(np.argwhere(~np.isfinite(v))[0][0])
-            raise ValidationError(
-                f"traffic {self.name!r}: NaN or infinite demand at step {t}; fill or drop missing values")
-        if (v < 0).any():
-            pos = np.argwhere(v < 0)[0]
-            i, j = int(pos[-2]), int(pos[-1])
-            raise ValidationError(
-                f"traffic {self.name!r}: negative demand {v[tuple(pos)]:.3g} bit/s at step {int(pos[0])} "
-                f"for {self.nodes[i]}->{self.nodes[j]}; demands must be >= 0")
+        _check_demands(v, self.nodes, self.name)
         object.__setattr__(self, "values", v)
         times = self.times
         if times is None:
             times = pd.date_range("1970-01-01", periods=v.shape[0], freq="min", tz="UTC")
-        times = _utc_index(times)
+        try:
+            times = _utc_index(times)
+        except (TypeError, ValueError, OverflowError) as err:
+            raise ValidationError(f"traffic {self.name!r}: times are not timestamps ({err})") from None
         if len(times) != v.shape[0]:
             raise ValidationError(f"traffic {self.name!r}: {len(times)} timestamps for {v.shape[0]} matrices")
+        if times.hasnans:
+            k = int(np.flatnonzero(times.isna())[0])
+            raise ValidationError(f"traffic {self.name!r}: time {k} is missing (NaT); give every step a time")
+        if len(times) > 1 and not (np.diff(times.asi8) > 0).all():
+            k = int(np.flatnonzero(np.diff(times.asi8) <= 0)[0])
+            raise ValidationError(f"traffic {self.name!r}: times must increase, but step {k + 1} ({times[k + 1]}) "
+                                  f"does not come after step {k} ({times[k]}); sort the steps and drop repeats")
         object.__setattr__(self, "times", times)
 
     # ------------------------------------------------------------------ basic views
@@ -171,41 +222,91 @@ class TrafficSeries:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, nodes: Sequence[str] | None = None, *, name: str = "traffic",
-                   bps_col: str = "bps") -> "TrafficSeries":
+                   bps_col: str = "bps", what: str | None = None) -> "TrafficSeries":
         """Build from a long frame ``ds, src, dst, bps`` (optionally ``class``).
 
         ``nodes`` fixes the matrix order (e.g. a network's); by default the sorted union of
-        ``src`` and ``dst``. Missing (ds, src, dst) rows are zero demand.
+        ``src`` and ``dst``. Missing (ds, src, dst) rows are zero demand; a repeated
+        (ds, src, dst[, class]) row, an empty cell or a value that is not a number is an error
+        (``what`` names the source in messages; default ``traffic frame <name>``).
+
+        >>> df = pd.DataFrame({"ds": ["2020-01-01"] * 2, "src": ["A", "A"], "dst": ["B", "B"], "bps": [1.0, 2.0]})
+        >>> TrafficSeries.from_frame(df)
+        Traceback (most recent call last):
+        ...
+        surgeguard.exceptions.ValidationError: traffic frame 'traffic' has 1 repeated (ds, src, dst) row(s), first data rows 1 and 2 (2020-01-01 00:00:00+00:00, A->B); give each demand once (add up parts before)
         """
+        what = what or f"traffic frame {name!r}"
+        if not isinstance(df, pd.DataFrame):
+            raise ValidationError(f"{what}: expected a DataFrame, got {type(df).__name__}")
         missing = [c for c in ("ds", "src", "dst", bps_col) if c not in df.columns]
         if missing:
             raise ValidationError(
-                f"traffic frame {name!r} lacks columns {missing}; expected ds, src, dst, {bps_col} [, class]")
+                f"{what} lacks columns {missing}; expected ds, src, dst, {bps_col} [, class]")
+        if len(df) == 0:
+            raise ValidationError(f"{what} has no rows; give at least one (ds, src, dst, {bps_col}) row")
+        cols = ["ds", "src", "dst"] + (["class"] if "class" in df.columns else [])
+        for col in cols:
+            empty = df[col].isna().to_numpy()
+            if empty.any():
+                k = int(np.flatnonzero(empty)[0])
+                raise ValidationError(f"{what}: data row {k + 1} has no {col}; fill every {', '.join(cols)} cell")
         src = df["src"].astype(str).to_numpy()
         dst = df["dst"].astype(str).to_numpy()
         if nodes is None:
             nodes = sorted(set(src) | set(dst))
         nodes = [str(n) for n in nodes]
         node_pos = pd.Index(nodes)
+        if node_pos.has_duplicates:
+            _check_unique(nodes, f"{what}: nodes has duplicate names", "give each node once")
         si, di = node_pos.get_indexer(src), node_pos.get_indexer(dst)
         if (si < 0).any() or (di < 0).any():
             bad = sorted(set(src[si < 0]) | set(dst[di < 0]))
             raise ValidationError(
-                f"traffic {name!r} names unknown node(s) {bad[:5]}; they are not in the network "
-                f"(known: {nodes[:5]}...)")
-        ds = _utc_index(df["ds"])
+                f"{what} names unknown node(s) {bad[:5]}; they are not in the network (known: {nodes[:5]}...)")
+        try:
+            ds = _utc_index(df["ds"])
+        except (TypeError, ValueError, OverflowError) as err:
+            raise ValidationError(f"{what}: column ds has values that are not times ({err})") from None
+        raw = df[bps_col]
+        if raw.dtype.kind == "b":
+            raise ValidationError(f"{what}: column {bps_col} holds booleans; give rates as numbers")
+        vals = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+        bad = np.isnan(vals)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            problem = "is missing (empty or NaN)" if pd.isna(raw.iloc[k]) else f"{str(raw.iloc[k])!r} is not a number"
+            raise ValidationError(f"{what}: the {bps_col} value in data row {k + 1} {problem}; give every row a rate")
+        out_of_range = ~((vals >= DEMAND_RANGE.low) & (vals <= DEMAND_RANGE.high))
+        if out_of_range.any():
+            k = int(np.flatnonzero(out_of_range)[0])
+            kind = "negative" if vals[k] < 0 else "infinite" if np.isinf(vals[k]) else "too large"
+            raise ValidationError(f"{what}: {kind} demand {float(vals[k])!r} bit/s in data row {k + 1} "
+                                  f"({src[k]}->{dst[k]}); a demand must be {DEMAND_RANGE.describe()} bit/s")
+        key = pd.DataFrame({"ds": ds.asi8, "src": si, "dst": di})
+        if "class" in df.columns:
+            key["class"] = df["class"].astype(str).to_numpy()
+        rep = key.duplicated(keep=False).to_numpy()
+        if rep.any():
+            first = int(np.flatnonzero(rep)[0])
+            same = np.flatnonzero(rep & (key == key.iloc[first]).all(axis=1).to_numpy())
+            n_rep = int(key.duplicated().sum())
+            cls_ = f", class {key['class'].iloc[first]}" if "class" in key.columns else ""
+            raise ValidationError(
+                f"{what} has {n_rep} repeated ({', '.join(cols)}) row(s), first data rows {same[0] + 1} and "
+                f"{same[1] + 1} ({ds[first]}, {src[first]}->{dst[first]}{cls_}); give each demand once "
+                "(add up parts before)")
         times = ds.unique().sort_values()
         ti = times.get_indexer(ds)
-        vals = pd.to_numeric(df[bps_col], errors="coerce").to_numpy(float)
         classes = None
         if "class" in df.columns:
             classes = tuple(sorted(df["class"].astype(str).unique()))
             ci = pd.Index(classes).get_indexer(df["class"].astype(str))
             out = np.zeros((len(times), len(classes), len(nodes), len(nodes)))
-            np.add.at(out, (ti, ci, si, di), vals)
+            out[ti, ci, si, di] = vals
         else:
             out = np.zeros((len(times), len(nodes), len(nodes)))
-            np.add.at(out, (ti, si, di), vals)
+            out[ti, si, di] = vals
         return cls(out, tuple(nodes), times, classes, name)
 
     def __repr__(self) -> str:

@@ -10,7 +10,29 @@ import numpy as np
 
 from .exceptions import InputError
 
-__all__ = ["BPS_PER_UNIT", "to_bps", "great_circle_km", "FIBRE_KM_PER_MS"]
+__all__ = ["BPS_PER_UNIT", "to_bps", "great_circle_km", "FIBRE_KM_PER_MS", "MAX_RATE_BPS", "MAX_METRIC",
+           "MAX_LENGTH_KM", "MAX_LATENCY_MS"]
+
+#: The largest rate surgeguard accepts, in bit/s, for one demand or one link capacity: 1 Pbit/s.
+#: The largest router ports today carry 800 Gbit/s and the busiest backbone links a few Tbit/s, so
+#: a single demand or link of more than a petabit per second is a unit or typing mistake (a value
+#: in bit/s read as Mbit/s, a stray exponent). The bound also keeps every sum finite: a link load
+#: is at most the sum of N x N demands, and N^2 x 1e15 stays far below the float limit of 1.8e308,
+#: so loads, totals and utilisations never overflow to ``inf`` (which JSON cannot even write).
+MAX_RATE_BPS = 1e15
+
+#: The largest IGP metric accepted for one link. IS-IS wide metrics stop at 2^24 - 1 and OSPF at
+#: 2^16 - 1; metrics derived from lengths or reference bandwidths stay well below 1e12, and path
+#: costs (sums of metrics) stay exact integers in a float for any realistic number of hops.
+MAX_METRIC = 1e12
+
+#: The longest fibre length accepted for one link, km: two and a half times round the Earth
+#: (40,075 km), above any cable system. Longer values are a unit mistake (metres read as km).
+MAX_LENGTH_KM = 1e5
+
+#: The largest propagation latency accepted for one link, ms (10 s; a geostationary satellite hop
+#: takes about 270 ms).
+MAX_LATENCY_MS = 1e4
 
 #: Multiplier from a named traffic/capacity unit to bit/s.
 BPS_PER_UNIT: dict[str, float] = {

@@ -1,6 +1,11 @@
-"""Evaluate routings: per-interval metrics and the replay over a traffic series."""
+"""Evaluate routings: per-interval metrics (the one loss model), the replay against the oracle,
+per-class evaluation, and the summary table."""
 
-from .metrics import Evaluation, evaluate
-from .replay import ReplayResult, replay, summarise
+from .classes import ClassEvaluation, ClassReplayResult, evaluate_classes, replay_classes
+from .metrics import Evaluation, evaluate, link_loss_fraction, path_loss_fraction
+from .replay import ReplayResult, replay, replay_steps, summarise
+from .tables import summary_table
 
-__all__ = ["Evaluation", "evaluate", "ReplayResult", "replay", "summarise"]
+__all__ = ["Evaluation", "evaluate", "link_loss_fraction", "path_loss_fraction", "ReplayResult", "replay",
+           "replay_steps", "summarise", "summary_table", "ClassEvaluation", "ClassReplayResult",
+           "evaluate_classes", "replay_classes"]

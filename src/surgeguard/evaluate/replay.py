@@ -19,6 +19,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..exceptions import ValidationError
+from ..io.output import atomic_path, atomic_write_text, make_output_dir
 from ..network import Network
 from ..routing.optimal import Optimal
 from ..paths import PathSet
@@ -67,13 +68,14 @@ class ReplayResult:
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``steps.csv``, ``steps.parquet`` and ``summary.json`` under ``out_dir``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_output_dir(out_dir)
         paths = {"steps_csv": out / "steps.csv", "steps_parquet": out / "steps.parquet",
                  "summary": out / "summary.json"}
-        self.steps.to_csv(paths["steps_csv"], index=False)
-        self.steps.to_parquet(paths["steps_parquet"], index=False)
-        paths["summary"].write_text(json.dumps(self.summary(), indent=2, default=str))
+        with atomic_path(paths["steps_csv"]) as tmp:
+            self.steps.to_csv(tmp, index=False)
+        with atomic_path(paths["steps_parquet"]) as tmp:
+            self.steps.to_parquet(tmp, index=False)
+        atomic_write_text(paths["summary"], json.dumps(self.summary(), indent=2, default=str))
         return paths
 
 

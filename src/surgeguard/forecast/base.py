@@ -33,17 +33,23 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import NotFittedError, ValidationError
+from ..resources import check_memory, format_count
 from ..traffic import TrafficSeries
 from ..validation import Constraint, Interval, Params, Registry, check_param
 
 __all__ = ["TMForecaster", "register_forecaster", "get_forecaster", "available_forecasters",
-           "FORECASTERS", "season_steps", "check_horizon", "check_quantiles", "check_each"]
+           "FORECASTERS", "season_steps", "check_horizon", "check_quantiles", "check_each", "MAX_HORIZON_FACTOR"]
 
 #: every forecaster by name; see :func:`register_forecaster`.
 #: Names are matched case-insensitively, with ``-`` read as ``_``.
 FORECASTERS = Registry("forecaster", normalise=lambda s: str(s).strip().lower().replace("-", "_"))
 
 _MIN_CONFORMAL = 8
+
+#: A forecaster forecasts at most this many times the number of steps it was fitted on (a
+#: forecast far beyond the history it learned from says nothing, and its arrays grow with the
+#: horizon: ``forecast --horizon 100000000`` asked for 98 GiB).
+MAX_HORIZON_FACTOR = 10
 
 
 def register_forecaster(name: str):
@@ -121,6 +127,9 @@ class TMForecaster(Params):
 
     name: ClassVar[str] = "base"
     holdout: float = 0.1
+    #: (h, S) float64 arrays a forecast of h steps holds at once (the model's buffers, the clipped
+    #: copy, the scaled result), for the memory estimate of :meth:`check_horizon_size`
+    forecast_buffers: ClassVar[float] = 4.0
     _parameter_constraints: ClassVar[dict] = {"holdout": [Interval(float, 0, 0.5, closed="left")]}
 
     # ------------------------------------------------------------------ TrafficSeries level
@@ -180,10 +189,45 @@ class TMForecaster(Params):
         ``{'mean': point, q: array, ...}`` of such arrays, ordered in q.
         """
         self._check_fitted("predict")
+        h = self.check_horizon_size(h, quantiles=quantiles, matrices=True)
         out = self.predict_array(h, quantiles=quantiles)
         if isinstance(out, dict):
             return {k: self._unflatten(v) for k, v in out.items()}
         return self._unflatten(out)
+
+    def check_horizon_size(self, h, *, quantiles: Sequence[float] | None = None, matrices: bool = False) -> int:
+        """``h`` as an int after checking, before any forecasting, that the forecast can be made.
+
+        Refused with one line (:class:`~surgeguard.ValidationError`): ``h`` not an integer >= 1;
+        more than :data:`MAX_HORIZON_FACTOR` times the steps the model was fitted on; a last
+        forecast time beyond the dates pandas can hold; an estimated size (``h`` x the series x
+        the model's buffers and the quantiles, plus ``h`` x N x N matrices with ``matrices``)
+        above the memory available (:func:`surgeguard.resources.check_memory`).
+        """
+        h = check_horizon(h)
+        self._check_fitted("predict")
+        n_fit = int(self.n_train_ + self.n_holdout_)
+        limit = MAX_HORIZON_FACTOR * n_fit
+        if h > limit:
+            raise ValidationError(
+                f"horizon h={format_count(h)} steps is more than {MAX_HORIZON_FACTOR} times the {n_fit} steps "
+                f"{self.name} was fitted on; forecast at most {format_count(limit)} steps or fit on a longer series")
+        try:
+            end = self.hist_times_[-1] + self.step_ * h
+        except (OverflowError, ValueError):  # pandas' OutOfBounds errors are ValueErrors
+            end = None
+        if end is None or end.tz_convert(None) >= pd.Timestamp.max - self.step_:
+            raise ValidationError(f"horizon h={format_count(h)} steps of {self.step_} ends beyond the last date "
+                                  f"pandas can hold ({pd.Timestamp.max.year}); forecast fewer steps")
+        n_q = len(check_quantiles(quantiles) or ())
+        S = int(self.n_series_)
+        per_step = S * (float(self.forecast_buffers) + 2 * n_q)
+        if matrices:
+            per_step += len(self.nodes_) ** 2 * (1 + n_q)
+        what = f"a forecast of {format_count(h)} steps of {S} series" + (
+            f" ({len(self.nodes_)} x {len(self.nodes_)} matrices)" if matrices else "")
+        check_memory(8.0 * h * per_step, what, "forecast fewer steps")
+        return h
 
     def predict_next(self, history: TrafficSeries, *, quantiles: Sequence[float] | None = None):
         """The next matrix (N, N) in bit/s after ``history``, without retraining (for replays).
@@ -198,7 +242,8 @@ class TMForecaster(Params):
     def forecast_times(self, h: int) -> pd.DatetimeIndex:
         """UTC timestamps of the next ``h`` steps after the conditioning history."""
         self._check_fitted("forecast_times")
-        return pd.DatetimeIndex([self.hist_times_[-1] + self.step_ * (j + 1) for j in range(int(h))])
+        h = self.check_horizon_size(h)
+        return pd.DatetimeIndex(self.hist_times_[-1] + self.step_ * np.arange(1, h + 1))
 
     # ------------------------------------------------------------------ array level
     def fit_array(self, Y: np.ndarray, times) -> "TMForecaster":
@@ -265,7 +310,7 @@ class TMForecaster(Params):
         """Forecast (h, S) in the units of the fitted array; with ``quantiles`` a dict as in
         :meth:`predict`."""
         self._check_fitted("predict")
-        h = check_horizon(h)
+        h = self.check_horizon_size(h, quantiles=quantiles)
         qs = check_quantiles(quantiles)
         z = self._forecast(self.hist_Z_, self.hist_times_, h)
         z = np.maximum(np.nan_to_num(z, nan=0.0), 0.0)

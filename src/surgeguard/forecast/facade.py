@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import NotFittedError, ValidationError
+from ..resources import check_memory, format_count
 from ..validation import Params
 from .base import TMForecaster, check_horizon, check_quantiles, get_forecaster
 
@@ -107,6 +108,12 @@ class Forecast(Params):
         h = check_horizon(h)
         qs = check_quantiles(quantiles)
         first = next(iter(self.models_.values()))
+        for m in self.models_.values():
+            m.check_horizon_size(h, quantiles=qs)
+        # the long frame: ids (object) and times, then one column per model and quantile
+        cols = 2 + len(self.models_) * (1 + len(qs or ()))
+        check_memory(8.0 * h * len(self.ids_) * (cols + 2), f"a forecast frame of {format_count(h)} steps x "
+                     f"{len(self.ids_)} series", "forecast fewer steps")
         ft = first.forecast_times(h)
         out = pd.DataFrame({self.id_col: np.repeat(np.asarray(self.ids_, dtype=object), h),
                             self.time_col: np.tile(ft.to_numpy(), len(self.ids_))})

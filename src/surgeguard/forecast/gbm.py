@@ -54,6 +54,8 @@ class LGBMForecaster(TMForecaster):
     feature_names_ : the features, in the model's order.
     """
 
+    #: mlforecast's recursive forecast holds a feature frame of h x S rows (lags, date features)
+    forecast_buffers = 24.0
     _parameter_constraints = {
         **TMForecaster._parameter_constraints,
         "season_lag": [Boolean(), Options({"auto"})],

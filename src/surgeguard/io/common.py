@@ -5,16 +5,21 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import math
 import os
+import stat
+import zlib
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ..exceptions import InputError, ValidationError
+from ..network import LINK_RANGES, NODE_RANGES, as_float
+from ..validation import NoneOr, check_param
 
-__all__ = ["PLACEHOLDER_CAPACITY", "as_path", "open_bytes", "read_text", "node_list", "choose_names",
-           "rename_nodes", "fill_capacity", "one_line"]
+__all__ = ["PLACEHOLDER_CAPACITY", "as_path", "check_regular", "open_bytes", "read_text", "node_list",
+           "choose_names", "rename_nodes", "fill_capacity", "one_line", "link_number", "node_number"]
 
 #: Capacity (bit/s) given to links whose source has none. One bit per second is absurd on purpose:
 #: any load on such a link shows as a huge utilisation, so a forgotten sizing step cannot pass
@@ -29,18 +34,52 @@ def one_line(err: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def as_path(path, what: str) -> Path:
-    """``path`` as an existing :class:`~pathlib.Path`; a one-line :class:`InputError` otherwise."""
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"))
+
+
+def check_regular(p: Path, what: str, *, directory: bool = False) -> Path:
+    """Refuse, before anything opens it, a path that is not a regular file (or, with ``directory``,
+    a folder): reading a FIFO or a device blocks or never ends. Symbolic links are followed.
+
+    >>> check_regular(Path("/dev/null"), "traffic")
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.InputError: traffic '/dev/null' is a character device, not a regular file; give a file
+    """
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as err:
+        raise InputError(f"{what} {str(p)!r} cannot be read ({err.strerror or one_line(err)}); check the path") from None
+    if stat.S_ISREG(mode):
+        return p
+    if stat.S_ISDIR(mode):
+        if directory:
+            return p
+        raise InputError(f"{what} {str(p)!r} is a directory; give a file")
+    kind = next((label for test, label in _KINDS if test(mode)), "not a regular file")
+    want = "a file or a folder" if directory else "a file"
+    raise InputError(f"{what} {str(p)!r} is {kind}, not a regular file; give {want}")
+
+
+def as_path(path, what: str, *, directory: bool = False) -> Path:
+    """``path`` as an existing regular file (or folder, with ``directory``); a one-line
+    :class:`InputError` otherwise (see :func:`check_regular`)."""
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"{what}: expected a file path, got {type(path).__name__} {path!r}")
-    p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        p = Path(path).expanduser()
+        exists = p.exists()
+    except (OSError, ValueError) as err:  # a NUL byte, a name too long
+        raise InputError(f"{what} {str(path)!r}: not a usable path ({one_line(err)})") from None
+    if not exists:
         raise InputError(f"{what} {str(path)!r}: no such file or directory; check the path")
-    return p
+    return check_regular(p, what, directory=directory)
 
 
 def open_bytes(path: Path) -> bytes:
-    """The bytes of ``path``, decompressed when it ends in .xz, .gz or .bz2."""
+    """The bytes of ``path`` (a regular file), decompressed when it ends in .xz, .gz or .bz2."""
+    check_regular(path, "file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".xz":
@@ -50,7 +89,7 @@ def open_bytes(path: Path) -> bytes:
         if suffix == ".bz2":
             return bz2.decompress(path.read_bytes())
         return path.read_bytes()
-    except (OSError, lzma.LZMAError, EOFError) as err:
+    except (OSError, lzma.LZMAError, EOFError, ValueError, zlib.error) as err:
         raise InputError(f"file {str(path)!r} cannot be read ({one_line(err)}); check that it is complete") from None
 
 
@@ -128,15 +167,61 @@ def rename_nodes(ids: Sequence, node_names, what: str) -> list[str]:
 def fill_capacity(cap: Iterable, default_capacity: float | None) -> tuple[np.ndarray, str]:
     """Fill missing capacities; returns ``(capacity, source)`` with source 'file', 'none', 'partial'
     (file values where present, ``default_capacity`` or the placeholder elsewhere) or 'default'
-    (every link from ``default_capacity``)."""
+    (every link from ``default_capacity``). NaN marks a missing capacity: readers have already
+    refused given values that are not valid (:func:`link_number`)."""
+    check_param("the reader", "default_capacity", default_capacity, [NoneOr(), LINK_RANGES["capacity"]])
     cap = np.asarray(list(cap), dtype=float)
-    missing = ~np.isfinite(cap)
+    missing = np.isnan(cap)
     if not missing.any():
         return cap, "file"
     fill = PLACEHOLDER_CAPACITY if default_capacity is None else float(default_capacity)
-    if not (np.isfinite(fill) and fill > 0):
-        raise ValidationError(f"default capacity {default_capacity!r} bit/s: give a capacity > 0")
     cap = np.where(missing, fill, cap)
     if missing.all():
         return cap, "none" if default_capacity is None else "default"
     return cap, "partial"
+
+
+def _number(raw, what: str, owner: str, field: str, rng, *, factor: float, unit: str, note: str) -> float:
+    v = as_float(raw)
+    if v is None or (isinstance(raw, str) and not raw.strip()):
+        raise InputError(f"{what}: {owner} has {field} {raw!r}, which is not a number; give {field} as a "
+                         f"number{unit}{note}")
+    if not math.isfinite(v):
+        raise ValidationError(f"{what}: {owner} has {field} {raw!r}; {field} must be {rng.describe()}{unit}{note}")
+    with np.errstate(over="ignore"):
+        scaled = float(np.float64(v) * factor)
+    if not rng.accepts(scaled):
+        shown = f"{raw!r} (= {scaled:g}{unit})" if factor != 1.0 else repr(raw)
+        raise ValidationError(f"{what}: {owner} has {field} {shown}; {field} must be {rng.describe()}{unit}{note}")
+    return scaled
+
+
+_LINK_UNITS = {"capacity": " bit/s", "length_km": " km", "latency_ms": " ms", "metric": ""}
+
+
+def link_number(raw, what: str, link: str, field: str, *, factor: float = 1.0) -> float:
+    """A link attribute given in a file, as a float in its declared range (:data:`LINK_RANGES`).
+
+    ``raw`` is the value as read (number or text), ``factor`` converts it to the internal unit
+    (e.g. 1e6 for Mbit/s). Text that is not a number is an :class:`InputError`; NaN, infinities
+    and values out of range (after conversion) a :class:`ValidationError`. Both name ``what``
+    (the file), the link and the value. Callers leave a link's field out when the file gives none.
+
+    >>> link_number("2.5", "f.xml", "A->B", "capacity", factor=1e6)
+    2500000.0
+    >>> link_number("NaN", "f.xml", "A->B", "capacity")
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.ValidationError: f.xml: link A->B has capacity 'NaN'; capacity must be a float in (0, 1e+15] bit/s (leave it out to size the link later)
+    """
+    note = " (leave it out to size the link later)" if field == "capacity" else ""
+    return _number(raw, what, f"link {link}", field, LINK_RANGES[field], factor=factor,
+                   unit=_LINK_UNITS.get(field, ""), note=note)
+
+
+def node_number(raw, what: str, node: str, field: str) -> float:
+    """A node attribute (``lon``, ``lat``, ``population``) given in a file, checked like
+    :func:`link_number`; ``None`` or empty text (not given) is NaN."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return float("nan")
+    return _number(raw, what, f"node {node}", field, NODE_RANGES[field], factor=1.0, unit="", note="")

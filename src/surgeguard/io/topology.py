@@ -3,7 +3,11 @@
 Every reader returns a :class:`~surgeguard.Network` with capacities in bit/s and lengths in km.
 Undirected sources (topohub, SNDlib, undirected JSON or GraphML) give two directed links per edge.
 
-Capacities are never guessed. Where a source has none (topohub, SNDlib files with only
+Capacities are never guessed, and a value the source gives must be valid: a capacity, metric or
+length that is not a number, NaN, infinite, zero or negative where it must be positive, or out of
+its declared range (:data:`surgeguard.network.LINK_RANGES`) raises an error naming the file, the
+link and the value; so do duplicate links in a simple (non-multigraph) graph, links to undeclared
+nodes and files without links. Where a source has none (topohub, SNDlib files with only
 ``additionalModules`` such as GÉANT's, GraphML edges without ``LinkSpeedRaw``), the link gets
 ``default_capacity`` when given, else the placeholder :data:`PLACEHOLDER_CAPACITY` (1 bit/s), and
 ``network.meta['capacity_source']`` says so:
@@ -36,11 +40,11 @@ import networkx as nx
 import numpy as np
 import topohub
 
-from ..exceptions import InputError, SurgeguardError
-from ..network import Network
+from ..exceptions import InputError, SurgeguardError, ValidationError
+from ..network import LINK_RANGES, Network
 from ..units import to_bps
-from .common import (PLACEHOLDER_CAPACITY, as_path, choose_names, fill_capacity, one_line, read_text,
-                      rename_nodes)
+from .common import (PLACEHOLDER_CAPACITY, as_path, check_regular, choose_names, fill_capacity, link_number,
+                     node_number, one_line, open_bytes, read_text, rename_nodes)
 
 __all__ = [
     "ABILENE_NODES",
@@ -74,26 +78,29 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_.+\-]+(/[A-Za-z0-9_.+\-]+)+$")
 _SCALAR = (str, int, float, bool, np.integer, np.floating, np.bool_)
 
 
-def _finite(x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return np.nan
-    return v if np.isfinite(v) else np.nan
-
-
-def _build(nodes: list[dict], links: list[dict], *, name: str, bidirectional: bool, meta: dict,
+def _build(nodes: list[dict], links: list[dict], *, what: str, name: str, bidirectional: bool, meta: dict,
            default_capacity: float | None) -> Network:
-    """Fill capacities, record where they came from, and build the network."""
+    """Fill capacities, record where they came from, and build the network.
+
+    Given capacities are already checked (:func:`link_number`); a link without one has none in
+    its record. Errors from the network's own checks are prefixed with ``what`` (the file).
+    """
+    if len(nodes) < 2:
+        raise InputError(f"{what}: {len(nodes)} node(s); a network needs at least 2 nodes and one link")
+    if not links:
+        raise InputError(f"{what}: {len(nodes)} nodes but no links; a network needs at least one link")
     cap, source = fill_capacity((lk.get("capacity", np.nan) for lk in links), default_capacity)
-    missing = [i for i, lk in enumerate(links) if not np.isfinite(_finite(lk.get("capacity")))]
+    missing = [i for i, lk in enumerate(links) if "capacity" not in lk]
     for lk, c in zip(links, cap):
         lk["capacity"] = float(c)
     meta = dict(meta)
     meta["capacity_source"] = source
     if source in ("none", "partial") and default_capacity is None:
         meta["capacity_placeholder"] = PLACEHOLDER_CAPACITY
-    net = Network.from_records(nodes, links, name=name, bidirectional=bidirectional, meta=meta)
+    try:
+        net = Network.from_records(nodes, links, name=name, bidirectional=bidirectional, meta=meta)
+    except ValidationError as err:
+        raise ValidationError(f"{what}: {err}") from None
     if source == "partial":
         n = len(links)
         idx = missing + ([i + n for i in missing] if bidirectional else [])
@@ -103,7 +110,32 @@ def _build(nodes: list[dict], links: list[dict], *, name: str, bidirectional: bo
 
 def _extras(attrs: Mapping, skip: set) -> dict:
     """Scalar attributes not in ``skip`` (kept as extra columns)."""
-    return {k: v for k, v in attrs.items() if k not in skip and isinstance(v, _SCALAR)}
+    return {str(k): v for k, v in attrs.items() if k not in skip and isinstance(v, _SCALAR)}
+
+
+def _flag(data: Mapping, key: str, default: bool, what: str) -> bool:
+    v = data.get(key, default)
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    raise InputError(f"{what}: {key!r} is {v!r}; it must be true or false")
+
+
+def _no_duplicates(links: list[dict], what: str, directed: bool, fix: str) -> None:
+    """Refuse a second link between the same nodes (either direction when undirected) and self-loops."""
+    seen: dict = {}
+    for k, lk in enumerate(links):
+        s, t = lk["src"], lk["dst"]
+        if s == t:
+            raise InputError(f"{what}: link {k} ({s}->{t}) starts and ends at the same node; remove the self-loop")
+        key = (s, t) if directed else tuple(sorted((s, t)))
+        if key in seen:
+            pair = f"{s}->{t}" if directed else f"{key[0]}-{key[1]}"
+            raise InputError(f"{what}: links {seen[key]} and {k} both join {pair}; {fix}")
+        seen[key] = k
+
+
+_NODE_SKIP = {"id", "name", "pos", "lon", "lat", "Longitude", "Latitude", "longitude", "latitude", "label",
+              "population"}
 
 
 # ---------------------------------------------------------------------- node-link dicts
@@ -135,15 +167,21 @@ def _from_node_link(data: Mapping, *, what: str, name: str, node_names=None, def
         rec = {"name": nm}
         pos = nd.get("pos")
         if isinstance(pos, (list, tuple)) and len(pos) >= 2:
-            rec["lon"], rec["lat"] = _finite(pos[0]), _finite(pos[1])
+            rec["lon"], rec["lat"] = node_number(pos[0], what, nm, "lon"), node_number(pos[1], what, nm, "lat")
+        elif pos is not None:
+            raise InputError(f"{what}: node {nm} has pos {pos!r}; give pos as [longitude, latitude]")
         for lon_k, lat_k in (("lon", "lat"), ("Longitude", "Latitude"), ("longitude", "latitude")):
             if lon_k in nd and lat_k in nd:
-                rec["lon"], rec["lat"] = _finite(nd[lon_k]), _finite(nd[lat_k])
+                rec["lon"], rec["lat"] = node_number(nd[lon_k], what, nm, "lon"), node_number(nd[lat_k], what, nm, "lat")
+        if nd.get("population") is not None:
+            rec["population"] = node_number(nd["population"], what, nm, "population")
         if not used_labels and nd.get("name") is not None:
             rec["label"] = str(nd["name"])
-        rec.update(_extras(nd, {"id", "name", "pos", "lon", "lat", "Longitude", "Latitude", "longitude",
-                                "latitude", "label"} | set(rec)))
+        rec.update(_extras(nd, _NODE_SKIP | set(rec)))
         nodes.append(rec)
+    if directed is None:
+        directed = _flag(data, "directed", False, what)
+    multigraph = _flag(data, "multigraph", False, what)
     links = []
     for k, e in enumerate(raw_links):
         try:
@@ -154,25 +192,26 @@ def _from_node_link(data: Mapping, *, what: str, name: str, node_names=None, def
         except TypeError:
             raise InputError(f"{what}: {edge_key}[{k}] needs 'source' and 'target'") from None
         rec = {"src": s, "dst": t}
-        if capacity_key and capacity_key in e:
-            rec["capacity"] = _finite(e[capacity_key])
-        length = e.get("length_km", e.get("dist"))
-        if length is not None:
-            rec["length_km"] = _finite(length)
-        metric = e.get("metric", e.get("weight"))
-        if metric is not None:
-            rec["metric"] = _finite(metric)
+        label = f"{s}->{t}" if directed else f"{s}-{t}"
+        if capacity_key and e.get(capacity_key) is not None:
+            rec["capacity"] = link_number(e[capacity_key], what, label, "capacity")
+        for field, keys in (("length_km", ("length_km", "dist")), ("metric", ("metric", "weight")),
+                            ("latency_ms", ("latency_ms",))):
+            key = next((k2 for k2 in keys if e.get(k2) is not None), None)
+            if key is not None:
+                rec[field] = link_number(e[key], what, label, field)
         rec.update(_extras(e, {"source", "target", "key", "id", "capacity", "length_km", "dist", "metric",
-                               "weight", "src", "dst", "latency_ms", "srlg"}))
-        for k2 in ("latency_ms", "srlg"):
-            if k2 in e:
-                rec[k2] = e[k2]
+                               "weight", "src", "dst", "latency_ms", "srlg", "name", "link"}))
+        if e.get("srlg") is not None:
+            srlg = e["srlg"]
+            rec["srlg"] = ",".join(map(str, srlg)) if isinstance(srlg, list) else str(srlg)
         links.append(rec)
-    if directed is None:
-        directed = bool(data.get("directed", False))
+    if not multigraph:
+        _no_duplicates(links, what, directed, 'give each link once, or set "multigraph": true for parallel links')
     m = {"directed_source": directed}
     m.update(meta or {})
-    return _build(nodes, links, name=name, bidirectional=not directed, meta=m, default_capacity=default_capacity)
+    return _build(nodes, links, what=what, name=name, bidirectional=not directed, meta=m,
+                  default_capacity=default_capacity)
 
 
 @lru_cache(maxsize=1)
@@ -249,11 +288,11 @@ def read_topohub(key: str, *, capacity: float | None = None, name: str | None = 
         raise _unknown_key(key) from None
     meta = {"source": f"topohub:{key}"}
     if capacity is not None:
-        cap = _finite(capacity)
-        if not (cap > 0):
-            raise InputError(f"read_topohub({key!r}): capacity {capacity!r} bit/s must be a number > 0")
+        if not LINK_RANGES["capacity"].accepts(capacity):
+            raise InputError(f"read_topohub({key!r}): capacity {capacity!r} bit/s must be "
+                             f"{LINK_RANGES['capacity'].describe()} bit/s")
         for e in data["edges"]:
-            e["capacity"] = cap
+            e["capacity"] = float(capacity)
     net = _from_node_link(data, what=f"topohub {key!r}", name=name or key, directed=False, meta=meta,
                           capacity_key="capacity" if capacity is not None else None)
     if capacity is not None:
@@ -297,6 +336,9 @@ def read_node_link_json(path, *, node_names=None, default_capacity: float | None
         data = json.loads(read_text(p))
     except json.JSONDecodeError as err:
         raise InputError(f"node-link JSON {str(path)!r} is not valid JSON ({one_line(err)}); fix or re-export the file") from None
+    except RecursionError:
+        raise InputError(f"node-link JSON {str(path)!r} is nested too deeply to be a node-link graph; "
+                         "fix or re-export the file") from None
     return _from_node_link(data, what=f"node-link JSON {str(path)!r}", name=name or p.stem,
                            node_names=node_names, default_capacity=default_capacity,
                            meta={"source": str(p)})
@@ -354,48 +396,56 @@ def read_sndlib_network(path, *, default_capacity: float | None = None, name: st
     """
     p = as_path(path, "SNDlib network XML")
     what = f"SNDlib network XML {str(path)!r}"
+    blob = open_bytes(p)
     try:
-        root = ET.parse(p).getroot()
+        root = ET.fromstring(blob)
     except ET.ParseError as err:
         raise InputError(f"{what} is not well-formed XML ({one_line(err)}); fix or re-download the file") from None
     struct = _child(root, "networkStructure")
     if _local(root.tag) != "network" or struct is None:
         raise InputError(f"{what}: not an SNDlib network (root <network> with <networkStructure> expected)")
     unit = _text(_child(root, "meta"), "unit") or "MBITPERSEC"
+    try:
+        factor = float(to_bps(1.0, unit))
+    except SurgeguardError:
+        raise InputError(f"{what}: unknown capacity unit {unit!r} in <meta><unit>; use MBITPERSEC") from None
     node_el, link_el = _child(struct, "nodes"), _child(struct, "links")
     geographic = node_el is None or (node_el.get("coordinatesType", "geographical") or "").lower().startswith("geo")
     nodes = []
     for nd in (node_el if node_el is not None else []):
         if _local(nd.tag) != "node":
             continue
-        nid = nd.get("id")
+        nid = (nd.get("id") or "").strip()
         if not nid:
             raise InputError(f"{what}: a <node> has no id attribute; give every node an id")
         coords = _child(nd, "coordinates")
-        x, y = _finite(_text(coords, "x")), _finite(_text(coords, "y"))
-        nodes.append({"name": nid.strip(), "lon": x, "lat": y} if geographic else
-                     {"name": nid.strip(), "x": x, "y": y})
+        x = node_number(_text(coords, "x"), what, nid, "lon")
+        y = node_number(_text(coords, "y"), what, nid, "lat")
+        nodes.append({"name": nid, "lon": x, "lat": y} if geographic else {"name": nid, "x": x, "y": y})
+    if not nodes:
+        raise InputError(f"{what}: no <node> elements; not a network file")
+    known = {nd["name"] for nd in nodes}
     links = []
     for lk in (link_el if link_el is not None else []):
         if _local(lk.tag) != "link":
             continue
         s, t = _text(lk, "source"), _text(lk, "target")
+        lid = lk.get("id", f"{s}_{t}")
         if not s or not t:
             raise InputError(f"{what}: link {lk.get('id')!r} lacks <source> or <target>")
-        rec = {"src": s, "dst": t, "sndlib_id": lk.get("id", f"{s}_{t}")}
+        for end in (s, t):
+            if end not in known:
+                raise InputError(f"{what}: link {lid!r} refers to node {end!r}, which is not declared in <nodes>; "
+                                 "declare it or fix the link")
+        if s == t:
+            raise InputError(f"{what}: link {lid!r} starts and ends at {s!r}; remove the self-loop")
+        rec = {"src": s, "dst": t, "sndlib_id": lid}
         pre = _child(lk, "preInstalledModule")
-        if pre is not None:
-            c = _finite(_text(pre, "capacity"))
-            if np.isfinite(c):
-                try:
-                    rec["capacity"] = float(to_bps(c, unit))
-                except SurgeguardError:
-                    raise InputError(f"{what}: unknown capacity unit {unit!r} in <meta><unit>; "
-                                     "use MBITPERSEC") from None
+        if pre is not None and _child(pre, "capacity") is not None:
+            rec["capacity"] = link_number(_text(pre, "capacity"), what, f"{lid!r} ({s}-{t})", "capacity",
+                                          factor=factor)
         links.append(rec)
-    if not nodes:
-        raise InputError(f"{what}: no <node> elements; not a network file")
-    return _build(nodes, links, name=name or p.stem, bidirectional=True,
+    return _build(nodes, links, what=what, name=name or p.stem, bidirectional=True,
                   meta={"source": str(p), "unit": unit, "directed_source": False},
                   default_capacity=default_capacity)
 
@@ -431,22 +481,33 @@ def read_graphml(path, *, default_capacity: float | None = None, name: str | Non
 
     p = as_path(path, "GraphML")
     what = f"GraphML {str(path)!r}"
+    blob = open_bytes(p)
     try:
-        g = nx.read_graphml(p, force_multigraph=True)
-    except (ET.ParseError, nx.NetworkXError, ValueError, KeyError, TypeError) as err:
+        root = ET.fromstring(blob)
+        g = nx.parse_graphml(blob, force_multigraph=True)
+    except (ET.ParseError, nx.NetworkXError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
         raise InputError(f"{what} cannot be read as GraphML ({type(err).__name__}: {one_line(err)}); "
                          "fix or re-export the file") from None
+    declared = {el.get("id") for el in root.iter() if _local(el.tag) == "node"}
+    for el in root.iter():
+        if _local(el.tag) == "edge":
+            for end in ("source", "target"):
+                if el.get(end) not in declared:
+                    raise InputError(f"{what}: edge {el.get('source')!r} -> {el.get('target')!r} refers to node "
+                                     f"{el.get(end)!r}, which has no <node> element; declare it or fix the edge")
     ids = list(g.nodes)
     names, used_labels = choose_names(ids, [g.nodes[i].get("label") for i in ids])
     id_to_name = dict(zip(ids, names))
     nodes = []
     for i, nm in zip(ids, names):
         a = g.nodes[i]
-        rec = {"name": nm, "lon": _finite(a.get("Longitude", a.get("lon"))),
-               "lat": _finite(a.get("Latitude", a.get("lat")))}
+        rec = {"name": nm, "lon": node_number(a.get("Longitude", a.get("lon")), what, nm, "lon"),
+               "lat": node_number(a.get("Latitude", a.get("lat")), what, nm, "lat")}
+        if a.get("population") is not None:
+            rec["population"] = node_number(a["population"], what, nm, "population")
         if not used_labels and a.get("label") is not None:
             rec["label"] = str(a["label"])
-        rec.update(_extras(a, {"Longitude", "Latitude", "lon", "lat", "label", "name", "id"}))
+        rec.update(_extras(a, {"Longitude", "Latitude", "lon", "lat", "label", "name", "id", "population"}))
         nodes.append(rec)
     links, loops = [], 0
     for u, v, a in g.edges(data=True):
@@ -454,13 +515,18 @@ def read_graphml(path, *, default_capacity: float | None = None, name: str | Non
             loops += 1
             continue
         rec = {"src": id_to_name[u], "dst": id_to_name[v]}
-        speed = _finite(a.get("LinkSpeedRaw", a.get("capacity")))
-        if np.isfinite(speed) and speed > 0:
-            rec["capacity"] = speed
-        rec.update(_extras(a, {"LinkSpeedRaw", "capacity", "id", "key", "src", "dst"}))
+        label = f"{rec['src']}->{rec['dst']}" if g.is_directed() else f"{rec['src']}-{rec['dst']}"
+        speed = a.get("LinkSpeedRaw", a.get("capacity"))
+        if speed is not None:
+            rec["capacity"] = link_number(speed, what, label, "capacity")
+        for field in ("metric", "length_km", "latency_ms"):
+            if a.get(field) is not None:
+                rec[field] = link_number(a[field], what, label, field)
+        rec.update(_extras(a, {"LinkSpeedRaw", "capacity", "id", "key", "src", "dst", "metric", "length_km",
+                               "latency_ms", "name", "link"}))
         links.append(rec)
     label = g.graph.get("label") or g.graph.get("Network") or g.graph.get("name")
-    return _build(nodes, links, name=name or (str(label) if label else p.stem),
+    return _build(nodes, links, what=what, name=name or (str(label) if label else p.stem),
                   bidirectional=not g.is_directed(),
                   meta={"source": str(p), "directed_source": g.is_directed(), "dropped_self_loops": loops},
                   default_capacity=default_capacity)
@@ -494,37 +560,53 @@ def read_cfrrl(path, *, node_names: Sequence[str] | None = None, name: str | Non
     """
     p = as_path(path, "CFR-RL topology")
     what = f"CFR-RL topology {str(path)!r}"
-    lines = [ln for ln in read_text(p).splitlines() if ln.strip()]
-    m = re.match(r"\s*Node_num:\s*(\d+)\s+Edge_num:\s*(\d+)", lines[0] if lines else "")
+    lines = [(k, ln) for k, ln in enumerate(read_text(p).splitlines(), start=1) if ln.strip()]
+    m = re.match(r"\s*Node_num:\s*(\d{1,9})\s+Edge_num:\s*(\d{1,9})(?!\d)", lines[0][1] if lines else "")
     if not m:
         raise InputError(f"{what}: first line must read 'Node_num: N  Edge_num: E'; not a CFR-RL file")
     n, e = int(m.group(1)), int(m.group(2))
     rows = lines[2:]
     if len(rows) != e:
         raise InputError(f"{what}: header says Edge_num {e} but the file has {len(rows)} link lines")
+    if n < 2 or e < 1:
+        raise InputError(f"{what}: Node_num {n}, Edge_num {e}; a network needs at least 2 nodes and one link")
+    parsed = []
+    for k, ln in rows:
+        parts = ln.split()
+        try:
+            if len(parts) != 5:
+                raise ValueError
+            s, t = int(parts[1]), int(parts[2])
+        except ValueError:
+            raise InputError(f"{what}, line {k}: expected 5 fields 'Link_index Source Destination OSPF "
+                             f"Capacity(kbps)', got {ln.strip()[:80]!r}") from None
+        if not (0 <= s < n and 0 <= t < n):
+            raise InputError(f"{what}, line {k}: node index out of range 0..{n - 1} in {ln.strip()[:80]!r}")
+        parsed.append((k, s, t, parts[3], parts[4]))
+    used = {s for _, s, _, _, _ in parsed} | {t for _, _, t, _, _ in parsed}
+    if len(used) < n:
+        first = next(i for i in range(n) if i not in used)
+        raise InputError(f"{what}: Node_num {n} but the links use {len(used)} nodes (node {first} has no link); "
+                         "fix Node_num")
     ids = list(range(n))
     names = rename_nodes(ids, node_names, what) if node_names is not None else [str(i) for i in ids]
     links = []
-    for k, ln in enumerate(rows, start=3):
-        parts = ln.split()
-        try:
-            _, s, t, ospf, cap = parts[:5]
-            s, t = int(s), int(t)
-            ospf, cap = float(ospf), float(cap)
-        except ValueError:
-            raise InputError(f"{what}, line {k}: expected 'Link_index Source Destination OSPF Capacity(kbps)', "
-                             f"got {ln.strip()!r}") from None
-        if not (0 <= s < n and 0 <= t < n):
-            raise InputError(f"{what}, line {k}: node index out of range 0..{n - 1} in {ln.strip()!r}")
-        links.append({"src": names[s], "dst": names[t], "metric": ospf, "capacity": float(to_bps(cap, "kbps"))})
-    return _build([{"name": nm} for nm in names], links, name=name or p.stem, bidirectional=False,
+    for k, s, t, ospf, cap in parsed:
+        label = f"{names[s]}->{names[t]} (line {k})"
+        links.append({"src": names[s], "dst": names[t], "metric": link_number(ospf, what, label, "metric"),
+                      "capacity": link_number(cap, what, label, "capacity", factor=float(to_bps(1.0, "kbps")))})
+    _no_duplicates(links, what, True, "give each directed link once")
+    return _build([{"name": nm} for nm in names], links, what=what, name=name or p.stem, bidirectional=False,
                   meta={"source": str(p), "directed_source": True}, default_capacity=None)
 
 
 # ---------------------------------------------------------------------- dispatch
 def _sniff(p: Path) -> str:
-    with open(p, "rb") as fh:
-        return fh.read(512).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(512).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    except OSError as err:
+        raise InputError(f"network {str(p)!r} cannot be read ({err.strerror or one_line(err)}); check the path") from None
 
 
 def read_network(spec, **kwargs) -> Network:
@@ -558,7 +640,12 @@ def read_network(spec, **kwargs) -> Network:
     if isinstance(spec, str) and s.startswith("topohub:"):
         return read_topohub(s[len("topohub:"):], **kwargs)
     p = Path(s).expanduser()
-    if p.is_file():
+    try:
+        exists = p.exists()
+    except (OSError, ValueError):
+        exists = False
+    if exists and not p.is_dir():
+        check_regular(p, "network")
         suffix = p.suffix.lower()
         if suffix == ".xml":
             return read_sndlib_network(p, **kwargs)

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import InputError, SurgeguardError, ValidationError
-from ..traffic import TrafficSeries
+from ..traffic import DEMAND_RANGE, TrafficSeries
 from ..units import to_bps
-from .common import as_path, node_list, one_line, open_bytes, read_text
+from .output import atomic_path, make_output_dir
+from .common import as_path, check_regular, node_list, one_line, open_bytes, read_text
 from .topology import ABILENE_NODES
 
 __all__ = [
@@ -56,7 +57,11 @@ def _parse_time(text: str | None, label: str) -> datetime:
     for cand in (text or "", label):
         m = _STAMP_RE.search(cand)
         if m:
-            return datetime.strptime(m.group(1), "%Y%m%d-%H%M").replace(tzinfo=timezone.utc)
+            try:
+                return datetime.strptime(m.group(1), "%Y%m%d-%H%M").replace(tzinfo=timezone.utc)
+            except ValueError:
+                raise InputError(f"SNDlib demand file {label!r}: time {m.group(1)!r} is not a valid YYYYMMDD-HHMM "
+                                 "time; fix the <time> element") from None
     raise InputError(f"SNDlib demand file {label!r}: no <time>YYYYMMDD-HHMM</time> and no stamp in the file "
                      "name; cannot place it in time")
 
@@ -73,12 +78,13 @@ def _parse_demand_xml(blob: bytes, label: str):
     found = _DEMAND_RE.findall(blob, max(start, 0)) if start >= 0 else []
     if start >= 0 and len(found) == n_open and stripped.endswith(b"</network>"):
         tm, un = _TIME_RE.search(blob), _UNIT_RE.search(blob)
-        time = _parse_time(tm.group(1).decode() if tm else None, label)
-        unit = un.group(1).decode() if un else "MBITPERSEC"
-        nodes = [n.decode() for n in _NODE_RE.findall(blob, 0, start)]
+        time = _parse_time(tm.group(1).decode("utf-8", "replace") if tm else None, label)
+        unit = un.group(1).decode("utf-8", "replace") if un else "MBITPERSEC"
+        nodes = [n.decode("utf-8", "replace") for n in _NODE_RE.findall(blob, 0, start)]
         if found:
             src, dst, val = zip(*found)
-            return time, unit, [s.decode() for s in src], [t.decode() for t in dst], list(val), nodes
+            return (time, unit, [s.decode("utf-8", "replace") for s in src],
+                    [t.decode("utf-8", "replace") for t in dst], [v.decode("utf-8", "replace") for v in val], nodes)
         return time, unit, [], [], [], nodes
     # slow path: full XML parse
     try:
@@ -171,7 +177,7 @@ def read_sndlib_demands(path, nodes=None, *, drop_empty: bool = True, name: str 
     ValidationError
         If a demand names a node outside ``nodes`` or has a negative or non-numeric value.
     """
-    p = as_path(path, "SNDlib demands")
+    p = as_path(path, "SNDlib demands", directory=True)
     want = node_list(nodes)
     times, units, srcs, dsts, vals, counts, labels = [], [], [], [], [], [], []
     declared: set[str] = set()
@@ -179,19 +185,28 @@ def read_sndlib_demands(path, nodes=None, *, drop_empty: bool = True, name: str 
         t, unit, s, d, v, nd = _parse_demand_xml(blob, label)
         times.append(t); units.append(unit); labels.append(label)
         srcs.extend(s); dsts.extend(d); vals.extend(v); counts.append(len(v)); declared.update(nd)
+    counts_a = np.array(counts, dtype=np.int64)
+    file_of = np.repeat(np.arange(len(counts)), counts_a)
     try:
         values = np.array(vals, dtype=float)
     except ValueError:
-        bad = next(x for x in vals if not _is_float(x))
-        raise ValidationError(f"SNDlib demands {str(p)!r}: demandValue {bad!r} is not a number; fix the file") from None
-    counts_a = np.array(counts, dtype=np.int64)
+        k = next(i for i, x in enumerate(vals) if not _is_float(x))
+        raise ValidationError(f"SNDlib demand file {labels[file_of[k]]!r}: demandValue {vals[k]!r} of "
+                              f"{srcs[k]}->{dsts[k]} is not a number; fix the file") from None
     factors = np.empty(len(units))
     for k, u in enumerate(units):
         try:
             factors[k] = float(to_bps(1.0, u))
         except SurgeguardError:
             raise InputError(f"SNDlib demand file {labels[k]!r}: unknown <unit> {u!r}; expected MBITPERSEC") from None
-    values = values * np.repeat(factors, counts_a)
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = values * np.repeat(factors, counts_a)
+    bad = _out_of_range(values)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"SNDlib demand file {labels[file_of[k]]!r}: demandValue {vals[k]!r} "
+                              f"{units[file_of[k]]} of {srcs[k]}->{dsts[k]} is {_why(values[k])}; a demand must be "
+                              f"{DEMAND_RANGE.describe()} bit/s")
     src = np.asarray(srcs, dtype=object)
     dst = np.asarray(dsts, dtype=object)
     if want is None:
@@ -202,6 +217,12 @@ def read_sndlib_demands(path, nodes=None, *, drop_empty: bool = True, name: str 
         bad = sorted(set(src[si < 0]) | set(dst[di < 0]))
         raise ValidationError(f"SNDlib demands {str(p)!r} name node(s) {bad[:5]} that are not in nodes "
                               f"(known: {want[:5]}...); pass the network's nodes or fix the names")
+    if len(values):
+        repeated = pd.DataFrame({"f": file_of, "s": si, "d": di}).duplicated().to_numpy()
+        if repeated.any():
+            k = int(np.flatnonzero(repeated)[0])
+            raise InputError(f"SNDlib demand file {labels[file_of[k]]!r} lists the demand {srcs[k]}->{dsts[k]} "
+                             "more than once; give each demand once")
     stamps = pd.DatetimeIndex(times)
     order = np.argsort(stamps.asi8, kind="stable")
     sorted_stamps = stamps[order]
@@ -227,6 +248,16 @@ def read_sndlib_demands(path, nodes=None, *, drop_empty: bool = True, name: str 
         raise InputError(f"SNDlib demands {str(p)!r}: every file is empty; nothing to read "
                          "(use drop_empty=False to keep empty steps)")
     return TrafficSeries(out, tuple(want), sorted_stamps, name=name or _stem(p), meta=meta)
+
+
+def _out_of_range(values: np.ndarray) -> np.ndarray:
+    """Mask of demands (bit/s) outside :data:`~surgeguard.traffic.DEMAND_RANGE`, NaN included."""
+    with np.errstate(invalid="ignore"):
+        return ~((values >= DEMAND_RANGE.low) & (values <= DEMAND_RANGE.high))
+
+
+def _why(v: float) -> str:
+    return "NaN" if np.isnan(v) else "infinite" if np.isinf(v) else "negative" if v < 0 else "too large"
 
 
 def _is_float(x) -> bool:
@@ -274,11 +305,29 @@ def _times(start, step, n: int, what: str) -> pd.DatetimeIndex:
     except (ValueError, TypeError) as err:
         raise InputError(f"{what}: start {start!r} / step {step!r} not understood ({one_line(err)}); "
                          "use e.g. start='2004-03-01', step='5min'") from None
+    if t0 is pd.NaT or dt is pd.NaT:
+        raise InputError(f"{what}: start {start!r} / step {step!r} is not a time; use e.g. start='2004-03-01', "
+                         "step='5min'")
     if t0.tzinfo is None:
         t0 = t0.tz_localize("UTC")
     if dt <= pd.Timedelta(0):
         raise InputError(f"{what}: step {step!r} must be positive")
-    return pd.date_range(t0.tz_convert("UTC"), periods=n, freq=dt)
+    try:
+        return pd.date_range(t0.tz_convert("UTC"), periods=n, freq=dt)
+    except (ValueError, OverflowError) as err:  # OutOfBoundsDatetime is a ValueError
+        raise InputError(f"{what}: {n} steps of {step!r} from {start!r} run past the dates pandas can hold "
+                         f"({one_line(err)}); give an earlier start or a shorter step") from None
+
+
+def _check_rows(values: np.ndarray, what: str, names, stride: int = 1) -> None:
+    """Every demand of a (lines, N*N) array of bit/s in range; the message names line, column and OD."""
+    bad = _out_of_range(values)
+    if bad.any():
+        line, col = (int(x) for x in np.argwhere(bad)[0])
+        n = len(names)
+        raise ValidationError(f"{what}, line {line + 1}, value {col * stride + 1} ({names[col // n]}->"
+                              f"{names[col % n]}): {_why(values[line, col])} demand {float(values[line, col])!r} "
+                              f"bit/s; a demand must be {DEMAND_RANGE.describe()} bit/s")
 
 
 def _zhang_start(p: Path) -> pd.Timestamp:
@@ -327,6 +376,9 @@ def read_zhang(path, nodes=ABILENE_NODES, start=None, step="5min", *, keep_diago
     """
     p = as_path(path, "Zhang traffic file")
     names = node_list(nodes)
+    if not names:
+        raise InputError(f"Zhang traffic file {str(p)!r}: pass nodes= (the file's node order, by default the 12 "
+                         "Abilene nodes)")
     n = len(names)
     arr = _numeric_rows(p, "Zhang traffic file")
     if arr.shape[1] == n * n:
@@ -338,7 +390,10 @@ def read_zhang(path, nodes=ABILENE_NODES, start=None, step="5min", *, keep_diago
                          f"{5 * n * n} (5*N*N) for {n} nodes; check the file or the nodes")
     t0 = _zhang_start(p) if start is None else start
     times = _times(t0, step, len(od), f"Zhang traffic file {str(p)!r}")
-    values = to_bps(od, "100bytes/5min").reshape(len(od), n, n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        od = to_bps(od, "100bytes/5min")
+    _check_rows(od, f"Zhang traffic file {str(p)!r}", names, stride=arr.shape[1] // (n * n))
+    values = od.reshape(len(od), n, n)
     total = float(values.sum())
     eye = np.arange(n)
     share = float(values[:, eye, eye].sum()) / total if total > 0 else 0.0
@@ -386,6 +441,7 @@ def read_dote_hist(path, nodes, start=None, step=None, *, name: str | None = Non
     if arr.shape[1] != n * n:
         raise InputError(f"DOTE .hist file {str(p)!r}: lines hold {arr.shape[1]} values but {n} nodes need "
                          f"{n * n} (N*N); pass the network's nodes that match this file")
+    _check_rows(arr, f"DOTE .hist file {str(p)!r}", names)
     synthetic = start is None
     times = _times("1970-01-01" if start is None else start, "1min" if step is None else step, len(arr),
                    f"DOTE .hist file {str(p)!r}")
@@ -412,14 +468,15 @@ def read_frame(path, nodes=None, *, name: str | None = None) -> TrafficSeries:
     Returns
     -------
     TrafficSeries
-        Missing (ds, src, dst) rows are zero; repeated rows add up.
+        Missing (ds, src, dst) rows are zero demand.
 
     Raises
     ------
     InputError
-        If the file cannot be read, or lacks ``ds``/``src``/``dst`` or a rate column.
+        If the file cannot be read, has no rows, or lacks ``ds``/``src``/``dst`` or a rate column.
     ValidationError
-        If a demand is negative or not a number, or names an unknown node.
+        If a demand is missing, not a number, negative or above ``MAX_RATE_BPS``, a row repeats
+        a (ds, src, dst[, class]) of an earlier one, or a row names an unknown node.
     """
     p = as_path(path, "traffic frame")
     low = p.name.lower()
@@ -447,21 +504,28 @@ def read_frame(path, nodes=None, *, name: str | None = None) -> TrafficSeries:
     cols = {lower["ds"]: "ds", lower["src"]: "src", lower["dst"]: "dst"}
     if "class" in lower:
         cols[lower["class"]] = "class"
+    what = f"traffic frame {str(p)!r}"
+    if len(df) == 0:
+        raise InputError(f"{what} has a header but no rows; give at least one (ds, src, dst, rate) row")
     unit = RATE_COLUMNS[rate[0].lower()]
     frame = df[list(cols)].rename(columns=cols)
+    if df[rate[0]].dtype.kind == "b":
+        raise ValidationError(f"{what}: column {rate[0]} holds true/false values; give rates as numbers")
     rates = pd.to_numeric(df[rate[0]], errors="coerce")
-    bad = rates.isna() & df[rate[0]].notna()
+    bad = rates.isna().to_numpy()
     if bad.any():
-        k = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValidationError(f"traffic frame {str(p)!r}: {rate[0]} value {df[rate[0]].iloc[k]!r} in row {k + 1} is "
-                              "not a number; fix the file")
-    frame["bps"] = to_bps(rates.to_numpy(float), unit)
+        k = int(np.flatnonzero(bad)[0])
+        raw = df[rate[0]].iloc[k]
+        problem = "is missing (empty or NaN)" if pd.isna(raw) else f"{str(raw)!r} is not a number"
+        raise ValidationError(f"{what}: the {rate[0]} value in data row {k + 1} {problem}; give every row a rate")
+    with np.errstate(over="ignore", invalid="ignore"):
+        frame["bps"] = to_bps(rates.to_numpy(float), unit)
     try:
         frame["ds"] = pd.to_datetime(frame["ds"], utc=True)
-    except (ValueError, TypeError) as err:
-        raise InputError(f"traffic frame {str(p)!r}: column ds has values that are not times ({one_line(err)}); "
+    except (ValueError, TypeError, OverflowError) as err:
+        raise InputError(f"{what}: column ds has values that are not times ({one_line(err)}); "
                          "use ISO times such as 2004-03-01T00:05:00Z") from None
-    ts = TrafficSeries.from_frame(frame, nodes=node_list(nodes), name=name or _stem(p))
+    ts = TrafficSeries.from_frame(frame, nodes=node_list(nodes), name=name or _stem(p), what=what)
     ts.meta.update({"source": str(p), "unit": unit})
     return ts
 
@@ -510,11 +574,12 @@ def write_frame(series: TrafficSeries, path, *, drop_zero: bool = True) -> Path:
                 pad.append({"ds": series.times[0], **cls, "src": nd, "dst": n1 if nd == n0 else n0, "bps": 0.0})
         if pad:
             df = pd.concat([df, pd.DataFrame(pad)], ignore_index=True).sort_values("ds", kind="stable")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if low.endswith(".parquet") or low.endswith(".pq"):
-        df.to_parquet(p, index=False)
-    else:
-        df.to_csv(p, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
+    make_output_dir(p.parent)
+    with atomic_path(p) as tmp:
+        if low.endswith(".parquet") or low.endswith(".pq"):
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
     return p
 
 
@@ -538,7 +603,8 @@ def read_tunnels(path, nodes) -> list[tuple[str, str, list[list[str]]]]:
     Raises
     ------
     InputError
-        If a line is malformed, an index is out of range, or a path does not join src to dst.
+        If the file is empty, a line is malformed, an index is out of range, a pair repeats or has
+        no path, or a path does not join src to dst or visits a node twice.
     """
     p = as_path(path, "tunnels file")
     names = node_list(nodes)
@@ -547,26 +613,45 @@ def read_tunnels(path, nodes) -> list[tuple[str, str, list[list[str]]]]:
     n = len(names)
     what = f"tunnels file {str(p)!r}"
     out = []
+    seen: dict[tuple[int, int], int] = {}
     for k, ln in enumerate(read_text(p).splitlines(), start=1):
         if not ln.strip():
             continue
         try:
             head, body = ln.split(":", 1)
-            s, t = (int(x) for x in head.split())
-            paths = [[int(x) for x in seg.strip().split("-")] for seg in body.split(",") if seg.strip()]
+            s, t = (_index(x) for x in head.split())
+            paths = [[_index(x) for x in seg.strip().split("-")] for seg in body.split(",") if seg.strip()]
         except ValueError:
             raise InputError(f"{what}, line {k}: expected 'src dst:n-n-n,n-n-n' with node indices, got "
                              f"{ln.strip()[:60]!r}") from None
         for path_ in [[s, t]] + paths:
             if any(not 0 <= i < n for i in path_):
                 raise InputError(f"{what}, line {k}: node index out of range 0..{n - 1}; pass the matching nodes")
+        if s == t:
+            raise InputError(f"{what}, line {k}: source and destination are both {s}; list paths between two nodes")
+        if (s, t) in seen:
+            raise InputError(f"{what}, lines {seen[s, t]} and {k} both list paths for {s} {t}; give each pair once")
+        seen[s, t] = k
+        if not paths:
+            raise InputError(f"{what}, line {k}: no path for {s} {t}; list at least one 'n-n-n' path")
         for path_ in paths:
             if path_[0] != s or path_[-1] != t:
                 raise InputError(f"{what}, line {k}: path {'-'.join(map(str, path_))} does not run from {s} to {t}")
+            if len(set(path_)) != len(path_):
+                raise InputError(f"{what}, line {k}: path {'-'.join(map(str, path_))} visits a node twice; "
+                                 "give loop-free paths")
         out.append((names[s], names[t], [[names[i] for i in path_] for path_ in paths]))
     if not out:
         raise InputError(f"{what} is empty; expected one 'src dst:paths' line per OD")
     return out
+
+
+def _index(text: str) -> int:
+    """A node index written in ASCII digits (``int`` alone would also take '+1', '1_0' or other scripts)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise ValueError(text)
+    return int(text)
 
 
 # ---------------------------------------------------------------------- dispatch
@@ -617,9 +702,14 @@ def read_traffic(spec, nodes=None, **kwargs) -> TrafficSeries:
     m = re.match(r"^(\w+):(?!//)(.*)$", s) if isinstance(spec, str) else None
     if m and m.group(1).lower() in _PREFIXES:
         kind, s = m.group(1).lower(), m.group(2)
-    p = Path(s).expanduser()
-    if not p.exists():
+    try:
+        p = Path(s).expanduser()
+        exists = p.exists()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
         raise InputError(f"traffic {s!r}: no such file or directory; give {_TRAFFIC_FORMATS}")
+    check_regular(p, "traffic", directory=True)
     low = p.name.lower()
     if kind is None:
         if p.is_dir() or re.search(r"\.(tar(\.(xz|gz|bz2))?|tgz|xml)$", low):

@@ -306,8 +306,8 @@ def solve_milp(lp, shape: tuple[int, int], *, relax: bool = False, time_limit: f
     except SolverError:  # stopped without a feasible point
         bound = float("nan") if relax else float(h.getInfo().mip_dual_bound)
         return MilpResult(None, float("nan"), bound, float("nan"), "no feasible point")
-    y = highs.primal(h)[:n_int]
-    cost = highs.objective(h)
+    y = highs.primal(h, what)[:n_int]
+    cost = highs.objective(h, what)
     if relax:
         return MilpResult(y.reshape(shape), cost, cost, 0.0, status)
     info = h.getInfo()

@@ -157,10 +157,11 @@ class PathLP:
 
     def _run(self, what: str) -> None:
         self.n_runs += 1
+        self._what = what
         highs.run(self.h, what)
 
     def _x(self) -> np.ndarray:
-        return highs.primal(self.h)
+        return highs.primal(self.h, getattr(self, "_what", "the path LP"))
 
     def _prepare(self, demand: np.ndarray, capacity: np.ndarray, usable: np.ndarray | None):
         """Usable paths (links with capacity left), servable ODs and the scale ``s``."""
@@ -313,7 +314,8 @@ ClassAllocator = Callable[[int, np.ndarray, np.ndarray, np.ndarray], tuple[np.nd
 
 def allocate_priority(network: Network, paths: PathSet, demand: np.ndarray, allowed: np.ndarray,
                       capacity: np.ndarray | None = None, *, latency_stage: bool = True, lps: dict | None = None,
-                      allocate_one: ClassAllocator | None = None) -> tuple[np.ndarray, list[dict]]:
+                      allocate_one: ClassAllocator | None = None,
+                      time_limit: float | None = None) -> tuple[np.ndarray, list[dict]]:
     """Allocate classes in strict-priority order (see the module notes), highest class first.
 
     Parameters
@@ -325,6 +327,9 @@ def allocate_priority(network: Network, paths: PathSet, demand: np.ndarray, allo
     latency_stage : run the min-latency stage of each class.
     lps : a dict to keep the LP models in between calls (re-solved from their previous basis).
     allocate_one : allocate one class with another solver instead of :meth:`PathLP.allocate`.
+    time_limit : seconds per HiGHS run of the class LPs (None: no limit); a min-MLU or
+        max-throughput stage stopped by it raises :class:`~surgeguard.SolverError`, a latency stage
+        stopped by it keeps the routing of the stage before.
 
     Returns
     -------
@@ -345,11 +350,11 @@ def allocate_priority(network: Network, paths: PathSet, demand: np.ndarray, allo
     lps = {} if lps is None else lps
     for c in range(len(demand)):
         if allocate_one is None:
-            key = ("highs", id(network), id(paths), c)
+            key = ("highs", id(network), id(paths), c, time_limit)
             if key not in lps:
-                if any(k[1:3] != key[1:3] for k in lps):
+                if any(k[1:3] != key[1:3] or k[4:] != key[4:] for k in lps):
                     lps.clear()
-                lps[key] = PathLP(network, paths)
+                lps[key] = PathLP(network, paths, time_limit=time_limit)
             f, info = lps[key].allocate(demand[c], residual, allowed[c], latency_stage=latency_stage)
         else:
             f, info = allocate_one(c, demand[c], residual, allowed[c])

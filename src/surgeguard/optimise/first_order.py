@@ -87,7 +87,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from ..exceptions import ValidationError
+from ..exceptions import SolverError, ValidationError
 from ..network import Network
 from ..paths import PathSet
 
@@ -717,6 +717,11 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         pmin = (pr + big).amin(dim=1)
         LB_t = (dd * pmin).sum()
         U, LB = torch.stack([U_t, LB_t]).tolist()
+        if not np.isfinite(U):
+            # NaN or inf in the iterates (overflow, a bad device kernel): stop with the best routing
+            # seen before it, if any (``_finish`` refuses to return non-finite splits)
+            status = "numerical trouble"
+            break
         if U < best_U:
             best_U, best_x, best_u = U, x, u
         bounds.offer(LB, y)
@@ -785,12 +790,20 @@ def _finish(pb: _Problem, run: _Run, bounds: _Bounds, *, certify: bool, setup: f
             t_start: float) -> tuple[np.ndarray, dict]:
     """The splits over all paths and the ``info`` of :func:`solve_fast`, in absolute units."""
     t_iter = time.perf_counter()
+    if not np.isfinite(run.best_U):
+        raise SolverError(f"the fast solver's iterates became non-finite (NaN or inf) after {run.iterations} "
+                          "iteration(s) with no finite routing before; use the 'optimal' policy or check the demands "
+                          "and capacities for values far out of range")
     xb, mlu, lb = _certify(pb, run, bounds, certify)
     op, cap, best_y = pb.op, pb.cap, bounds.best_y
     bound = "forced links" if best_y is None or lb <= pb.lb_forced else "prices"
     # warm-start state: the link weights (shares of sum_l c_l y_l) of the best bound
     state_w = None if best_y is None else (best_y * cap / (best_y * cap).sum()).cpu().numpy()
     splits = xb.reshape(-1).cpu().numpy()[op.slot_of_path]
+    if not (np.isfinite(splits).all() and np.isfinite(mlu)):
+        raise SolverError(f"the fast solver produced non-finite split ratios or MLU (status '{run.status}', "
+                          f"{run.iterations} iteration(s)); use the 'optimal' policy or check the demands and "
+                          "capacities for values far out of range")
     splits = pb.paths.normalise(np.where(pb.usable, splits, 0.0), fallback=pb.base)
     scale = pb.dscale / pb.cscale
     mlu_abs = mlu * scale
@@ -846,8 +859,15 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     routing over these paths has a lower MLU), ``gap`` (``(mlu - lower_bound) / mlu``),
     ``bound`` (which bound certified it: "prices" or "forced links"), ``iterations``,
     ``setup_seconds`` (building the operator, once per path set and device; 0 when cached),
-    ``solve_seconds``, ``device``, ``status`` ("converged", "iteration limit" or "time limit") and
-    ``fast_state`` (the link weights of the best bound, for warm starts).
+    ``solve_seconds``, ``device``, ``status`` ("converged", "iteration limit", "time limit" or
+    "numerical trouble") and ``fast_state`` (the link weights of the best bound, for warm starts).
+
+    ``time_limit`` (seconds, wall clock, the set-up included): the iterations stop when it is
+    spent and the best routing seen is returned, certified like any other (its ``gap`` says how far
+    from optimal it may be), with ``status`` "time limit"; at least one iteration runs. Non-finite
+    iterates stop the iterations the same way ("numerical trouble"); with no finite routing before
+    them, or non-finite final splits, :class:`~surgeguard.SolverError` is raised: a routing is never
+    built from NaN.
 
     Examples
     --------
@@ -879,7 +899,9 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         theta, w_warm, tau_start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix,
                                           warm_tau=warm_tau, tau_start=tau_start, tau_end=tau_end)
         bounds = _Bounds.start(pb, w_warm, dual_ema)
+        # the loop measures from t0; the set-up before it counts against the limit too
+        left = None if time_limit is None else max(float(time_limit) - (t0 - t_start), 0.0)
         run = _adam_loop(pb, theta, bounds, t0=t0, tol=tol, max_iter=max_iter, lr=lr, betas=betas,
                          eps_rel=eps_rel, tau_start=tau_start, tau_end=tau_end, anneal=anneal,
-                         check_every=check_every, lp_bound_every=lp_bound_every, time_limit=time_limit)
+                         check_every=check_every, lp_bound_every=lp_bound_every, time_limit=left)
         return _finish(pb, run, bounds, certify=certify, setup=setup, t0=t0, t_start=t_start)

@@ -136,12 +136,27 @@ def has_solution(h: highspy.Highs) -> bool:
     return bool(getattr(sol, "value_valid", False)) and h.getInfo().primal_solution_status >= 2
 
 
+def _time_limit_of(h: highspy.Highs) -> float | None:
+    """The time limit (seconds) set on ``h``, None when it has none (HiGHS' infinite default)."""
+    try:
+        res = h.getOptionValue("time_limit")
+    except Exception:  # pragma: no cover - highspy without the option getter
+        return None
+    value = res[1] if isinstance(res, tuple) else res
+    try:
+        value = float(value)
+    except (TypeError, ValueError):  # pragma: no cover - unexpected binding shape
+        return None
+    return value if np.isfinite(value) and value < 1e20 else None
+
+
 def run(h: highspy.Highs, what: str, *, accept_feasible: bool = False) -> str:
     """Solve and read the status; returns HiGHS' status text.
 
     Optimal returns. Infeasible raises :class:`InfeasibleError` naming ``what``. With
     ``accept_feasible`` a stop with a feasible point (time limit, gap) also returns; anything
-    else raises :class:`SolverError` naming ``what`` and the status.
+    else raises :class:`SolverError` naming ``what`` and the status (a stop at the time limit names
+    the limit).
     """
     h.run()
     st = h.getModelStatus()
@@ -152,14 +167,32 @@ def run(h: highspy.Highs, what: str, *, accept_feasible: bool = False) -> str:
         raise InfeasibleError(f"HiGHS found {what} infeasible; check the demands, capacities and limits that define it")
     if accept_feasible and has_solution(h):
         return text
-    raise SolverError(f"HiGHS stopped on {what} with status '{text}'; raise the time limit or check the "
-                      "demands and capacities")
+    if st == highspy.HighsModelStatus.kTimeLimit:
+        limit = _time_limit_of(h)
+        at = f"its time limit of {limit:g} s" if limit is not None else "its time limit"
+        raise SolverError(f"HiGHS stopped on {what} at {at} without an optimal solution; allow more time "
+                          "(or none) or solve a smaller problem")
+    raise SolverError(f"HiGHS stopped on {what} with status '{text}'; check the demands and capacities "
+                      "(values many orders of magnitude apart make the problem hard) or try another solver")
 
 
-def objective(h: highspy.Highs) -> float:
-    return float(h.getInfo().objective_function_value)
+def objective(h: highspy.Highs, what: str = "the model") -> float:
+    """The objective value of the last solve; a non-finite value raises :class:`SolverError`."""
+    value = float(h.getInfo().objective_function_value)
+    if not np.isfinite(value):
+        raise SolverError(f"HiGHS returned a non-finite objective ({value}) for {what}; check the demands and "
+                          "capacities for values far out of range")
+    return value
 
 
-def primal(h: highspy.Highs) -> np.ndarray:
-    """The column values of the last solve."""
-    return np.asarray(h.getSolution().col_value)
+def primal(h: highspy.Highs, what: str = "the model") -> np.ndarray:
+    """The column values of the last solve; NaN or infinite values raise :class:`SolverError`
+    (a routing is never built from them)."""
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SolverError(f"HiGHS returned {int(bad.sum())} non-finite value(s) in the solution of {what} "
+                          f"(first: {x[i]} in column {i}); check the demands and capacities for values far out "
+                          "of range")
+    return x

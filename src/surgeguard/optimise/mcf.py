@@ -52,5 +52,6 @@ def edge_mcf_mlu(network: Network, tm: np.ndarray) -> float:
     lp = highs.build_lp(cost=np.concatenate([np.zeros(nv - 1), [1.0]]), lower=np.zeros(nv),
                         upper=np.full(nv, highs.INF), row_lower=row_lo, row_upper=row_hi, matrix=A)
     h = highs.load(lp, {"solver": "simplex"})
-    highs.run(h, f"the edge multicommodity-flow LP ({n} nodes, {L} links)")
-    return highs.objective(h)
+    what = f"the edge multicommodity-flow LP ({n} nodes, {L} links)"
+    highs.run(h, what)
+    return highs.objective(h, what)

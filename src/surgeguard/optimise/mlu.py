@@ -130,9 +130,10 @@ class MluLP:
             self._stage2_active = False
         self.n_solves += 1
         t1 = time.perf_counter()
-        highs.run(h, f"the min-MLU LP ({n_x} paths, {self.network.n_links} links)")
-        u = highs.objective(h)
-        x = highs.primal(h)[:-1]
+        what = f"the min-MLU LP ({n_x} paths, {self.network.n_links} links)"
+        highs.run(h, what)
+        u = highs.objective(h, what)
+        x = highs.primal(h, what)[:-1]
         t2 = time.perf_counter()
         info.update(mlu=u * s, stage1_seconds=t2 - t1)
         if second_stage:
@@ -141,7 +142,7 @@ class MluLP:
             self._stage2_active = True
             try:
                 highs.run(h, "the latency stage of the min-MLU LP")
-                x = highs.primal(h)[:-1]
+                x = highs.primal(h, "the latency stage of the min-MLU LP")[:-1]
                 info["stage2_seconds"] = time.perf_counter() - t2
             except (SolverError, InfeasibleError):
                 info["stage2_status"] = "failed; stage-1 routing kept"

@@ -171,10 +171,11 @@ class ScenarioLP:
             h.setBasis(self._basis)
         self._last_shape = shape
         self.n_solves += 1
-        highs.run(h, f"the scenario LP ({S} scenarios, {ps.n_paths} paths, {self.network.n_links} links)")
-        obj = highs.objective(h)
+        what = f"the scenario LP ({S} scenarios, {ps.n_paths} paths, {self.network.n_links} links)"
+        highs.run(h, what)
+        obj = highs.objective(h, what)
         self._basis = h.getBasis()
-        col = highs.primal(h)
+        col = highs.primal(h, what)
         if second_stage and S > 1:
             col = self._second_stage(h, np.asarray(lp.col_cost_), obj, stage2_rtol, info, col)
         x = np.clip(col[:ps.n_paths], 0.0, None)
@@ -199,7 +200,7 @@ class ScenarioLP:
         h.addRow(-highs.INF, obj * (1 + rtol), S, np.arange(n_x, n_x + S, dtype=np.int32), cost[n_x:])
         try:
             highs.run(h, "the second stage of the scenario LP")
-            return highs.primal(h)
+            return highs.primal(h, "the second stage of the scenario LP")
         except (SolverError, InfeasibleError):  # stage 1 stays valid
             info["stage2_status"] = "failed; stage-1 routing kept"
             return col

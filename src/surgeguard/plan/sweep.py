@@ -38,27 +38,32 @@ import logging
 import math
 import multiprocessing as mp
 import os
+import socket
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ValidationError
+from ..exceptions import InputError, ValidationError
 from ..failures import NO_FAILURE, Failure, as_failure, failure_scenarios
+from ..io.output import atomic_path, atomic_write_text, make_output_dir
 from ..network import Network
 from ..traffic import TrafficSeries
+from ..validation import Interval, NoneOr, check_param
 from .whatif import WhatIf
 
 __all__ = ["sweep", "SweepResult", "plan_sweep", "run_task", "SweepTask", "EXECUTORS", "ROW_COLUMNS",
-           "select_steps"]
+           "select_steps", "RAY_CONNECT_TIMEOUT"]
 
 #: executors accepted by :func:`sweep` (``"auto"``: Ray when an address is known, else processes)
 EXECUTORS = ("auto", "process", "ray", "serial")
 #: the columns every row has (then ``lost_bps[<class>]`` per traffic class)
+#: seconds :func:`sweep` waits to reach a Ray cluster (``ray_timeout``) before giving up with one line
+RAY_CONNECT_TIMEOUT = 30.0
 ROW_COLUMNS = ("step", "time", "surge", "failure", "kind", "policy", "mlu", "links_over_100", "worst_link",
                "demand_bps", "unrouted_bps", "dropped_bps", "lost_bps")
 
@@ -181,7 +186,67 @@ def _map_process(network, tasks, workers: int) -> list[list[dict]]:
         return list(ex.map(_run_local, [(network, t) for t in tasks]))
 
 
-def _map_ray(network, tasks, address: str | None, timeout: float | None) -> tuple[list[list[dict]], dict]:
+def _host_port(addr: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a Ray address ``host:port``, ``ray://host:port`` or ``[v6]:port``; None
+    for the forms without one (``auto``, ``local``)."""
+    a = addr.strip()
+    if "://" in a:
+        a = a.split("://", 1)[1]
+    a = a.split("/", 1)[0]
+    host, sep, port = a.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _probe(addr: str, deadline: float) -> None:
+    """Raise :class:`InputError` unless a TCP connection to the Ray head at ``addr`` opens before
+    ``deadline`` (``time.monotonic()``): a refused port answers at once, an unreachable host at
+    the deadline, and Ray's own endless retries (and their stderr) never start."""
+    hp = _host_port(addr)
+    if hp is None:
+        return
+    wait = max(deadline - time.monotonic(), 0.01)
+    try:
+        with socket.create_connection(hp, timeout=wait):
+            pass
+    except socket.timeout:
+        raise InputError(f"cannot connect to the Ray cluster at {addr!r}: no answer within {wait:.3g} s; check the "
+                         "address or RAY_ADDRESS, or start one with 'ray start --head'") from None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise InputError(f"cannot connect to the Ray cluster at {addr!r} ({why}); check the address or "
+                         "RAY_ADDRESS, or start one with 'ray start --head'") from None
+
+
+def _ray_init(ray, addr: str | None, deadline: float, label: str, limit: float | None, **kw) -> None:
+    """``ray.init`` in a helper thread, given up (one line) at ``deadline``: Ray retries a head that
+    accepts the connection but does not answer as one for minutes."""
+    box: dict = {}
+
+    def go():
+        try:
+            ray.init(address=addr, log_to_driver=False, logging_level=logging.ERROR, **kw)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    th = threading.Thread(target=go, name="surgeguard-ray-init", daemon=True)
+    th.start()
+    left = None if deadline == math.inf else max(deadline - time.monotonic(), 0.0)
+    th.join(left)
+    if th.is_alive():
+        raise InputError(f"cannot connect to the Ray cluster at {label}: it did not answer as a Ray head within "
+                         f"the {limit:g} s connection timeout; check the address or RAY_ADDRESS, or allow "
+                         "a longer timeout")
+    exc = box.get("error")
+    if exc is not None:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot connect to the Ray cluster at {label} ({msg[:160]}); start one with "
+                         "'ray start --head' or check the address or RAY_ADDRESS") from None
+
+
+def _map_ray(network, tasks, address: str | None, timeout: float | None,
+             connect_timeout: float | None = RAY_CONNECT_TIMEOUT) -> tuple[list[list[dict]], dict]:
     try:
         import ray  # lazy: ray is heavy and optional (the 'scale' extra)
     except ImportError:  # pragma: no cover - ray is a declared dependency of the 'scale' extra
@@ -190,17 +255,14 @@ def _map_ray(network, tasks, address: str | None, timeout: float | None) -> tupl
     started = False
     if not ray.is_initialized():
         addr = address or os.environ.get("RAY_ADDRESS") or None
-        host = (addr or "").rsplit(":", 1)[0]
+        deadline = math.inf if connect_timeout is None else time.monotonic() + float(connect_timeout)
+        if addr is not None:
+            _probe(addr, deadline)
+        host = (_host_port(addr) or ("", 0))[0] if addr else ""
         kw = {}
         if host.startswith("127.") or host == "localhost":   # a head on loopback: the driver is there too
             kw["_node_ip_address"] = "127.0.0.1"
-        try:
-            ray.init(address=addr, log_to_driver=False, logging_level=logging.ERROR, **kw)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValidationError(f"cannot connect to the Ray cluster at {address or os.environ.get('RAY_ADDRESS')!r} "
-                                  f"({msg[:160]}); start one with 'ray start --head' or check the address / RAY_ADDRESS"
-                                  ) from None
+        _ray_init(ray, addr, deadline, repr(addr) if addr else "a new local Ray instance", connect_timeout, **kw)
         started = True
     try:
         remote = ray.remote(num_cpus=1, max_retries=1)(_ray_task)
@@ -249,12 +311,13 @@ class SweepResult:
 
     def write(self, out_dir) -> dict:
         """``sweep.csv``, ``sweep.parquet`` and ``summary.json`` in ``out_dir``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_output_dir(out_dir)
         files = {"csv": out / "sweep.csv", "parquet": out / "sweep.parquet", "summary": out / "summary.json"}
-        self.rows.to_csv(files["csv"], index=False)
-        self.rows.to_parquet(files["parquet"], index=False)
-        files["summary"].write_text(json.dumps(self.summary(), indent=2, default=str))
+        with atomic_path(files["csv"]) as tmp:
+            self.rows.to_csv(tmp, index=False)
+        with atomic_path(files["parquet"]) as tmp:
+            self.rows.to_parquet(tmp, index=False)
+        atomic_write_text(files["summary"], json.dumps(self.summary(), indent=2, default=str))
         return files
 
 
@@ -262,7 +325,7 @@ def sweep(network: Network, traffic: TrafficSeries, failures="single-link", *, s
           peaks: int | None = None, surges: Sequence[float] = (0.0,), policies: Sequence[str] = ("shortest",),
           k: int = 4, igp: str = "metric", second_stage: bool = True, executor: str = "auto",
           ray_address: str | None = None, workers: int = 2, chunk_size: int | None = None,
-          timeout: float | None = None) -> SweepResult:
+          timeout: float | None = None, ray_timeout: float | None = RAY_CONNECT_TIMEOUT) -> SweepResult:
     """Failures × traffic steps × surge sizes, re-routed by each policy; one row per case.
 
     Parameters
@@ -279,6 +342,10 @@ def sweep(network: Network, traffic: TrafficSeries, failures="single-link", *, s
     workers : local processes (``'process'``).
     chunk_size : failures per task (see :func:`plan_sweep`); the same for every executor.
     timeout : seconds to wait for Ray results (None: no limit).
+    ray_timeout : seconds to wait for the connection to the Ray cluster (default
+        :data:`RAY_CONNECT_TIMEOUT`; None: no limit). A refused port fails at once, an address
+        that does not answer (or does not answer as a Ray head) after ``ray_timeout``, both with
+        one line (:class:`~surgeguard.InputError`) and before Ray starts retrying.
 
     Returns
     -------
@@ -290,6 +357,7 @@ def sweep(network: Network, traffic: TrafficSeries, failures="single-link", *, s
         executor = "ray" if (ray_address or os.environ.get("RAY_ADDRESS")) else "process"
     if int(workers) < 1:
         raise ValidationError(f"workers must be >= 1, got {workers}")
+    check_param("sweep", "ray_timeout", ray_timeout, [NoneOr(), Interval(float, 0, None, closed="neither")])
     if isinstance(policies, str):
         policies = tuple(p.strip() for p in policies.split(",") if p.strip())
     WhatIf(network, policies=policies, k=k, igp=igp)   # check the options here, not in every worker
@@ -303,7 +371,7 @@ def sweep(network: Network, traffic: TrafficSeries, failures="single-link", *, s
     elif executor == "process":
         parts = _map_process(network, tasks, workers)
     else:
-        parts, info = _map_ray(network, tasks, ray_address, timeout)
+        parts, info = _map_ray(network, tasks, ray_address, timeout, ray_timeout)
     rows = pd.DataFrame([r for part in parts for r in part])
     cols = list(ROW_COLUMNS) + [c for c in rows.columns if c not in ROW_COLUMNS]
     rows = rows[cols]

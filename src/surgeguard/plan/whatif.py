@@ -53,7 +53,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -65,6 +64,7 @@ from tqdm.auto import tqdm
 from ..evaluate.metrics import OVERLOAD_RTOL, link_loss_fraction, path_loss_fraction
 from ..exceptions import ValidationError
 from ..failures import NO_FAILURE, Failure, as_failure, failure_masks, failure_scenarios
+from ..io.output import atomic_path, atomic_write_text, make_output_dir
 from ..network import Network
 from ..optimise.mlu import MluLP
 from ..paths import PathSet, k_shortest_paths
@@ -706,12 +706,13 @@ class WhatIfResult:
 
     def write(self, out_dir) -> dict:
         """Write ``failures.csv``, ``links.csv`` and ``summary.json`` to ``out_dir``; returns the paths."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_output_dir(out_dir)
         files = {"failures": out / "failures.csv", "links": out / "links.csv", "summary": out / "summary.json"}
-        self.failures.to_csv(files["failures"], index=False)
-        self.links.to_csv(files["links"], index=False)
-        files["summary"].write_text(json.dumps(self.summary(), indent=2, default=str))
+        with atomic_path(files["failures"]) as tmp:
+            self.failures.to_csv(tmp, index=False)
+        with atomic_path(files["links"]) as tmp:
+            self.links.to_csv(tmp, index=False)
+        atomic_write_text(files["summary"], json.dumps(self.summary(), indent=2, default=str))
         return files
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..io.output import atomic_write_text, make_output_dir
 
 from .svg import Line, line_chart_svg, network_map_svg, node_labels, util_legend_html
 
@@ -513,7 +514,7 @@ def write_replay_report(result, path, *, title: str, intro: str = "",
     two-week replay at 15 minutes stays well under a megabyte.
     """
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_replay_report(result, title=title, intro=intro, extra_sections=extra_sections),
-                   encoding="utf-8")
+    make_output_dir(out.parent)
+    atomic_write_text(out, render_replay_report(result, title=title, intro=intro, extra_sections=extra_sections),
+                      encoding="utf-8")
     return out

@@ -23,7 +23,9 @@ class FastTE(Policy):
     tol : stop when the certified relative gap ``(MLU - lower bound) / MLU`` is at most this.
     max_iter : iteration limit (the result then carries its gap and status "iteration limit").
     device : "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
-    time_limit : seconds for the iterations (optional).
+    time_limit : seconds of wall clock per route (None: no limit). When it is spent the iterations
+        stop and the best routing certified so far is returned, with ``info["status"] == "time
+        limit"`` and its ``gap`` (how far from optimal it may be).
     threads : torch CPU threads (optional; default torch's own setting).
 
     ``route`` accepts ``warm=`` a previous routing over the same path set (from this policy or any

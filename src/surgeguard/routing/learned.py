@@ -64,13 +64,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..exceptions import InputError, NotFittedError, ValidationError
+from ..io.output import atomic_path, make_output_dir
 from ..network import Network
 from ..optimise.mlu import MluLP
 from ..optimise.scenario import ScenarioLP
 from ..paths import PathSet
 from ..traffic import TrafficSeries
 from ..validation import Constraint, InstanceOf, Interval, NoneOr, Options, Params
-from .policies import Policy, get_policy, register_policy
+from .policies import TIME_LIMIT, Policy, get_policy, policy_accepts, register_policy
 from .routing import Routing
 
 __all__ = ["LearnedRouter", "Learned", "load_learned", "ModelMismatchError"]
@@ -261,10 +262,12 @@ class LearnedRouter(Params):
                     "with, or retrain it")
 
     def _prior_splits(self, network: Network, paths: PathSet, tms: np.ndarray) -> np.ndarray:
-        """The prior routing (``robust``: min mean MLU over ``tms``), (n_paths,)."""
-        key = (id(network), id(paths))
+        """The prior routing (``robust``: min mean MLU over ``tms``), (n_paths,); its LP runs under
+        ``prior_time_limit_`` seconds when set (by the ``learned`` policy's ``time_limit``)."""
+        limit = getattr(self, "prior_time_limit_", None)
+        key = (id(network), id(paths), limit)
         if getattr(self, "_prior_key_", None) != key:
-            self._prior_lp_ = ScenarioLP(network, paths)
+            self._prior_lp_ = ScenarioLP(network, paths, time_limit=limit)
             self._prior_key_ = key
         if len(tms) == 0 or not np.asarray(tms).any():
             return Routing.first_path(paths).splits
@@ -500,7 +503,7 @@ class LearnedRouter(Params):
         torch = _torch()
         self._check_fitted()
         p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
+        make_output_dir(p.parent)
         params = self.get_params()
         params["hidden"] = [int(h) for h in params["hidden"]]
         blob = {"format": "surgeguard-learned", "version": FORMAT_VERSION, "params": params,
@@ -508,7 +511,8 @@ class LearnedRouter(Params):
                 "state_dict": self.module_.state_dict(), "log": self.log_, "best_epoch": self.best_epoch_,
                 "trained_on": self.trained_on_, "train_seconds": self.train_seconds_,
                 "mix": self.mix_, "mix_log": self.mix_log_}
-        torch.save(blob, p)
+        with atomic_path(p) as tmp:
+            torch.save(blob, tmp)
         return p
 
     @classmethod
@@ -580,6 +584,9 @@ class Learned(Policy):
         :meth:`LearnedRouter.save` or ``surgeguard train``). Required.
     fallback : the policy used while fewer than H matrices of history exist (default ``robust``:
         the mean-MLU routing of the matrices seen so far; with none, ``shortest``).
+    time_limit : seconds per solve (None: no limit), given to the fallback policy (when it takes
+        one) and to the model's robust-LP prior; either stopped by it without an optimum raises
+        :class:`~surgeguard.SolverError`.
 
     Notes
     -----
@@ -592,11 +599,13 @@ class Learned(Policy):
     #: the CLI asks for a model up front
     requires_model = True
     _parameter_constraints = {"model": [NoneOr(), InstanceOf(LearnedRouter, str, os.PathLike)],
-                              "fallback": [InstanceOf(str)]}
+                              "fallback": [InstanceOf(str)], "time_limit": TIME_LIMIT}
 
-    def __init__(self, model: "LearnedRouter | str | Path | None" = None, fallback: str = "robust"):
+    def __init__(self, model: "LearnedRouter | str | Path | None" = None, fallback: str = "robust",
+                 time_limit: float | None = None):
         self.model = model
         self.fallback = fallback
+        self.time_limit = time_limit
 
     def _router(self, network, paths) -> LearnedRouter:
         if getattr(self, "router_", None) is None:
@@ -605,6 +614,7 @@ class Learned(Policy):
                 raise ValidationError("the learned policy needs a trained model: pass model= a trained "
                                       "LearnedRouter or the path of a saved model")
             self.router_ = self.model if isinstance(self.model, LearnedRouter) else LearnedRouter.load(self.model)
+        self.router_.prior_time_limit_ = self.time_limit
         key = (id(network), id(paths))
         if getattr(self, "_checked_", None) != key:
             self.router_.check_compatible(network, paths)
@@ -625,7 +635,9 @@ class Learned(Policy):
         m = self._router(network, paths)
         if len(history) < int(m.history):
             if getattr(self, "fallback_", None) is None:
-                self.fallback_ = get_policy(self.fallback)
+                opts = {"time_limit": self.time_limit} if (self.time_limit is not None and
+                                                           policy_accepts(self.fallback, "time_limit")) else {}
+                self.fallback_ = get_policy(self.fallback, **opts)
             r = self.fallback_.decide(network, paths, history, warm=warm)
             return Routing(paths, r.splits, self.name, {**r.info, "fallback": self.fallback})
         t0 = time.perf_counter()

@@ -18,7 +18,10 @@ class Optimal(Policy):
     ----------
     solver : "auto" (simplex up to 50,000 paths, interior point beyond), "simplex", "ipm", "pdlp".
     second_stage : among MLU-optimal routings, pick the one with least demand-weighted latency.
-    time_limit : seconds for HiGHS; hitting it raises :class:`~surgeguard.SolverError`.
+    time_limit : seconds per HiGHS run (None: no limit). When the min-MLU stage stops at it
+        without an optimum, :class:`~surgeguard.SolverError` names the LP and the limit (no routing
+        is returned: an LP stopped early holds no routing worth trusting); when the latency stage
+        stops at it, the stage-1 routing (MLU-optimal) is returned with ``info["stage2_status"]``.
 
     In a replay, ``decide`` routes the previous interval's matrix: what a controller can know.
     The LP is built on the first call and re-solved from the previous basis on later calls with

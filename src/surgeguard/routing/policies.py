@@ -13,6 +13,7 @@ shortest-path routing (what a network runs before any controller has data).
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import numpy as np
@@ -20,10 +21,11 @@ import numpy as np
 from ..network import Network
 from ..traffic import TrafficSeries
 from ..paths import PathSet
-from ..validation import Params, Registry
+from ..validation import Interval, NoneOr, Params, Registry
 from .routing import Routing
 
-__all__ = ["Policy", "POLICIES", "register_policy", "get_policy", "policy_names", "solve"]
+__all__ = ["Policy", "POLICIES", "register_policy", "get_policy", "policy_names", "solve", "policy_accepts",
+           "TIME_LIMIT"]
 
 
 class Policy(Params):
@@ -31,6 +33,15 @@ class Policy(Params):
 
     Parameters are declared in ``_parameter_constraints`` and checked by :meth:`validate`
     (:mod:`surgeguard.validation`); ``get_params`` reads the ``__init__`` signature.
+
+    Time limits: every policy that solves an optimisation problem takes ``time_limit`` (seconds of
+    wall clock per solve, ``None`` = no limit; declared as :data:`TIME_LIMIT`). The LP policies
+    (``optimal``, ``optimal-last``, ``optimal-forecast``, ``robust``, ``priority``) raise
+    :class:`~surgeguard.SolverError` naming the solve and the limit when HiGHS stops there without
+    an optimum (a later stage that is cut short keeps the first stage's routing and says so in
+    ``info["stage2_status"]``); ``fast`` returns the best routing it has certified so far with
+    ``info["status"] == "time limit"`` and its ``gap``; ``learned`` and ``switching`` pass the limit
+    to the policies they run.
     """
 
     name: str = "policy"
@@ -49,6 +60,25 @@ class Policy(Params):
 
 #: every routing policy by name (the CLI's ``--policy``); see :func:`register_policy`.
 POLICIES = Registry("policy")
+
+#: the declared range of every policy's ``time_limit``: None (no limit) or seconds > 0
+TIME_LIMIT = [NoneOr(), Interval(float, 0, None, closed="neither")]
+
+
+def policy_accepts(policy: str | type, param: str) -> bool:
+    """Whether the policy registered as ``policy`` (or the class) takes the constructor parameter
+    ``param`` (e.g. ``time_limit``).
+
+    >>> policy_accepts("optimal", "time_limit"), policy_accepts("shortest", "time_limit")
+    (True, False)
+    """
+    factory = POLICIES[policy] if isinstance(policy, str) else policy
+    target = factory.__init__ if isinstance(factory, type) else factory
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a builtin factory
+        return False
+    return param in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
 
 
 def register_policy(name: str, factory: Callable[..., Policy]) -> None:

@@ -33,7 +33,7 @@ from ..paths import PathSet
 from ..traffic import TrafficSeries
 from ..validation import Boolean, InstanceOf, NoneOr
 from ..optimise.first_order import solve_fast
-from .policies import POLICIES, Policy, get_policy, register_policy
+from .policies import POLICIES, TIME_LIMIT, Policy, get_policy, policy_accepts, register_policy
 from .routing import Routing
 
 __all__ = ["ClassAllocation", "allocate_classes", "PriorityPolicy", "fast_available", "FAST_WARM_START"]
@@ -150,7 +150,7 @@ class ClassAllocation:
 
 def allocate_classes(network: Network, paths: PathSet, traffic, classes=None, *, step: int | None = None,
                      solver: str = "highs", latency_stage: bool = True, lps: dict | None = None,
-                     capacity: np.ndarray | None = None) -> ClassAllocation:
+                     capacity: np.ndarray | None = None, time_limit: float | None = None) -> ClassAllocation:
     """Allocate traffic classes in strict-priority order (:func:`surgeguard.optimise.classes.allocate_priority`).
 
     Parameters
@@ -167,6 +167,8 @@ def allocate_classes(network: Network, paths: PathSet, traffic, classes=None, *,
     latency_stage : run the min-latency stage of each class.
     lps : a dict to keep the LP models in between calls (re-solved from their previous basis).
     capacity : (n_links,) bit/s to allocate in instead of the network's capacities.
+    time_limit : seconds per solve (None: no limit): per HiGHS run of the class LPs (stopped
+        without an optimum: :class:`~surgeguard.SolverError`), or passed to the ``solver`` policy.
 
     Returns
     -------
@@ -193,24 +195,26 @@ def allocate_classes(network: Network, paths: PathSet, traffic, classes=None, *,
     demand = class_od_demands(paths, mats)
     allowed, relaxed = cfg.allowed_paths(paths)
     lps = {} if lps is None else lps
-    allocate_one = None if solver == "highs" else partial(_allocate_with_policy, network, paths, solver, lps)
+    allocate_one = None if solver == "highs" else partial(_allocate_with_policy, network, paths, solver, lps,
+                                                          time_limit)
     flows, infos = allocate_priority(network, paths, demand, allowed, capacity, latency_stage=latency_stage,
-                                     lps=lps, allocate_one=allocate_one)
+                                     lps=lps, allocate_one=allocate_one, time_limit=time_limit)
     for c, tc in enumerate(cfg.classes):
         infos[c]["class"] = tc.name
         infos[c]["bound_relaxed_od"] = relaxed[c]
     return ClassAllocation(cfg, paths, demand, flows, allowed, infos)
 
 
-def _allocate_with_policy(network, paths, solver, cache, class_index, d, residual, allowed):
+def _allocate_with_policy(network, paths, solver, cache, time_limit, class_index, d, residual, allowed):
     """One class with a min-MLU policy (``fast``, ``optimal``) on the residual network (the
     ``allocate_one`` of :func:`~surgeguard.optimise.classes.allocate_priority`)."""
     t0 = time.perf_counter()
-    key = ("policy", solver)
+    key = ("policy", solver, time_limit)
     if key not in cache:
         if solver == "fast" and not fast_available():
             raise ValidationError("solver 'fast' is not available (it needs PyTorch); use solver='highs'")
-        cache[key] = get_policy(solver)
+        opts = {"time_limit": time_limit} if time_limit is not None and policy_accepts(solver, "time_limit") else {}
+        cache[key] = get_policy(solver, **opts)
     pol = cache[key]
     cap = network.capacity
     r, use, has = residual_usable(paths, residual, cap, allowed)
@@ -235,7 +239,8 @@ def _allocate_with_policy(network, paths, solver, cache, class_index, d, residua
         wkey = ("fast-warm", class_index)
         warm = cache.get(wkey) if FAST_WARM_START else None
         splits, finfo = solve_fast(net_r, paths, tm, path_mask=use, warm=warm, tol=getattr(pol, "tol", 0.005),
-                                   max_iter=getattr(pol, "max_iter", 1000), device=getattr(pol, "device", "auto"))
+                                   max_iter=getattr(pol, "max_iter", 1000), device=getattr(pol, "device", "auto"),
+                                   time_limit=time_limit)
         cache[wkey] = Routing(paths, splits, "fast", finfo)
         routing_info = finfo
         f_all = splits * d[paths.path_od] * keep_od[paths.path_od]
@@ -269,6 +274,9 @@ class PriorityPolicy(Policy):
     classes : a :class:`~surgeguard.classes.ClassConfig` or spec; None: the network's or the default.
     solver : ``"highs"`` or a registered min-MLU policy name (``"fast"`` where installed).
     latency_stage : run the min-latency stage of each class.
+    time_limit : seconds per solve (None: no limit). A class LP stopped by it without an optimum
+        raises :class:`~surgeguard.SolverError` (no partial allocation is returned); with
+        ``solver="fast"`` the best routing so far is used, its ``gap`` in the class's info.
 
     ``route`` splits an aggregate matrix by the configured shares (or takes (C, N, N) class
     matrices); ``decide`` uses the class axis of the last observed step when the history has one.
@@ -293,19 +301,22 @@ class PriorityPolicy(Policy):
         "classes": [NoneOr(), InstanceOf(ClassConfig, str, list, tuple)],
         "solver": [InstanceOf(str)],
         "latency_stage": [Boolean()],
+        "time_limit": TIME_LIMIT,
     }
 
-    def __init__(self, classes=None, solver: str = "highs", latency_stage: bool = True):
+    def __init__(self, classes=None, solver: str = "highs", latency_stage: bool = True,
+                 time_limit: float | None = None):
         self.classes = classes
         self.solver = solver
         self.latency_stage = latency_stage
+        self.time_limit = time_limit
 
     def route(self, network, paths, tm, *, warm=None) -> Routing:
         self.validate()
         if not hasattr(self, "lps_"):
             self.lps_ = {}
         alloc = allocate_classes(network, paths, tm, self.classes, solver=self.solver,
-                                 latency_stage=self.latency_stage, lps=self.lps_)
+                                 latency_stage=self.latency_stage, lps=self.lps_, time_limit=self.time_limit)
         r = alloc.routing(self.name)
         loads = alloc.link_load.sum(axis=0)
         r.info["mlu"] = float((loads / network.capacity).max()) if network.n_links else 0.0

@@ -21,13 +21,13 @@ from ..paths import PathSet
 from ..traffic import TrafficSeries
 from ..validation import Boolean, InstanceOf, Interval, NoneOr, Options
 from .optimal import Optimal
-from .policies import Policy, register_policy
+from .policies import TIME_LIMIT, Policy, register_policy
 from .routing import Routing
 
 __all__ = ["Robust", "OptimalLast", "OptimalForecast"]
 
 _SOLVERS = Options({"auto", "simplex", "ipm", "pdlp"})
-_TIME_LIMIT = [NoneOr(), Interval(float, 0, None, closed="neither")]
+_TIME_LIMIT = TIME_LIMIT
 
 
 class Robust(Policy):
@@ -38,7 +38,9 @@ class Robust(Policy):
     window : number of most recent matrices used as scenarios (default 12: one hour at 5 min,
         three at 15 min).
     second_stage : among mean-optimal routings, minimise the worst scenario's MLU (default off).
-    solver, time_limit : passed to HiGHS.
+    solver, time_limit : passed to HiGHS; ``time_limit`` is seconds per solve, and a scenario LP it
+        stops without an optimum raises :class:`~surgeguard.SolverError` (a second stage it stops
+        keeps the first stage's routing).
 
     Notes
     -----
@@ -117,7 +119,8 @@ class OptimalForecast(Policy):
         (the forecaster's ``predict_next``, no retraining).
     min_history : below this many matrices, route the last matrix instead (``optimal-last``).
     forecaster_options : keyword options for the forecaster.
-    solver, time_limit : passed to HiGHS.
+    solver, time_limit : passed to HiGHS (as for ``optimal``: a stop at the time limit raises
+        :class:`~surgeguard.SolverError`; fitting the forecaster is not limited).
 
     Notes
     -----

@@ -16,7 +16,7 @@ import pandas as pd
 from ..detect import get_detector
 from ..traffic import TrafficSeries
 from ..validation import InstanceOf, Interval, NoneOr
-from .policies import Policy, get_policy, register_policy
+from .policies import TIME_LIMIT, Policy, get_policy, policy_accepts, register_policy
 from .routing import Routing
 
 __all__ = ["Switching"]
@@ -37,6 +37,9 @@ class Switching(Policy):
     hold_hours : hours to stay switched after the last alert; None: until the end.
     base_options, on_alert_options : keyword options for the two policies (e.g. ``{'model': path}``
         for ``learned``).
+    time_limit : seconds per solve (None: no limit), given to both policies when they are named
+        (not objects), take a ``time_limit`` and their options do not set one; what a stop at the
+        limit does is theirs (see :class:`~surgeguard.routing.Policy`).
 
     ``route(tm)`` routes with ``base``, and its ``info`` (``mlu`` included: the routing's MLU on
     ``tm``) is the base policy's.
@@ -53,12 +56,12 @@ class Switching(Policy):
         "base": [InstanceOf(str, Policy)], "on_alert": [InstanceOf(str, Policy)], "detector": [InstanceOf(str)],
         "detector_options": [NoneOr(), InstanceOf(dict)], "reference_days": [Interval(float, 0, None, closed="neither")],
         "hold_hours": [NoneOr(), Interval(float, 0, None)], "base_options": [NoneOr(), InstanceOf(dict)],
-        "on_alert_options": [NoneOr(), InstanceOf(dict)]}
+        "on_alert_options": [NoneOr(), InstanceOf(dict)], "time_limit": TIME_LIMIT}
 
     def __init__(self, base: str = "optimal-last", on_alert: str = "robust", detector: str = "cusum",
                  detector_options: dict | None = None, reference_days: float = 1.0,
                  hold_hours: float | None = None, base_options: dict | None = None,
-                 on_alert_options: dict | None = None):
+                 on_alert_options: dict | None = None, time_limit: float | None = None):
         self.base = base
         self.on_alert = on_alert
         self.detector = detector
@@ -67,17 +70,26 @@ class Switching(Policy):
         self.hold_hours = hold_hours
         self.base_options = base_options
         self.on_alert_options = on_alert_options
+        self.time_limit = time_limit
 
     def _policies(self):
         if getattr(self, "base_", None) is None:
             self.validate()
-            self.base_ = get_policy(self.base, **(self.base_options or {}))
-            self.alt_ = get_policy(self.on_alert, **(self.on_alert_options or {}))
+            self.base_ = get_policy(self.base, **self._options(self.base, self.base_options))
+            self.alt_ = get_policy(self.on_alert, **self._options(self.on_alert, self.on_alert_options))
             self.active_ = "base"
             self.alerts_ = []
             self.switch_log_ = []
             self.last_alert_ = None
         return self.base_, self.alt_
+
+    def _options(self, policy, options: dict | None) -> dict:
+        """A policy's options, with this policy's ``time_limit`` where it takes one and none is set."""
+        opts = dict(options or {})
+        if (self.time_limit is not None and isinstance(policy, str) and "time_limit" not in opts
+                and policy_accepts(policy, "time_limit")):
+            opts["time_limit"] = self.time_limit
+        return opts
 
     def _watch(self, history: TrafficSeries):
         """Feed the unseen steps to the detector; returns the new alerts."""

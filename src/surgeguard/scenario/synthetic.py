@@ -35,6 +35,7 @@ from scipy.signal import lfilter
 
 from ..exceptions import ValidationError
 from ..network import Network
+from ..resources import check_memory, format_count
 from ..traffic import TrafficSeries
 from .profile import ProfileParams, load_profile
 
@@ -104,6 +105,9 @@ def gravity_matrix(network: Network, total_bps: float, weights=None) -> np.ndarr
     (6.0, 1.0, 0.0)
     """
     total = _positive(total_bps, "total_bps")
+    n = network.n_nodes
+    check_memory(8.0 * n * n * 3, f"a gravity traffic matrix of {format_count(n)} x {format_count(n)} nodes",
+                 "use a network with fewer nodes or give the traffic as a file")
     w = node_weights(network, weights)
     g = np.outer(w, w)
     np.fill_diagonal(g, 0.0)
@@ -189,9 +193,15 @@ def gravity_series(
     bad_days = [d for d in weekend_days if d not in range(7)]
     if bad_days:
         raise ValidationError(f"weekend_days {bad_days} must be days of week 0 (Monday) .. 6 (Sunday)")
+    n = network.n_nodes
+    n_cls = len(_class_shares(classes)[0]) if classes is not None else 0
+    # peak: the AR(1) noise and its filtered and exponentiated copies, the product, the class copies
+    check_memory(8.0 * n * n * (periods * (3 + n_cls) + 3),
+                 f"gravity traffic of {format_count(periods)} steps x {format_count(n)} x {format_count(n)} nodes"
+                 + (f" x {n_cls} classes" if n_cls else ""),
+                 "use fewer steps or a network with fewer nodes, or give the traffic as a file")
 
     rng = np.random.default_rng(random_state)
-    n = network.n_nodes
     share = gravity_matrix(network, 1.0, weights)
     if prof.od_dispersion_sigma > 0:
         s = prof.od_dispersion_sigma

@@ -8,6 +8,7 @@ Without a checkout (an installed wheel), the command says so in one line.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +17,7 @@ from typing import Optional
 import typer
 
 from ..exceptions import InputError
+from .options import OptionError, check_device, claim_output_dir, option_message
 
 #: the source checkout's benchmarks folder: src/surgeguard/serve/cmd_bench.py -> <checkout>/benchmarks
 BENCHMARKS_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
@@ -51,13 +53,18 @@ app = typer.Typer(help="Benchmarks; results go to benchmarks/results/ with the m
 def te(
     topologies: Optional[str] = typer.Option(None, "--topologies", help="comma-separated rungs or topohub keys"),
     quick: bool = typer.Option(False, "--quick", help="smoke run: abilene and GÉANT, 3 matrices"),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
-    out: Path = typer.Option(Path("benchmarks/results"), "--out", "-o", help="where te_<tag>.{json,md} go"),
-    tag: Optional[str] = typer.Option(None, "--tag", help="file tag (default: the device)"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps"),
+    out: Path = typer.Option(Path("benchmarks/results"), "--out", "-o",
+                             help="the folder where te_<tag>.{json,md} go (a re-run with the same tag replaces them)"),
+    tag: Optional[str] = typer.Option(None, "--tag", help="file tag: letters, digits, '.', '_', '-' (default: the device)"),
     sizing: str = typer.Option("first-path", "--sizing",
                                help="capacities: first-path, or core (forced loads at <= 30%)"),
 ):
     """Path building, HiGHS IPM/simplex/PDLP and `fast` on a ladder up to 3,815 nodes, in one run."""
+    if tag is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", tag):
+        raise OptionError(option_message("--tag", "letters, digits, '.', '_' or '-', e.g. cpu-night", tag))
+    device = check_device(device)
+    claim_output_dir(out, "--out")
     ladder = load_te_ladder()
     ladder.run_te_bench(topologies.split(",") if topologies else None, out, quick=quick, device=device,
                         tag=tag, sizing=sizing)

@@ -13,6 +13,7 @@ from ..detect import get_detector
 from ..exceptions import ValidationError
 from ..scenario import get_scenario
 from .loaders import load_network, load_traffic
+from .options import POSITIVE, in_range
 
 
 app = typer.Typer()
@@ -23,10 +24,10 @@ def detect(
     network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir"),
     detector: str = typer.Option("cusum", "--detector", "-d", help="cusum or residual"),
-    reference_days: float = typer.Option(3.0, "--reference-days",
+    reference_days: float = typer.Option(3.0, "--reference-days", callback=in_range(float, 1, None),
                                          help="days at the start that define normal traffic (>= 1)"),
     places: str = typer.Option("all", "--places", help="'all' (total and every node's in/out) or 'total'"),
-    threshold: Optional[float] = typer.Option(None, "--threshold",
+    threshold: Optional[float] = typer.Option(None, "--threshold", callback=POSITIVE,
                                               help="cusum: h in sigma units; residual: z (default: the library's)"),
     scenario: Optional[str] = typer.Option(None, "--scenario", "-s",
                                            help="inject a surge first, e.g. lockdown:growth=0.3,start=2004-03-05"),
@@ -43,10 +44,11 @@ def detect(
         raise ValidationError(f"--traffic {traffic!r} holds a single matrix; detection needs a time series")
     if scenario:
         ts = get_scenario(scenario).apply(ts, network=net)
-    ref = int(round(pd.Timedelta(days=reference_days) / ts.step))
-    if reference_days < 1 or ref >= len(ts):
-        raise ValidationError(f"--reference-days {reference_days} must be >= 1 and shorter than the series "
-                              f"({len(ts)} steps of {ts.step} = {(ts.times[-1] - ts.times[0]) / pd.Timedelta(days=1):.1f} days)")
+    span = (ts.times[-1] - ts.times[0]) / pd.Timedelta(days=1)
+    ref = int(round(reference_days / (ts.step / pd.Timedelta(days=1)))) if reference_days <= span else len(ts)
+    if ref >= len(ts):
+        raise ValidationError(f"option --reference-days must be shorter than the series ({len(ts)} steps of "
+                              f"{ts.step} = {span:.1f} days); got {reference_days:g}")
     det.fit(ts.window(0, ref))
     alerts = det.predict(ts.window(ref, len(ts)))
     days = (ts.times[-1] - ts.times[ref]) / pd.Timedelta(days=1)

@@ -13,7 +13,9 @@ import typer
 
 from ..exceptions import ValidationError
 from ..forecast import get_forecaster
+from ..io.output import atomic_path, make_output_dir
 from .loaders import load_network, load_traffic
+from .options import AT_LEAST_ONE, FORCE_HELP, NON_NEGATIVE_INT, claim_output_file, in_range
 
 
 def _parse_quantiles(text: Optional[str]):
@@ -21,7 +23,7 @@ def _parse_quantiles(text: Optional[str]):
         return None
     try:
         qs = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValidationError(f"--quantiles {text!r} must be comma-separated numbers in (0, 1), e.g. 0.1,0.9") from None
     if not qs or any(not 0 < q < 1 for q in qs):
         raise ValidationError(f"--quantiles {text!r} must be numbers strictly between 0 and 1, e.g. 0.1,0.9")
@@ -55,23 +57,25 @@ def forecast(
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir (the history)"),
     model: str = typer.Option("seasonal_naive", "--model", "-m",
                               help="naive, seasonal_naive, ets, mstl, lgbm or neural"),
-    horizon: int = typer.Option(1, "--horizon", "-H", help="steps to forecast after the series ends"),
+    horizon: int = typer.Option(1, "--horizon", "-H", callback=AT_LEAST_ONE, help="steps to forecast after the series ends"),
     quantiles: Optional[str] = typer.Option(None, "--quantiles", "-q", help="e.g. 0.1,0.9 (conformal bands)"),
-    holdout: float = typer.Option(0.1, "--holdout", help="share of the series held out for early stopping and "
+    holdout: float = typer.Option(0.1, "--holdout", callback=in_range(float, 0, 0.5, "left"), help="share of the series held out for early stopping and "
                                                           "the conformal quantiles"),
-    seed: int = typer.Option(0, "--seed", help="random seed (lgbm, neural)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the forecast here (.csv or .parquet)"),
+    seed: int = typer.Option(0, "--seed", callback=NON_NEGATIVE_INT, help="random seed (lgbm, neural)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="write the forecast to this file (.csv or .parquet; an existing file "
+                                            "needs --force)"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print a JSON summary instead of the table"),
 ):
     """Fit MODEL on the whole series and forecast the next HORIZON traffic matrices (bit/s, UTC).
 
     The long frame (ds, src, dst, <model>, <model>-q<q>...) goes to --out; the terminal shows the
     forecast network total per step."""
-    if horizon < 1:
-        raise ValidationError(f"--horizon {horizon} must be >= 1 (steps ahead)")
     qs = _parse_quantiles(quantiles)
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
         raise ValidationError(f"--out {str(out)!r} must end in .csv or .parquet")
+    out = claim_output_file(out, "--out", force=force)
     params = {"holdout": holdout}
     probe = get_forecaster(model)  # unknown model: one-line error listing the known ones
     if "random_state" in probe.get_params():
@@ -84,11 +88,12 @@ def forecast(
     fit_s = time.perf_counter() - t0
     frame = forecast_frame(fc, horizon, qs)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() == ".csv":
-            frame.to_csv(out, index=False)
-        else:
-            frame.to_parquet(out, index=False)
+        make_output_dir(out.parent)
+        with atomic_path(out) as tmp:
+            if out.suffix.lower() == ".csv":
+                frame.to_csv(tmp, index=False)
+            else:
+                frame.to_parquet(tmp, index=False)
     totals = frame.groupby("ds", sort=True).sum(numeric_only=True)
     if as_json:
         steps = [{"ds": t.isoformat(), **{f"total_{c}": float(v) for c, v in row.items()}}

@@ -11,6 +11,10 @@ import typer
 from ..exceptions import ValidationError
 from ..routing.learned import LearnedRouter
 from .loaders import load_routing_inputs
+from .options import (AT_LEAST_ONE, FORCE_HELP, NON_NEGATIVE_INT, POSITIVE, UTILISATION, claim_output_file,
+                      in_range)
+
+NON_NEGATIVE = in_range(float, 0, None)
 
 
 app = typer.Typer()
@@ -20,28 +24,36 @@ app = typer.Typer()
 def train(
     network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir (bit/s after unit conversion)"),
-    out: Path = typer.Option(..., "--out", "-o", help="where to write the model (a torch file)"),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="the model file to write (a torch file; an existing file needs --force)"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     paths_file: Optional[str] = typer.Option(None, "--paths", help="tunnels file (src dst:n-n-n,...)"),
-    k: int = typer.Option(4, "--k", min=1, help="candidate paths per OD pair (k shortest), without --paths"),
-    epochs: int = typer.Option(60, "--epochs", min=1, help="maximum training epochs"),
-    history: int = typer.Option(12, "--history", min=1, help="H: past matrices the model reads"),
-    alpha: float = typer.Option(0.1, "--alpha", min=0.0, help="weight of the burst-robustness term (0 = DOTE)"),
-    smooth: float = typer.Option(0.05, "--smooth", min=0.0,
+    k: int = typer.Option(4, "--k", callback=AT_LEAST_ONE,
+                          help="candidate paths per OD pair (k shortest), without --paths"),
+    epochs: int = typer.Option(60, "--epochs", callback=AT_LEAST_ONE, help="maximum training epochs"),
+    history: int = typer.Option(12, "--history", callback=AT_LEAST_ONE, help="H: past matrices the model reads"),
+    alpha: float = typer.Option(0.1, "--alpha", callback=NON_NEGATIVE,
+                                help="weight of the burst-robustness term (0 = DOTE)"),
+    smooth: float = typer.Option(0.05, "--smooth", callback=NON_NEGATIVE,
                                  help="log-sum-exp temperature of the training MLU (0 = hard max)"),
     prior: str = typer.Option("robust", "--prior",
                               help="'robust' (mix with the scenario LP, weight chosen on validation) or 'none'"),
-    train_frac: float = typer.Option(0.7, "--train-frac", help="first share of the series used as training targets"),
-    val_frac: float = typer.Option(0.1, "--val-frac",
+    train_frac: float = typer.Option(0.7, "--train-frac", callback=in_range(float, 0, 1, "neither"),
+                                     help="first share of the series used as training targets"),
+    val_frac: float = typer.Option(0.1, "--val-frac", callback=in_range(float, 0, 1, "left"),
                                    help="next share used for validation (early stopping); the rest is never read"),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="stop training after this long"),
-    seed: int = typer.Option(0, "--seed", help="random seed"),
-    scale: float = typer.Option(1.0, "--scale", help="multiply all demands by this factor"),
-    size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", callback=POSITIVE,
+                                                help="stop training after this long"),
+    seed: int = typer.Option(0, "--seed", callback=NON_NEGATIVE_INT, help="random seed"),
+    scale: float = typer.Option(1.0, "--scale", callback=POSITIVE, help="multiply all demands by this factor"),
+    size_util: Optional[float] = typer.Option(None, "--size-util", callback=UTILISATION,
+                                              help="size capacities for this peak utilisation, in (0, 1]"),
     as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON"),
 ):
     """Train the learned routing policy (minimises the next interval's MLU) and save it for
     `replay/solve --policy learned --model OUT`. By default it trains on the first 70% of the
     series, validates on the next 10% and never reads the last 20% (kept for a replay test)."""
+    out = claim_output_file(out, "--out", force=force)
     if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac <= 1 + 1e-12):
         raise ValidationError(f"--train-frac {train_frac} and --val-frac {val_frac} must be shares in (0, 1) "
                               "with a sum <= 1, e.g. --train-frac 0.7 --val-frac 0.1")

@@ -14,7 +14,14 @@ from ..evaluate import evaluate
 from ..evaluate import replay as run_replay
 from ..evaluate.tables import summary_table
 from ..scenario import get_scenario
+from ..exceptions import ValidationError
 from .loaders import load_routing_inputs, parse_policies, with_model
+from .options import (AT_LEAST_ONE, FORCE_HELP, NON_NEGATIVE_INT, POSITIVE, TIME_LIMIT_HELP, UTILISATION,
+                      OptionError, check_step, check_steps, claim_output_dir, option_message)
+
+#: the files ``replay --out`` writes (:meth:`~surgeguard.evaluate.replay.ReplayResult.write`); the
+#: first marks a folder that holds a replay's results (replaced without --force when re-run)
+REPLAY_FILES = ("steps.csv", "steps.parquet", "summary.json")
 
 app = typer.Typer()
 
@@ -25,21 +32,25 @@ def solve(
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir, or 'gravity[:total=BPS]'"),
     policy: str = typer.Option("optimal", "--policy", "-p", help="routing policy"),
     paths_file: Optional[str] = typer.Option(None, "--paths", help="tunnels file (src dst:n-n-n,...)"),
-    k: int = typer.Option(4, "--k", min=1, help="candidate paths per OD pair (k shortest)"),
-    at: Optional[int] = typer.Option(None, "--at", help="solve only step I of the series"),
-    scale: float = typer.Option(1.0, "--scale", help="multiply all demands by this factor"),
-    size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
+    k: int = typer.Option(4, "--k", callback=AT_LEAST_ONE, help="candidate paths per OD pair (k shortest)"),
+    at: Optional[int] = typer.Option(None, "--at", help="solve only step I of the series (negative: from the end)"),
+    scale: float = typer.Option(1.0, "--scale", callback=POSITIVE, help="multiply all demands by this factor"),
+    size_util: Optional[float] = typer.Option(None, "--size-util", callback=UTILISATION,
+                                              help="size capacities for this peak utilisation, in (0, 1]"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", callback=POSITIVE, help=TIME_LIMIT_HELP),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
     model: Optional[str] = typer.Option(None, "--model", help="model file for policies that take one (learned)"),
 ):
     """Route each traffic matrix of a series with a policy and report its MLU."""
-    (name,) = parse_policies(policy)[:1] or [policy]
-    pol = with_model([name], model)[0]
+    names = parse_policies(policy)
+    if len(names) != 1 or names[0] == "oracle":
+        raise OptionError(option_message("--policy", "one policy name (not oracle), e.g. --policy optimal", policy))
+    name = names[0]
+    pol = with_model([name], model, time_limit=time_limit)[0]
     net, ts, ps = load_routing_inputs(network, traffic, paths_file=paths_file, k=k, scale=scale,
                                       size_util=size_util)
-    if at is not None and not -len(ts) <= at < len(ts):
-        raise typer.BadParameter(f"--at {at} is outside the series' {len(ts)} steps (0..{len(ts) - 1})")
-    steps = [at % len(ts)] if at is not None else range(len(ts))
+    at = check_step(at, len(ts))
+    steps = [at] if at is not None else range(len(ts))
     warm = None
     if not as_json:
         typer.echo(f"{net.describe()}; {ps.n_od} OD pairs, {ps.n_paths} paths ({ps.method})")
@@ -71,21 +82,33 @@ def replay(
     policy: str = typer.Option("shortest,optimal", "--policy", "-p", help="comma-separated policies"),
     scenario: Optional[str] = typer.Option(None, "--scenario", "-s", help="e.g. lockdown or lockdown:growth=0.5"),
     paths_file: Optional[str] = typer.Option(None, "--paths", help="tunnels file"),
-    k: int = typer.Option(4, "--k", min=1, help="candidate paths per OD pair"),
-    start: int = typer.Option(0, "--start", min=0, help="first step evaluated (earlier steps are history)"),
-    stop: Optional[int] = typer.Option(None, "--stop", help="stop before this step"),
-    scale: float = typer.Option(1.0, "--scale", help="multiply all demands by this factor"),
-    size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write steps.csv/.parquet and summary.json here"),
+    k: int = typer.Option(4, "--k", callback=AT_LEAST_ONE, help="candidate paths per OD pair"),
+    start: int = typer.Option(0, "--start", callback=NON_NEGATIVE_INT,
+                              help="first step evaluated (earlier steps are history)"),
+    stop: Optional[int] = typer.Option(None, "--stop", callback=AT_LEAST_ONE, help="stop before this step"),
+    scale: float = typer.Option(1.0, "--scale", callback=POSITIVE, help="multiply all demands by this factor"),
+    size_util: Optional[float] = typer.Option(None, "--size-util", callback=UTILISATION,
+                                              help="size capacities for this peak utilisation, in (0, 1]"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", callback=POSITIVE, help=TIME_LIMIT_HELP),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="write steps.csv/.parquet and summary.json to this folder; re-running "
+                                            "into a replay's folder replaces its results, other files of those "
+                                            "names need --force"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
     model: Optional[str] = typer.Option(None, "--model", help="model file for policies that take one (learned)"),
 ):
     """Walk a series: each policy sees only the past and is judged on the actual matrix, beside the oracle."""
+    out = claim_output_dir(out, "--out", files=REPLAY_FILES, force=force)
     names = parse_policies(policy)
-    names = [p if p == "oracle" else q for p, q in zip(names, with_model(names, model))]
+    names = [p if p == "oracle" else q for p, q in zip(names, with_model(names, model, time_limit=time_limit))]
     scen = get_scenario(scenario) if scenario else None
     net, ts, ps = load_routing_inputs(network, traffic, paths_file=paths_file, k=k, scale=scale,
                                       size_util=size_util)
+    if ts.step is None or len(ts) < 2:
+        raise ValidationError(f"--traffic {traffic!r} holds a single matrix; a replay walks a time series: give a "
+                              "series, or use `surgeguard solve` for one matrix")
+    check_steps(start, stop, len(ts))
     scen_info = {}
     if scen is not None:
         scen_info = scen.describe(ts)

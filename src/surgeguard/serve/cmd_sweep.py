@@ -11,18 +11,13 @@ import typer
 
 from ..exceptions import ValidationError
 from ..plan.sweep import sweep as run_sweep
-from .loaders import load_inputs, parse_policies
+from .loaders import accepts, load_inputs, parse_policies
+from .options import (AT_LEAST_ONE, FORCE_HELP, POSITIVE, UTILISATION, check_step, claim_output_dir, in_range,
+                      number_list)
 
 
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        out = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValidationError(f"{what} {text!r} must be comma-separated numbers, e.g. 0,0.3,0.6") from None
-    if not out:
-        raise ValidationError(f"{what} is empty; give comma-separated numbers, e.g. 0,0.3,0.6")
-    return out
-
+#: the files ``sweep --out`` writes; the first marks a folder that holds a sweep (replaced without --force)
+SWEEP_FILES = ("sweep.csv", "sweep.parquet", "summary.json")
 
 app = typer.Typer()
 
@@ -33,28 +28,56 @@ def sweep(
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir, or 'gravity[:total=BPS]'"),
     failures: str = typer.Option("single-link", "--failures", "-f",
                                  help="single-link | single-node | srlg | FILE (one failure per line)"),
-    steps: Optional[str] = typer.Option(None, "--steps", help="comma-separated steps of the series"),
-    peaks: Optional[int] = typer.Option(None, "--peaks", help="the N busiest steps (default 1)"),
-    surge: str = typer.Option("0", "--surge", help="demand growth sizes, e.g. 0,0.3,0.6 (= +0%, +30%, +60%)"),
+    steps: Optional[str] = typer.Option(None, "--steps",
+                                        help="comma-separated steps of the series (negative: from the end)"),
+    peaks: Optional[int] = typer.Option(None, "--peaks", callback=AT_LEAST_ONE, help="the N busiest steps (default 1)"),
+    surge: str = typer.Option("0", "--surge",
+                              help="demand growth sizes in (-1, 100], e.g. 0,0.3,0.6 (= +0%, +30%, +60%)"),
     policy: str = typer.Option("shortest", "--policy", "-p", help="shortest (IGP reconvergence) and/or optimal"),
     igp: str = typer.Option("metric", "--igp", help="reconvergence on the IGP 'metric' or on 'hops'"),
-    k: int = typer.Option(4, "--k", min=1, help="candidate paths per OD pair for TE"),
+    k: int = typer.Option(4, "--k", callback=AT_LEAST_ONE, help="candidate paths per OD pair for TE"),
     ray: Optional[str] = typer.Option(None, "--ray", help="run on the Ray cluster at ADDRESS (or set RAY_ADDRESS)"),
-    workers: int = typer.Option(2, "--workers", min=1, help="local worker processes (without Ray)"),
-    chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="failures per task"),
-    scale: float = typer.Option(1.0, "--scale", help="multiply all demands by this factor"),
-    size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write sweep.csv/.parquet and summary.json here"),
+    ray_timeout: Optional[float] = typer.Option(None, "--ray-timeout", callback=POSITIVE,
+                                                help="seconds to wait for the Ray cluster and its results"),
+    workers: int = typer.Option(2, "--workers", callback=in_range(int, 1, 1024),
+                                help="local worker processes (without Ray), 1 to 1024"),
+    chunk: Optional[int] = typer.Option(None, "--chunk", callback=AT_LEAST_ONE, help="failures per task"),
+    scale: float = typer.Option(1.0, "--scale", callback=POSITIVE, help="multiply all demands by this factor"),
+    size_util: Optional[float] = typer.Option(None, "--size-util", callback=UTILISATION,
+                                              help="size capacities for this peak utilisation, in (0, 1]"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", callback=POSITIVE,
+                                               help="seconds per TE solve (optimal); none by default"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="write sweep.csv/.parquet and summary.json to this folder; re-running "
+                                            "into a sweep's folder replaces them, other files of those names need "
+                                            "--force"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
 ):
     """Every failure at every chosen traffic step and surge size, re-routed; local processes or Ray."""
+    out = claim_output_dir(out, "--out", files=SWEEP_FILES, force=force)
     names = parse_policies(policy)
-    step_list = [int(x) for x in _floats(steps, "--steps")] if steps else None
+    step_list = number_list(steps, "--steps", kind=int, example="0,12,24")
+    surges = number_list(surge, "--surge", low=-1, high=100, closed="right", example="0,0.3,0.6")
+    if steps is not None and peaks is not None:
+        raise ValidationError("options --steps and --peaks exclude each other; give one")
+    extra = {}
+    if time_limit is not None:
+        if not accepts(run_sweep, "time_limit"):
+            raise ValidationError("option --time-limit is not supported by this version's sweep")
+        extra["time_limit"] = time_limit
+    if ray_timeout is not None:
+        for name in ("ray_timeout", "connect_timeout", "timeout"):
+            if accepts(run_sweep, name):
+                extra[name] = ray_timeout
+                break
     net, ts = load_inputs(network, traffic, scale=scale, size_util=size_util)
+    if step_list is not None:
+        step_list = [check_step(s, len(ts), "--steps") for s in step_list]
     executor = "ray" if (ray or os.environ.get("RAY_ADDRESS")) else "process"
-    res = run_sweep(net, ts, failures, steps=step_list, peaks=peaks, surges=_floats(surge, "--surge"),
+    res = run_sweep(net, ts, failures, steps=step_list, peaks=peaks, surges=surges,
                     policies=names, k=k, igp=igp, executor=executor, ray_address=ray, workers=workers,
-                    chunk_size=chunk)
+                    chunk_size=chunk, **extra)
     if out is not None:
         res.write(out)
     summ = res.summary()

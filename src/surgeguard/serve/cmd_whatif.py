@@ -10,8 +10,12 @@ import typer
 
 from ..exceptions import ValidationError
 from ..failures import failure_scenarios
-from ..plan.whatif import run_whatif
-from .loaders import load_inputs, parse_policies
+from ..plan.whatif import WhatIf, pick_traffic, run_whatif
+from .loaders import accepts, load_inputs, parse_policies
+from .options import AT_LEAST_ONE, FORCE_HELP, POSITIVE, UTILISATION, check_step, claim_output_dir
+
+#: the files ``whatif --out`` writes; the first marks a folder that holds a what-if (replaced without --force)
+WHATIF_FILES = ("failures.csv", "links.csv", "summary.json")
 
 
 def _table(res, top: int) -> str:
@@ -43,28 +47,44 @@ def whatif(
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir, or 'gravity[:total=BPS]'"),
     failures: str = typer.Option("single-link", "--failures", "-f",
                                  help="single-link | single-node | srlg | FILE (one failure per line)"),
-    at: Optional[int] = typer.Option(None, "--at", help="use step I of the series"),
+    at: Optional[int] = typer.Option(None, "--at", help="use step I of the series (negative: from the end)"),
     peak: bool = typer.Option(False, "--peak", help="use the busiest step of the series (the default)"),
     policy: str = typer.Option("shortest,optimal", "--policy", "-p",
                                help="re-routing: shortest (IGP reconvergence, ECMP), optimal (re-optimised TE)"),
     igp: str = typer.Option("metric", "--igp", help="reconvergence on the IGP 'metric' or on 'hops'"),
-    k: int = typer.Option(4, "--k", min=1, help="candidate paths per OD pair for TE"),
-    scale: float = typer.Option(1.0, "--scale", help="multiply all demands by this factor"),
-    size_util: Optional[float] = typer.Option(None, "--size-util", help="size capacities for this peak utilisation"),
-    top: int = typer.Option(10, "--top", min=1, help="rows in the worst-case tables"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write failures.csv, links.csv, summary.json here"),
+    k: int = typer.Option(4, "--k", callback=AT_LEAST_ONE, help="candidate paths per OD pair for TE"),
+    scale: float = typer.Option(1.0, "--scale", callback=POSITIVE, help="multiply all demands by this factor"),
+    size_util: Optional[float] = typer.Option(None, "--size-util", callback=UTILISATION,
+                                              help="size capacities for this peak utilisation, in (0, 1]"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", callback=POSITIVE,
+                                               help="seconds per TE solve (optimal); none by default"),
+    top: int = typer.Option(10, "--top", callback=AT_LEAST_ONE, help="rows in the worst-case tables"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="write failures.csv, links.csv, summary.json to this folder; re-running "
+                                            "into a what-if's folder replaces them, other files of those names need "
+                                            "--force"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
 ):
     """For every failure: re-route (IGP reconvergence and re-optimised TE), then rank the failures and give
     each link's worst-case utilisation and the failure that causes it."""
+    out = claim_output_dir(out, "--out", files=WHATIF_FILES, force=force)
     if at is not None and peak:
         raise ValidationError("--at and --peak exclude each other; give one (the default is --peak)")
     names = parse_policies(policy)
     if "oracle" in names:
         raise ValidationError("--policy oracle has no meaning for a what-if; use shortest and/or optimal")
     net, ts = load_inputs(network, traffic, scale=scale, size_util=size_util)
+    at = check_step(at, len(ts))
     fails = failure_scenarios(net, failures)
-    res = run_whatif(net, ts, fails, policies=names, at=at, k=k, igp=igp, progress=not as_json)
+    if time_limit is None or accepts(run_whatif, "time_limit"):
+        extra = {} if time_limit is None else {"time_limit": time_limit}
+        res = run_whatif(net, ts, fails, policies=names, at=at, k=k, igp=igp, progress=not as_json, **extra)
+    else:  # this version's run_whatif has no time limit: WhatIf has
+        pick = pick_traffic(ts, net, at=at)
+        meta = {"step": pick["index"], "time": pick["time"], "step_choice": pick["how"], "traffic": ts.name}
+        res = WhatIf(net, policies=names, k=k, igp=igp, time_limit=time_limit).run(
+            pick["demands"], fails, classes=pick["classes"], progress=not as_json, meta=meta)
     if out is not None:
         res.write(out)
     if as_json:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import time
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from ..evaluate import replay
 from ..evaluate.classes import replay_classes
 from ..evaluate.tables import summary_table
 from ..examples import morocco
+from ..exceptions import ValidationError
+from ..io.output import atomic_write_text, make_output_dir
 from ..forecast.report import forecast_section
 from ..plan import size_capacities
 from ..plan.capacity import lockdown_plan_study
@@ -39,7 +42,7 @@ from ..routing import k_shortest_paths
 from ..routing.learned import Learned, LearnedRouter
 from ..scenario import Lockdown, gravity_series
 
-__all__ = ["run_demo", "DEMO_TOTAL_BPS", "LOCKDOWN_START", "DEMO_LEARNED"]
+__all__ = ["run_demo", "DEMO_TOTAL_BPS", "LOCKDOWN_START", "DEMO_LEARNED", "DEMO_FILES"]
 
 #: Assumed national backbone traffic before the lockdown (mean over the day). Capacities are
 #: sized to the traffic, so utilisations do not depend on this number, only bit/s figures do.
@@ -52,6 +55,8 @@ LOCKDOWN_START = "2020-03-20T17:00Z"
 #: solves an LP over the last 12 matrices every interval, ~0.1 s each, which would add minutes).
 #: Chosen on the training series' own validation part (the day and a half before 19 March 17:00),
 #: never on the replayed lockdown.
+#: the files the demo writes in its folder; the first marks a folder that holds a demo's results
+DEMO_FILES = ("report.html", "steps.csv", "steps.parquet", "summary.json", "learned.pt")
 DEMO_LEARNED = dict(history=4, hidden=(64,), alpha=0.1, epochs=100, patience=30, lr=3e-3, prior=None,
                     max_seconds=60.0, random_state=0)
 
@@ -61,8 +66,9 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
              progress: bool | None = None, seed: int = 2020, forecast_model: str = "lgbm") -> dict:
     """Build, replay and report the Morocco lockdown demo; returns summary, text and file paths."""
     t_start = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not (isinstance(days, (int, float)) and math.isfinite(days) and 1 <= days <= 60):
+        raise ValidationError(f"days={days!r} must be a number of days in [1, 60]")
+    out = make_output_dir(out_dir)
     lockdown_at = pd.Timestamp(LOCKDOWN_START)
     start = (lockdown_at - pd.Timedelta(days=days / 2)).floor("D")
     warmup = 96  # one day of history before the replayed window, so no policy starts cold
@@ -103,7 +109,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
                               "train_seconds": float(model.train_seconds_),
                               "val_ratio_mean": float(model.log_[model.best_epoch_ - 1].get("val_ratio_mean", np.nan)),
                               "model_file": str(files["model"])}
-        files["summary"].write_text(json.dumps(summary, indent=2, default=str))
+        atomic_write_text(files["summary"], json.dumps(summary, indent=2, default=str))
     sections = []
     # forecast of total traffic, and the surge detector fitted on the week before the lockdown
     detector = get_detector("cusum").fit(series.window(0, ref))

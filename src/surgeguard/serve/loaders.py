@@ -7,6 +7,7 @@ given on the command line means the same thing in every command.
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 
 from ..examples import morocco
@@ -20,7 +21,7 @@ from ..scenario.synthetic import gravity_matrix
 from ..traffic import TrafficSeries
 
 __all__ = ["load_network", "load_traffic", "load_paths", "load_inputs", "load_routing_inputs",
-           "parse_policies", "with_model", "needs_sizing", "note"]
+           "parse_policies", "with_model", "accepts", "needs_sizing", "note"]
 
 
 def needs_sizing(net: Network) -> bool:
@@ -42,16 +43,25 @@ def load_traffic(spec: str, net: Network) -> TrafficSeries:
     (default total: 10% of the total link capacity, or 10 Gbit/s per node where the network has
     no capacities yet).
     """
-    if spec.startswith("gravity"):
-        opts = dict(kv.split("=", 1) for kv in spec.split(":", 1)[1].split(",")) if ":" in spec else {}
+    if spec == "gravity" or spec.startswith("gravity:"):
+        opts = {}
+        for kv in (spec.split(":", 1)[1].split(",") if ":" in spec else []):
+            key, sep, val = kv.partition("=")
+            if not sep or not key.strip():
+                raise ValidationError(f"option --traffic {spec!r}: {kv!r} is not KEY=VALUE; use gravity or "
+                                      "gravity:total=BPS, e.g. gravity:total=40e9")
+            opts[key.strip()] = val.strip()
         bad = set(opts) - {"total"}
         if bad:
-            raise ValidationError(f"traffic {spec!r}: unknown option(s) {sorted(bad)}; use gravity:total=BPS")
+            raise ValidationError(f"option --traffic {spec!r}: unknown option(s) {sorted(bad)}; use gravity:total=BPS")
+        default = 10e9 * net.n_nodes if needs_sizing(net) else 0.1 * net.capacity.sum()
         try:
-            default = 10e9 * net.n_nodes if needs_sizing(net) else 0.1 * net.capacity.sum()
             total = float(opts.get("total", default))
         except ValueError:
-            raise ValidationError(f"traffic {spec!r}: total must be a number in bit/s, e.g. gravity:total=40e9") from None
+            total = None
+        if total is None or not math.isfinite(total) or total <= 0:
+            raise ValidationError(f"option --traffic {spec!r}: total must be a finite number of bit/s > 0, "
+                                  "e.g. gravity:total=40e9")
         tm = gravity_matrix(net, total)
         return TrafficSeries(tm[None], net.node_names, name=f"gravity({total:.3g} bit/s)")
     ts = read_traffic(spec, nodes=list(net.node_names))
@@ -108,23 +118,36 @@ def load_routing_inputs(network: str, traffic: str, *, paths_file: str | None = 
     return net, ts, load_paths(net, paths_file, k)
 
 
-def with_model(names: list[str], model: str | None) -> list:
-    """Policies for ``names`` (``oracle`` stays a name); those whose constructor takes ``model`` get it.
+def with_model(names: list[str], model: str | None, *, time_limit: float | None = None) -> list:
+    """Policies for ``names`` (``oracle`` stays a name); those whose constructor takes ``model`` get it,
+    and those whose constructor takes ``time_limit`` (seconds per solve) get it when it is given.
 
-    A policy that needs a trained model without one, or a model that no policy takes, is a one-line error.
+    A policy that needs a trained model without one, or a model that no policy takes, is a one-line
+    error; a time limit that no policy takes is a note on stderr.
     """
-    out, used = [], False
+    out, used, timed = [], False, False
     for n in names:
         if n == "oracle":
             out.append(n)
             continue
         pol = get_policy(n)
-        if model is not None and "model" in inspect.signature(type(pol)).parameters:
-            pol, used = get_policy(n, model=model), True
+        accepts = inspect.signature(type(pol)).parameters
+        options = {}
+        if model is not None and "model" in accepts:
+            options["model"], used = model, True
         elif model is None and getattr(pol, "requires_model", False):
             raise ValidationError(f"policy {n!r} needs a trained model: add --model MODEL (from `surgeguard train`)")
-        out.append(pol)
+        if time_limit is not None and "time_limit" in accepts:
+            options["time_limit"], timed = time_limit, True
+        out.append(get_policy(n, **options) if options else pol)
     if model is not None and not used:
         raise ValidationError(f"--model is given but none of the policies {names} takes a model; "
                               "use --policy learned or drop --model")
+    if time_limit is not None and not timed:
+        note(f"note: --time-limit does not apply to {', '.join(names)} (no solver with a time limit)")
     return out
+
+
+def accepts(func, name: str) -> bool:
+    """Whether ``func`` (a function or class) takes a parameter called ``name``."""
+    return name in inspect.signature(func).parameters
