@@ -2,16 +2,20 @@
 
 Usage: python benchmarks/bad_input.py [--data ../shared/data] [--workers 2] [--only SUBSTRING]
 
-Every row of :data:`CASES` is one input given to the real command line (``surgeguard ...`` in a
-subprocess, with a timeout and a 4 GiB data-segment limit so that a missing memory guard fails with
-``MemoryError`` instead of swapping the machine) or to one reader of the library (run the same way,
-through this file's ``--call`` driver, which prints ``error: <message>`` and exits 2 on a surgeguard
-error, as the CLI does). Each row says what it expects:
+Every row of :data:`CASES` is one input given to the real command line (the console script's
+``main()`` in a process of its own, with a timeout and a 4 GiB data-segment limit so that a missing
+memory guard fails with ``MemoryError`` instead of swapping the machine) or to one reader of the
+library (run the same way, through this file's ``--call`` driver, which prints ``error: <message>``
+and exits 2 on a surgeguard error, as the CLI does). Each case's process is forked from a "zygote"
+that imported the CLI once (about 1.5 s of CPU less per case; what the import printed is copied to
+every case's output); ``SURGEGUARD_BAD_INPUT_FORK=0`` starts a new interpreter per case instead.
+Each row says what it expects:
 
 * ``error``: exit code 2, exactly one line on stderr starting ``error: ``, nothing on stdout, no
   file already on disk changed (``sentinel``), no output folder left behind (``absent``), and the
   line names the input (``must``: the option or the file);
-* ``ok``: exit code 0 and a correct answer (``check`` states and tests it).
+* ``ok``: exit code 0 and a correct answer (``check`` states and tests it);
+* ``bounded`` (an XML bomb): refused as ``error``, or read without expanding it, giving the ``ok`` answer.
 
 Every input is built by the row's ``setup`` in a fresh folder (small: the triangle and a ring written
 as node-link JSON, ten days of hourly traffic on the triangle); rows marked ``data`` read the real
@@ -29,20 +33,24 @@ the same table (this module is the one copy).
 from __future__ import annotations
 
 import argparse
+import atexit
 import concurrent.futures as cf
 import io
 import json
 import math
 import os
 import re
+import resource
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -90,7 +98,7 @@ class Case:
     owner: str                       # probable owner when it fails
     setup: Callable | None = None    # setup(ws: Path) builds the inputs
     check: Callable | None = None    # ok cases: check(outcome) -> None | 'weak: ...' | failure text
-    must: tuple = ()                 # error cases: words the error line must contain (any case)
+    must: tuple = ()                 # error cases: words the error line must contain (any case; 'a|b': either)
     timeout: float = 30.0
     sentinel: str | None = None      # a file (relative to {W}) written first that must stay unchanged
     absent: str | None = None        # a path (relative to {W}) that must not exist after a failure
@@ -330,7 +338,7 @@ def _json_lines(out: Outcome) -> list:
 
 
 def _close(a, b, rel=1e-6) -> bool:
-    return a is not None and b is not None and math.isfinite(a) and abs(a - b) <= rel * max(abs(b), 1e-300)
+    return a is not None and b is not None and math.isfinite(a) and abs(a - b) <= rel * abs(b) + 1e-12
 
 
 def check_lines(fn):
@@ -709,13 +717,13 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
         must=("gravity",))
     for cid, val in [("nan", "nan"), ("negative", "-1"), ("1e308", "1e308"), ("text", "lots")]:
         bad(f"solve/gravity-total-{cid}", "solve", T + ["-t", f"gravity:total={val}", "--json"],
-            f"-t gravity:total={val}", C, must=("total",))
+            f"-t gravity:total={val}", C, must=("gravity",))
     bad("solve/k-0", "solve", T + ["-t", "gravity", "--k", "0"], "--k 0 (the issue: a five-line box)", C,
         must=("--k",))
     bad("solve/k-text", "solve", T + ["-t", "gravity", "--k", "four"], "--k four", C, must=("--k",))
     bad("solve/k-10000-geant", "solve", ["-n", "{D}/geant/dote_format/GEANT.json", "-t", "gravity", "--k", "10000",
                                          "--json"],
-        "--k 10000 on GÉANT (the issue: runs past two minutes); must fail fast", S, must=("--k",), timeout=60,
+        "--k 10000 on GÉANT (the issue: runs past two minutes); must fail fast", S, must=("10000",), timeout=60,
         data=True)
     for cid, val in [("nan", "nan"), ("negative", "-1"), ("zero", "0"), ("infinity", "inf")]:
         bad(f"solve/scale-{cid}", "solve", TS + ["--scale", val, "--json"], f"--scale {val}", C, must=("--scale",))
@@ -732,26 +740,26 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
     bad("solve/model-with-shortest", "solve", TS + ["-p", "shortest", "--model", "{B}/tri.pt"],
         "--model with a policy that takes none", C, must=("--model",))
     M = TS + ["-p", "learned", "--json", "--model"]
-    bad("solve/model-missing", "solve", M + ["{W}/nope.pt"], "a model path that does not exist", R,
+    bad("solve/model-missing", "solve", M + ["{W}/nope.pt"], "a model path that does not exist", S,
         must=("nope.pt",), reader="model")
-    bad("solve/model-empty", "solve", M + ["{W}/m.pt"], "an empty model file", R,
+    bad("solve/model-empty", "solve", M + ["{W}/m.pt"], "an empty model file", S,
         setup=lambda ws: write(ws / "m.pt", b""), must=("m.pt",), reader="model")
-    bad("solve/model-garbage", "solve", M + ["{W}/m.pt"], "binary garbage as the model", R,
+    bad("solve/model-garbage", "solve", M + ["{W}/m.pt"], "binary garbage as the model", S,
         setup=lambda ws: write(ws / "m.pt", GARBAGE), must=("m.pt",), reader="model")
-    bad("solve/model-directory", "solve", M + ["{W}"], "a folder as the model", R, reader="model")
-    bad("solve/model-missing-fields", "solve", M + ["{B}/model_fields.pt"], "a model with the format tag only", R,
+    bad("solve/model-directory", "solve", M + ["{W}"], "a folder as the model", S, reader="model")
+    bad("solve/model-missing-fields", "solve", M + ["{B}/model_fields.pt"], "a model with the format tag only", S,
         must=("model_fields.pt",), reader="model")
-    bad("solve/model-version", "solve", M + ["{B}/model_version.pt"], "a model of format version 999", R,
+    bad("solve/model-version", "solve", M + ["{B}/model_version.pt"], "a model of format version 999", S,
         must=("model_version.pt",), reader="model")
     bad("solve/model-wrong-shapes", "solve", M + ["{B}/model_shape.pt"], "a model whose weights have wrong shapes",
-        R, must=("model_shape.pt",), reader="model")
-    bad("solve/model-pickle", "solve", M + ["{B}/model_pickle.pt"], "a pickled Counter, not a model", R,
+        S, must=("model_shape.pt",), reader="model")
+    bad("solve/model-pickle", "solve", M + ["{B}/model_pickle.pt"], "a pickled Counter, not a model", S,
         must=("model_pickle.pt",), reader="model")
-    bad("solve/model-nan-state", "solve", M + ["{B}/model_nan.pt"], "a model whose fitted state is NaN", R,
+    bad("solve/model-nan-state", "solve", M + ["{B}/model_nan.pt"], "a model whose fitted state is NaN", S,
         must=("model_nan.pt",), reader="model")
     bad("solve/model-other-network", "solve", ["-n", "{B}/ring5.json", "-t", "gravity", "-p", "learned", "--json",
                                                "--model", "{B}/tri.pt"],
-        "a model trained on the triangle used on a 5-ring", R, must=("--network",), reader="model")
+        "a model trained on the triangle used on a 5-ring", S, must=("--network",), reader="model")
     cli("solve/learned-valid", "solve", TS + ["-p", "learned", "--model", "{B}/tri.pt", "--json"], "ok",
         "the learned policy with its own model", C, reader="model",
         check=check_lines(lambda recs: None if len(recs) == 4 and all(
@@ -776,6 +784,9 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
     cli("solve/tunnels-valid", "solve", T + ["-t", "gravity:total=3e9", "--paths", "{B}/tun.txt", "-p", "optimal",
                                              "--json"], "ok",
         "valid tunnels, uniform gravity 3 Gbit/s: optimal MLU 0.05", S, check=expect_mlus([0.05]), reader="tunnels")
+    cli("solve/all-zero-demands", "solve", T + ["-t", "{W}/tm.csv", "-p", "optimal", "--json"], "ok",
+        "valid traffic that is zero everywhere: MLU 0", S,
+        setup=tri_csv([(stamp(0), s, d, 0.0) for (s, d) in TRI_BASE]), check=expect_mlus([0.0]), reader="frame-csv")
     cli("solve/gravity-optimal", "solve", T + ["-t", "gravity:total=3e9", "-p", "optimal", "--json"], "ok",
         "uniform gravity 3 Gbit/s on the triangle: optimal MLU 0.05", S, check=expect_mlus([0.05], "optimal"))
     cli("solve/shortest-scale-2", "solve", TS + ["-p", "shortest", "--scale", "2", "--json"], "ok",
@@ -804,7 +815,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
         sentinel="out", must=("--out",))
     bad("replay/keeps-old-results", "replay", TS + ["--out", "{W}/res", "--start", "99999"],
         "invalid --start with an --out folder holding earlier results", C, sentinel="res/summary.json",
-        must=("--start",))
+        must=("--start|--out",))
     bad("replay/scenario-unknown", "replay", TS + ["-s", "earthquake"], "--scenario earthquake", C,
         must=("earthquake",))
     bad("replay/scenario-unknown-key", "replay", TS + ["-s", "lockdown:boost=2"], "--scenario lockdown:boost=2", C,
@@ -814,6 +825,16 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
             f"--scenario lockdown:growth={val}", C, must=("growth",))
     bad("replay/scenario-start-before-series", "replay", TS + ["-s", "lockdown:start=1990-01-01"],
         "a lockdown starting 30 years before the series", C, must=("start",))
+    bad("replay/scenario-regions-unknown", "replay", TS + ["-s", "lockdown:regions=Mars:1.5"],
+        "--scenario lockdown:regions=Mars:1.5 (no such region)", C, must=("Mars",))
+    bad("replay/scenario-hubs-unknown", "replay", TS + ["-s", "lockdown:hubs=Z"], "--scenario lockdown:hubs=Z", C,
+        must=("Z",))
+    bad("replay/scale-nan", "replay", TS + ["--scale", "nan"], "--scale nan", C, must=("--scale",))
+    cli("replay/out-valid", "replay", TS + ["-p", "shortest", "--out", "{W}/res", "--json"], "ok",
+        "a replay that writes steps.csv, steps.parquet and summary.json to a new folder", C,
+        check=lambda out: None if all((out.ws / "res" / f).is_file() for f in ("steps.csv", "steps.parquet",
+                                                                               "summary.json"))
+        else f"files {sorted(x.name for x in (out.ws / 'res').glob('*')) if (out.ws / 'res').is_dir() else None}")
     bad("replay/policy-duplicate", "replay", TS + ["-p", "shortest,shortest"], "--policy shortest,shortest", C,
         must=("shortest",))
     bad("replay/policy-unknown", "replay", TS + ["-p", "shortest,nosuch"], "--policy shortest,nosuch", C,
@@ -824,7 +845,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
 
     # ------------------------------------------------------------------ forecast
     bad("forecast/horizon-1e8", "forecast", TL + ["-H", "100000000"],
-        "--horizon 100000000 (the issue: MemoryError, 98 GiB on GÉANT)", S, must=("--horizon",), timeout=60)
+        "--horizon 100000000 (the issue: MemoryError, 98 GiB on GÉANT)", S, must=("horizon",), timeout=60)
     for cid, val in [("zero", "0"), ("negative", "-5")]:
         bad(f"forecast/horizon-{cid}", "forecast", TL + ["-H", val], f"--horizon {val}", C, must=("--horizon",))
     bad("forecast/model-unknown", "forecast", TL + ["-m", "oracle9000"], "--model oracle9000", C,
@@ -841,6 +862,11 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
         sentinel="f.csv", must=("--out",))
     bad("forecast/out-below-file", "forecast", TL + ["-o", "{W}/f/x.csv"], "--out lies below a file", C,
         sentinel="f", must=("--out",))
+    bad("forecast/out-dev-full", "forecast", TL + ["-o", "{W}/f.csv"], "--out f.csv linked to /dev/full (no space)",
+        C, setup=lambda ws: os.symlink("/dev/full", ws / "f.csv"), must=("f.csv|--out|/dev/full",))
+    cli("forecast/out-valid", "forecast", TL + ["-m", "naive", "-H", "2", "-o", "{W}/new/f.parquet", "--json"], "ok",
+        "a naive forecast written to a new folder: 2 steps x 6 ODs", C,
+        check=lambda out: _check_parquet_rows(out.ws / "new" / "f.parquet", 12))
     bad("forecast/single-matrix", "forecast", T + ["-t", "gravity"], "a forecast from a single matrix", C)
     cli("forecast/naive-valid", "forecast", TL + ["-m", "naive", "-H", "2", "--json"], "ok",
         "naive forecast: every step's total equals the last observed total", S,
@@ -886,10 +912,12 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
         must=("--alpha",), absent="m.pt")
     bad("train/smooth-infinity", "train", TR + ["--out", "{W}/m.pt", "--smooth", "inf"], "--smooth inf", C,
         must=("--smooth",), absent="m.pt")
+    bad("train/scale-infinity", "train", TR + ["--out", "{W}/m.pt", "--scale", "inf"], "--scale inf", C,
+        must=("--scale",), absent="m.pt")
     bad("train/prior-unknown", "train", TR + ["--out", "{W}/m.pt", "--prior", "magic"], "--prior magic", C,
         must=("--prior",), absent="m.pt")
     bad("train/series-too-short", "train", TS + ["--out", "{W}/m.pt"], "4 steps of traffic for --history 12", C,
-        must=("--history",), absent="m.pt")
+        must=("--history|--val-frac|--train-frac",), absent="m.pt")
     cli("train/valid", "train", TR + ["--out", "{W}/m.pt", "--json"], "ok",
         "one epoch on ten days: writes the model and a strict JSON summary", C,
         check=lambda out: _check_train(out))
@@ -908,6 +936,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
     bad("whatif/failures-fifo", "whatif", F, "a FIFO as the failures file", S,
         setup=lambda ws: os.mkfifo(ws / "f.txt"), timeout=20, reader="failures")
     bad("whatif/at-out-of-range", "whatif", TS + ["--at", "99"], "--at 99 on a 4-step series", C, must=("--at",))
+    bad("whatif/scale-nan", "whatif", TS + ["--scale", "nan"], "--scale nan", C, must=("--scale",))
     bad("whatif/at-and-peak", "whatif", TS + ["--at", "1", "--peak"], "--at with --peak", C, must=("--at",))
     bad("whatif/igp-unknown", "whatif", TS + ["--igp", "rip"], "--igp rip", C, must=("rip",))
     bad("whatif/policy-oracle", "whatif", TS + ["-p", "oracle"], "--policy oracle", C, must=("oracle",))
@@ -915,7 +944,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
         sentinel="out", must=("--out",))
     bad("whatif/keeps-old-results", "whatif", TS + ["--out", "{W}/res", "--top", "0"],
         "invalid --top with an --out folder holding earlier results", C, sentinel="res/summary.json",
-        must=("--top",))
+        must=("--top|--out",))
     bad("whatif/big-topology-gravity", "whatif", ["-n", "{W}/big.json", "-t", "gravity"],
         "a 50,000-node ring with gravity traffic", S, setup=net("big.json", lambda p: big_ring(p, 50_000)),
         timeout=90)
@@ -927,7 +956,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
         check=check_lines(lambda recs: None if recs[0]["failures"] == 1 else f"failures {recs[0].get('failures')}"))
 
     # ------------------------------------------------------------------ sweep
-    for cid, val in [("fraction", "1.5"), ("out-of-range", "99"), ("negative", "-1"), ("text", "first")]:
+    for cid, val in [("fraction", "1.5"), ("out-of-range", "99"), ("text", "first")]:
         bad(f"sweep/steps-{cid}", "sweep", TS + ["--steps", val], f"--steps {val}", C, must=("--steps",))
     for cid, val in [("nan", "nan"), ("below-minus-one", "-2"), ("1e308", "1e308")]:
         bad(f"sweep/surge-{cid}", "sweep", TS + ["--surge", val], f"--surge {val}", C, must=("--surge",))
@@ -935,12 +964,13 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
         bad(f"sweep/peaks-{cid}", "sweep", TS + ["--peaks", val], f"--peaks {val}", C, must=("--peaks",))
     bad("sweep/ray-unreachable", "sweep", TS + ["--ray", "127.0.0.1:1"],
         "--ray 127.0.0.1:1 (nothing listens; the issue: retries forever)", S, must=("127.0.0.1:1",), timeout=60)
+    bad("sweep/size-util-negative", "sweep", TS + ["--size-util", "-1"], "--size-util -1", C, must=("--size-util",))
     bad("sweep/workers-0", "sweep", TS + ["--workers", "0"], "--workers 0", C, must=("--workers",))
     bad("sweep/out-below-file", "sweep", TS + ["--out", "{W}/out/sub"], "--out lies below a file", C,
         sentinel="out", must=("--out",))
     bad("sweep/keeps-old-results", "sweep", TS + ["--out", "{W}/res", "--steps", "99"],
         "invalid --steps with an --out folder holding earlier results", C, sentinel="res/summary.json",
-        must=("--steps",))
+        must=("--steps|--out",))
     bad("sweep/policy-unknown", "sweep", TS + ["-p", "teleport"], "--policy teleport", C, must=("teleport",))
     cli("sweep/valid", "sweep", TS + ["--json"], "ok", "three fibre cuts at the peak step", S,
         check=check_lines(lambda recs: None if recs[0]["meta"]["failures"] == 3 else f"meta {recs[0].get('meta')}"))
@@ -954,12 +984,13 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
     bad("plan/modules-garbage", "plan", TS + ["--modules", "fast:cheap"], "--modules fast:cheap", C,
         must=("fast:cheap",))
     bad("plan/modules-negative-cost", "plan", TS + ["--modules", "10G:-1"], "--modules 10G:-1", C, must=("10G",))
-    bad("plan/classes-garbage", "plan", TS + ["--classes", "gold:2"], "--classes gold:2 (share above 1)", C,
-        must=("gold",))
+    bad("plan/classes-share-nan", "plan", TS + ["--classes", "gold:nan,bulk:0.5"], "--classes gold:nan,bulk:0.5",
+        C, must=("gold",))
     bad("plan/method-unknown", "plan", TS + ["--method", "guess"], "--method guess", C, must=("guess",))
     for cid, val in [("zero", "0"), ("nan", "nan")]:
         bad(f"plan/time-limit-{cid}", "plan", TS + ["--time-limit", val], f"--time-limit {val}", C,
             must=("--time-limit",))
+    bad("plan/size-util-nan", "plan", TS + ["--size-util", "nan"], "--size-util nan", C, must=("--size-util",))
     bad("plan/top-days-0", "plan", TS + ["--top-days", "0"], "--top-days 0", C, must=("--top-days",))
     bad("plan/failures-unknown", "plan", TS + ["-f", "everything"], "--failures everything", C,
         must=("everything",))
@@ -969,7 +1000,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
         must=("--out",))
     bad("plan/keeps-old-results", "plan", TS + ["--out", "{W}/res", "--target-util", "0"],
         "invalid --target-util with an --out folder holding earlier results", C, sentinel="res/plan.json",
-        must=("--target-util",))
+        must=("--target-util|--out",))
     cli("plan/valid", "plan", TS + ["--json"], "ok", "a lightly loaded triangle needs nothing: cost 0", S,
         check=check_lines(lambda recs: None if recs[0]["cost"] == 0 else f"cost {recs[0].get('cost')}"))
 
@@ -985,6 +1016,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
     for cid, val in [("zero", "0"), ("nan", "nan")]:
         bad(f"runout/window-days-{cid}", "runout", TL + ["--growth", "0.3", "--window-days", val],
             f"--window-days {val}", C, must=("--window-days",))
+    bad("runout/scale-zero", "runout", TL + ["--growth", "0.3", "--scale", "0"], "--scale 0", C, must=("--scale",))
     bad("runout/model-unknown", "runout", TL + ["--growth", "0.3", "--model", "exponential"], "--model exponential",
         C, must=("exponential",))
     bad("runout/forecast-unknown", "runout", TL + ["--forecast", "crystal-ball"], "--forecast crystal-ball", C,
@@ -996,7 +1028,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
     bad("runout/policy-unknown", "runout", TL + ["--growth", "0.3", "-p", "nosuch"], "--policy nosuch", C,
         must=("nosuch",))
     cli("runout/valid-json", "runout", TL + ["--growth", "0.3", "--json"], "ok",
-        "a valid run: strict JSON (no NaN), six links with a status each", S,
+        "a valid run: strict JSON (no NaN), six links with a status each", C,
         check=check_lines(lambda recs: None if len(recs[0]["links"]) == 6 and all(
             lk["critical_status"] in ("crossed", "ahead", "not in horizon") for lk in recs[0]["links"])
             else f"links {recs[0].get('links')!r:.160}"))
@@ -1010,9 +1042,9 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
     for cid, val in [("nan", "nan"), ("1e308", "1e308"), ("zero", "0"), ("negative", "-1")]:
         bad(f"demo/days-{cid}", "demo", ["--days", val, "--out", "{W}/d"], f"--days {val}", C, must=("--days",),
             absent="d")
-    bad("demo/out-is-file", "demo", ["--days", "0.5", "--out", "{W}/d"], "--out names an existing file", C,
+    bad("demo/out-is-file", "demo", ["--days", "1", "--out", "{W}/d"], "--out names an existing file", C,
         sentinel="d", must=("--out",))
-    bad("demo/out-below-file", "demo", ["--days", "0.5", "--out", "{W}/d/sub"], "--out lies below a file", C,
+    bad("demo/out-below-file", "demo", ["--days", "1", "--out", "{W}/d/sub"], "--out lies below a file", C,
         sentinel="d", must=("--out",))
 
     # ------------------------------------------------------------------ bench te
@@ -1021,7 +1053,7 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
     bad("bench/topologies-unknown", "bench te", ["--topologies", "atlantis", "--out", "{W}/r"],
         "--topologies atlantis", C, must=("atlantis",), absent="r")
     bad("bench/sizing-unknown", "bench te", ["--sizing", "huge", "--quick", "--out", "{W}/r"], "--sizing huge", C,
-        must=("--sizing",), absent="r")
+        must=("huge",), absent="r")
     bad("bench/out-below-file", "bench te", ["--quick", "--out", "{W}/r/sub"], "--out lies below a file", C,
         sentinel="r", must=("--out",))
     bad("bench/out-is-file", "bench te", ["--quick", "--out", "{W}/r"], "--out names an existing file", C,
@@ -1135,14 +1167,14 @@ def _cases() -> list[Case]:  # noqa: C901, PLR0915 (one long table on purpose)
        [{"$net": "{B}/tri.json"}, "{B}/fail.txt"], "ok", "one fibre cut (two directed links)", R, "failures",
        check=reader_result(lambda r: None if r.get("len") == 1 else f"failures {r!r:.160}"))
     rd("load_learned-garbage", "surgeguard.routing.learned:load_learned", ["{W}/m.pt"], "error",
-       "garbage as a model", R, "model", setup=lambda ws: write(ws / "m.pt", GARBAGE))
+       "garbage as a model", S, "model", setup=lambda ws: write(ws / "m.pt", GARBAGE))
     rd("load_learned-missing-fields", "surgeguard.routing.learned:load_learned", ["{B}/model_fields.pt"], "error",
-       "a model with the format tag only", R, "model")
+       "a model with the format tag only", S, "model")
     rd("load_learned-valid", "surgeguard.routing.learned:load_learned", ["{B}/tri.pt"], "ok",
-       "the model written by train", R, "model",
+       "the model written by train", S, "model",
        check=reader_result(lambda r: None if r.get("type") == "LearnedRouter" else f"loaded {r!r:.160}"))
-    rd("write_frame-unknown-extension", "surgeguard.io:write_frame", [{"$series": "{B}/short.csv"}, "{W}/out.txt"], "error",
-       "write_frame to a .txt path", C, "frame-csv")
+    rd("write_frame-unknown-extension", "surgeguard.io:write_frame", [{"$series": "{B}/short.csv"}, "{W}/out.txt"],
+       "error", "write_frame to a .txt path", C, "frame-csv")
     return cases
 
 
@@ -1159,6 +1191,14 @@ def _truncated_tar(ws: Path):
                                     for i in range(1, 8)})
     data = p.read_bytes()
     write(ws / "dm.tar.xz", data[: len(data) // 2])
+
+
+def _check_parquet_rows(path: Path, rows: int) -> str | None:
+    import pandas as pd  # noqa: PLC0415 (only this check reads Parquet)
+    if not path.is_file():
+        return f"{path.name} was not written"
+    n = len(pd.read_parquet(path))
+    return None if n == rows else f"{path.name} has {n} rows, expected {rows}"
 
 
 def _check_replay(summary) -> str | None:
@@ -1242,8 +1282,9 @@ def command_line(case: Case, ctx: dict) -> list[str]:
     return surgeguard_cmd() + list(_subst(case.args, ctx))
 
 
-def run_case(case: Case, base: Path, root: Path, data: Path | None) -> Outcome:
-    """Build the case's inputs in its own folder, run it with a timeout, grade it."""
+def run_case(case: Case, base: Path, root: Path, data: Path | None, zygote: "Zygote | None" = None) -> Outcome:
+    """Build the case's inputs in its own folder, run it with a timeout (in a child of ``zygote``, else
+    in a new interpreter), grade it."""
     ws = root / re.sub(r"[^A-Za-z0-9_.-]+", "_", case.id)
     if ws.exists():
         shutil.rmtree(ws)
@@ -1259,6 +1300,8 @@ def run_case(case: Case, base: Path, root: Path, data: Path | None) -> Outcome:
         out = Outcome(case, None, "", f"setup failed: {type(exc).__name__}: {exc}", 0.0, False, ws)
         out.grade, out.detail = "failed", f"battery setup failed: {type(exc).__name__}: {exc}"
         return out
+    if zygote is not None:
+        return _run_forked(case, ws, ctx, sentinel_text, zygote)
     cmd = [sys.executable, "-c", _LIMITED, str(MEMORY_LIMIT)] + command_line(case, ctx)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ws, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -1275,6 +1318,23 @@ def run_case(case: Case, base: Path, root: Path, data: Path | None) -> Outcome:
         stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
     out = Outcome(case, None if timed_out else proc.returncode, stdout, stderr, seconds, timed_out, ws, ctx["D"])
+    out.grade, out.detail = grade(out, sentinel_text)
+    return out
+
+
+def _run_forked(case: Case, ws: Path, ctx: dict, sentinel_text: str, zygote: "Zygote") -> Outcome:
+    io_dir = ws.parent / "_io"
+    io_dir.mkdir(exist_ok=True)
+    out_path, err_path = io_dir / f"{ws.name}.out", io_dir / f"{ws.name}.err"
+    req = {"cwd": str(ws), "out": str(out_path), "err": str(err_path), "timeout": case.timeout, "mem": MEMORY_LIMIT}
+    if case.command == "reader":
+        func, args, kwargs = _subst(case.args, ctx)
+        req.update(kind="call", spec=json.dumps({"func": func, "args": args, "kwargs": kwargs}))
+    else:
+        req.update(kind="cli", argv=list(_subst(case.args, ctx)))
+    ans = zygote.run(req)
+    out = Outcome(case, ans["rc"], out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
+                  ans["seconds"], ans["timed_out"], ws, ctx["D"])
     out.grade, out.detail = grade(out, sentinel_text)
     return out
 
@@ -1335,7 +1395,7 @@ def grade(out: Outcome, sentinel_text: str) -> tuple[str, str]:
                    _first_line(out.stderr))
         return "weak", f"exit 2, {kind} on stderr: {msg[:180]}" + (f"; {left}" if left else "")
     line = err_lines[0]
-    missing = [w for w in case.must if w.lower() not in line.lower()]
+    missing = [w for w in case.must if not any(a.lower() in line.lower() for a in w.split("|"))]
     if missing:
         return "weak", f"message does not name {missing}: {line[:200]}" + (f"; {left}" if left else "")
     if left:
@@ -1344,22 +1404,51 @@ def grade(out: Outcome, sentinel_text: str) -> tuple[str, str]:
 
 
 def run_cases(cases, root: Path, *, data: Path | None = None, workers: int = 2, base: Path | None = None,
-              progress=None) -> dict[str, Outcome]:
-    """Run ``cases`` (``workers`` at a time) in folders under ``root``; returns ``{id: Outcome}``."""
+              progress=None, fork: bool | None = None) -> dict[str, Outcome]:
+    """Run ``cases`` (``workers`` at a time) in folders under ``root``; returns ``{id: Outcome}``.
+
+    ``fork`` (default: on, unless ``SURGEGUARD_BAD_INPUT_FORK=0``): run each case in a child forked from
+    a zygote that has imported the CLI once, instead of a new interpreter per case (same entry point,
+    about 1.5 s of CPU less per case).
+    """
     root.mkdir(parents=True, exist_ok=True)
+    if fork is None:
+        fork = os.environ.get("SURGEGUARD_BAD_INPUT_FORK", "1") != "0" and hasattr(os, "fork")
     if base is None:
         base = root / "_base"
         build_base(base)
     results: dict[str, Outcome] = {}
+    local, zygotes, lock = threading.local(), [], threading.Lock()
+
+    def one(case):
+        z = None
+        if fork:
+            z = getattr(local, "zygote", None)
+            if z is None or z.proc.poll() is not None:
+                with lock:
+                    z = local.zygote = Zygote(root / f"_zygote{len(zygotes)}.log")
+                    zygotes.append(z)
+        try:
+            return run_case(case, base, root, data, z)
+        except (RuntimeError, OSError, ValueError):  # the zygote broke: this case in a new interpreter
+            if z is not None:
+                z.close()
+                local.zygote = None
+            return run_case(case, base, root, data, None)
+
     # the slowest first, so that a pool of two is not left waiting on one long case at the end
     order = sorted(cases, key=lambda c: -c.timeout)
-    with cf.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(run_case, c, base, root, data): c for c in order}
-        for fut in cf.as_completed(futures):
-            out = fut.result()
-            results[out.case.id] = out
-            if progress:
-                progress(out)
+    try:
+        with cf.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = {pool.submit(one, c): c for c in order}
+            for fut in cf.as_completed(futures):
+                out = fut.result()
+                results[out.case.id] = out
+                if progress:
+                    progress(out)
+    finally:
+        for z in zygotes:
+            z.close()
     return results
 
 
@@ -1407,6 +1496,154 @@ def call_main(spec_text: str) -> int:
     return 0
 
 
+# ====================================================================== the fork server ("zygote")
+# Interpreter start-up and ``import surgeguard.serve.cli`` cost about 1.5 s of CPU per case; a zygote
+# imports the CLI once and forks one child per case. The child is a process of its own (own session,
+# memory limit, working directory, stdout/stderr files, exit code) that calls the console script's
+# ``main()`` exactly as ``surgeguard`` does, and prints an uncaught exception with ``sys.excepthook``
+# as the interpreter would; whatever the import printed in the zygote is copied to every child's
+# output, so a warning at import time is not lost.
+_ZYGOTE_BOOT = "import sys; sys.path.insert(0, {bench!r}); import bad_input; bad_input.zygote_main()"
+
+
+def zygote_main() -> None:
+    """The zygote's loop: one JSON request per line on stdin, one JSON answer per line on the
+    original stdout (``{"rc", "timed_out", "seconds"}``)."""
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    captured = []
+    saved = [os.dup(1), os.dup(2)]
+    for fd in (1, 2):
+        tmp = tempfile.TemporaryFile()
+        captured.append(tmp)
+        os.dup2(tmp.fileno(), fd)
+    try:
+        import surgeguard.serve.cli as cli  # noqa: PLC0415 (the zygote's one import of the CLI)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+    boot = []
+    for tmp in captured:
+        tmp.seek(0)
+        boot.append(tmp.read())
+        tmp.close()
+    try:  # warm: the learned/fast policies import torch lazily (silent; about 3 s a case otherwise)
+        import torch  # noqa: F401, PLC0415 lazy: heavy and optional
+    except ImportError:
+        pass
+    os.dup2(devnull, 1)  # a stray print in the zygote must not reach the protocol pipe
+    for line in sys.stdin:
+        req = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        t0 = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            _zygote_child(req, cli, boot, proto.fileno(), devnull)
+        rc, timed_out = _zygote_wait(pid, req["timeout"])
+        proto.write(json.dumps({"rc": rc, "timed_out": timed_out, "seconds": time.perf_counter() - t0}) + "\n")
+
+
+def _zygote_child(req: dict, cli, boot: list, proto_fd: int, devnull: int) -> None:
+    code = 70
+    try:
+        os.close(proto_fd)
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_DATA, (req["mem"], req["mem"]))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.chdir(req["cwd"])
+        os.dup2(devnull, 0)
+        for fd, path, head in ((1, req["out"], boot[0]), (2, req["err"], boot[1])):
+            f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(f, fd)
+            os.close(f)
+            if head:
+                os.write(fd, head)
+        try:
+            if req["kind"] == "cli":
+                sys.argv = ["surgeguard", *req["argv"]]
+                cli.main()
+                code = 0
+            else:
+                sys.argv = ["bad_input.py", "--call", req["spec"]]
+                code = call_main(req["spec"])
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except BaseException:  # noqa: BLE001 (what the interpreter does with an uncaught exception)
+            sys.excepthook(*sys.exc_info())
+            code = 1
+        try:
+            atexit._run_exitfuncs()
+        except BaseException:  # noqa: BLE001
+            pass
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001 (the harness's own failure: say so on the case's stderr)
+        import traceback  # noqa: PLC0415
+        traceback.print_exc()
+        sys.stderr.flush()
+    finally:
+        os._exit(code if isinstance(code, int) and 0 <= code < 256 else 1)
+
+
+def _zygote_wait(pid: int, timeout: float) -> tuple[int | None, bool]:
+    t0, delay, timed_out = time.monotonic(), 0.002, False
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - t0 > timeout:
+            timed_out = True
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status = os.waitpid(pid, 0)
+            break
+        time.sleep(delay)
+        delay = min(2 * delay, 0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # what the case left running in its session (workers, Ray)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if timed_out:
+        return None, True
+    return (os.waitstatus_to_exitcode(status)), False
+
+
+class Zygote:
+    """One zygote process (one per worker thread)."""
+
+    def __init__(self, log: Path):
+        self.log = open(log, "w")
+        boot = _ZYGOTE_BOOT.format(bench=str(Path(__file__).resolve().parent))
+        self.proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True, env=_env(), start_new_session=True)
+
+    def run(self, req: dict) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], req["timeout"] + 60)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            raise RuntimeError(f"the zygote stopped answering (see {self.log.name})")
+        return json.loads(line)
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+        self.log.close()
+
+
 # ====================================================================== the report
 def tally(results: dict[str, Outcome]) -> dict:
     per: dict[str, dict] = {}
@@ -1419,7 +1656,7 @@ def tally(results: dict[str, Outcome]) -> dict:
 
 
 def write_report(results: dict[str, Outcome], seconds: float, machine: dict, workers: int,
-                 out_dir: Path = RESULTS) -> tuple[Path, Path]:
+                 out_dir: Path = RESULTS, fork: bool = True) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     per = tally(results)
     keys = [c for c in COMMANDS if c in per] + [k for k in per if k not in COMMANDS]
@@ -1430,7 +1667,8 @@ def write_report(results: dict[str, Outcome], seconds: float, machine: dict, wor
               "args": [str(a) for a in (o.case.args if o.case.command != "reader" else o.case.args[:2])]}
              for o in sorted(results.values(), key=lambda o: (o.case.command, o.case.id))]
     stamp_ = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    doc = {"benchmark": "bad_input", "run": stamp_, "seconds": round(seconds, 1), "workers": workers,
+    mode = "fork (one child per case from a zygote that imported the CLI once)" if fork else "subprocess"
+    doc = {"benchmark": "bad_input", "run": stamp_, "seconds": round(seconds, 1), "workers": workers, "mode": mode,
            "machine": machine, "totals": totals, "per_command": {k: per[k] for k in keys}, "cases": cases}
     jpath = out_dir / "bad_input.json"
     jpath.write_text(json.dumps(doc, indent=1) + "\n")
@@ -1438,7 +1676,7 @@ def write_report(results: dict[str, Outcome], seconds: float, machine: dict, wor
     lines = ["# Bad input: a battery of malformed and hostile inputs", "",
              f"Machine: {cpu}, {machine.get('cpu_count')} cores, {machine.get('mem_total_gb', '?')} GB; "
              f"Python {machine.get('python')}; run {stamp_}; {len(results)} cases in {seconds:.0f} s "
-             f"({workers} at a time).", "",
+             f"({workers} at a time, each its own process: {mode}; 4 GiB data limit).", "",
              "Expected: exit 2 with exactly one line on stderr starting `error: ` that names the input, nothing "
              "on stdout, nothing on disk changed (or, for valid input, exit 0 and the correct answer). "
              "**well**: as expected; **weak**: the right exit code but several lines, a usage box, a message that "
@@ -1487,9 +1725,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="surgeguard-bad-input-") as tmp:
         def show(o):
             print(f"{o.grade:>6}  {o.seconds:5.1f}s  {o.case.id}: {o.detail[:110]}", flush=True)
-        results = run_cases(cases, Path(tmp), data=data, workers=args.workers, progress=show)
+        fork = os.environ.get("SURGEGUARD_BAD_INPUT_FORK", "1") != "0" and hasattr(os, "fork")
+        results = run_cases(cases, Path(tmp), data=data, workers=args.workers, progress=show, fork=fork)
     seconds = time.perf_counter() - t0
-    jpath, mpath = write_report(results, seconds, machine_info(), args.workers, args.out)
+    jpath, mpath = write_report(results, seconds, machine_info(), args.workers, args.out, fork)
     per = tally(results)
     print(f"{len(results)} cases ({skipped} skipped: no data folder or --only) in {seconds:.0f} s: "
           + ", ".join(f"{sum(r[g] for r in per.values())} {g}" for g in GRADES))

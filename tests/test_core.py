@@ -216,3 +216,88 @@ def test_size_capacities_meets_target():
     ev = evaluate(sized, ShortestPath().route(sized, ps, tm), tm)
     assert ev.mlu <= 0.6 + 1e-9
     assert set(np.unique(sized.capacity)) <= {1e9, 10e9, 40e9, 100e9, 400e9} | {c for c in sized.capacity if c % 400e9 == 0}
+
+
+# ---------------------------------------------------------------------- declared ranges (issue 10)
+_AB = [{"name": "A"}, {"name": "B"}]
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("capacity", "10 Gbps", r"link 'A->B' has capacity '10 Gbps', which is not a number"),
+    ("capacity", float("inf"), r"capacity inf bit/s.*\(0, 1e\+15\]"),
+    ("capacity", 2e15, r"capacity 2000000000000000.0 bit/s"),
+    ("capacity", True, "not a number"),
+    ("metric", "abc", "metric 'abc', which is not a number"),
+    ("metric", 0.0, r"metric 0.0; metric must be a float in \(0, 1e\+12\]"),
+    ("metric", float("inf"), "metric inf"),
+    ("length_km", -1.0, r"length_km -1.0 km; length_km must be a float in \[0, 100000\] km"),
+    ("latency_ms", float("inf"), "latency_ms inf ms"),
+])
+def test_network_checks_declared_link_ranges(field, value, match):
+    link = {"src": "A", "dst": "B", "capacity": 1e9, field: value}
+    with pytest.raises(ValidationError, match=match):
+        Network.from_records(nodes=_AB, links=[link])
+
+
+def test_network_checks_nodes_links_and_defaults():
+    with pytest.raises(ValidationError, match="node 'B' has lon 'east', which is not a number"):
+        Network.from_records([{"name": "A"}, {"name": "B", "lon": "east", "lat": 0}],
+                             [{"src": "A", "dst": "B", "capacity": 1e9}])
+    with pytest.raises(ValidationError, match=r"duplicate node names \['A'\]"):
+        Network.from_records([{"name": "A"}, {"name": "A"}], [{"src": "A", "dst": "A", "capacity": 1e9}])
+    with pytest.raises(ValidationError, match="has 2 nodes but no links"):
+        Network.from_records(_AB, [])
+    with pytest.raises(ValidationError, match="'default_capacity' parameter"):
+        Network.from_records(_AB, [{"src": "A", "dst": "B"}], default_capacity=-1.0)
+    net = Network.from_records(_AB, [{"src": "A", "dst": "B"}], default_capacity=5e9)
+    assert net.capacity.tolist() == [5e9] and net.metric.tolist() == [1.0]  # missing metric: 1
+    with pytest.raises(ValidationError, match="missing capacity"):
+        net.with_capacity([float("nan")])
+    with pytest.raises(ValidationError, match="must be numbers"):
+        net.with_capacity(["x"])
+    # a what-if may fail every link: the constructor allows it, from_records does not
+    assert net.without_links(["A->B"]).n_links == 0
+
+
+@pytest.mark.parametrize("bad,match", [(np.inf, "infinite demand inf"), (1e308, r"too large demand 1e\+308"),
+                                       (-1.0, "negative demand -1.0")])
+def test_traffic_checks_declared_demand_range(bad, match):
+    from surgeguard.units import MAX_RATE_BPS
+
+    v = np.zeros((2, 2, 2))
+    v[1, 0, 1] = bad
+    with pytest.raises(ValidationError, match=match + r".*step 1 for A->B.*\[0, 1e\+15\]"):
+        TrafficSeries(v, nodes=["A", "B"])
+    v[1, 0, 1] = MAX_RATE_BPS
+    assert np.isfinite(TrafficSeries(v, nodes=["A", "B"]).values.sum())
+    with pytest.raises(ValidationError, match="infinite demand"):
+        TrafficSeries(v, nodes=["A", "B"]).scale(1e300)
+
+
+def test_traffic_checks_names_times_and_values():
+    v = np.zeros((2, 2, 2))
+    with pytest.raises(ValidationError, match=r"duplicate node names \['A'\]"):
+        TrafficSeries(v, nodes=["A", "A"])
+    with pytest.raises(ValidationError, match="times must increase"):
+        TrafficSeries(v, nodes=["A", "B"], times=["2020-01-02", "2020-01-01"])
+    with pytest.raises(ValidationError, match="times must increase"):
+        TrafficSeries(v, nodes=["A", "B"], times=["2020-01-01", "2020-01-01"])
+    with pytest.raises(ValidationError, match="missing"):
+        TrafficSeries(v, nodes=["A", "B"], times=["2020-01-01", None])
+    with pytest.raises(ValidationError, match="must be numbers"):
+        TrafficSeries([[["a", "b"], ["c", "d"]]], nodes=["A", "B"])
+    with pytest.raises(ValidationError, match="no nodes"):
+        TrafficSeries(np.zeros((1, 0, 0)), nodes=[])
+    with pytest.raises(ValidationError, match=r"duplicate class names \['x'\]"):
+        TrafficSeries(np.zeros((1, 2, 2, 2)), nodes=["A", "B"], classes=["x", "x"])
+    assert len(TrafficSeries(v, nodes=["A", "B"]).window(0, 0)) == 0  # empty windows stay possible
+
+
+def test_from_frame_refuses_repeated_rows_and_empty_frames():
+    df = pd.DataFrame({"ds": ["2020-01-01", "2020-01-01"], "src": ["A", "A"], "dst": ["B", "B"], "bps": [1.0, 2.0]})
+    with pytest.raises(ValidationError, match=r"1 repeated \(ds, src, dst\) row\(s\), first data rows 1 and 2"):
+        TrafficSeries.from_frame(df)
+    with pytest.raises(ValidationError, match="has no rows"):
+        TrafficSeries.from_frame(df.iloc[:0])
+    df.loc[1, "dst"] = "C"
+    assert TrafficSeries.from_frame(df).values.sum() == 3.0

@@ -1,6 +1,7 @@
 """Topology readers: topohub keys, SNDlib XML, node-link JSON, GraphML, CFR-RL text, dispatch."""
 
 import json
+import os
 import time
 
 import networkx as nx
@@ -250,3 +251,195 @@ def test_read_network_dispatch(shared_data, tmp_path):
     junk.write_text("hello\n")
     with pytest.raises(InputError, match="unrecognised file format"):
         read_network(junk)
+
+
+# ---------------------------------------------------------------------- invalid given values (issue 10)
+def _json_net(path, cap=1e9, *, extra=None, multigraph=None, directed=False):
+    """Three nodes, links 0-1 (attributes ``cap`` and ``extra``) and 1-2 (1 Gbit/s)."""
+    first = {"source": 0, "target": 1, **({} if cap is None else {"capacity": cap}), **(extra or {})}
+    data = {"directed": directed, "nodes": [{"id": 0}, {"id": 1}, {"id": 2}],
+            "links": [first, {"source": 1, "target": 2, "capacity": 1e9}]}
+    if multigraph is not None:
+        data["multigraph"] = multigraph
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("cap,shown", [(float("nan"), "nan"), (float("inf"), "inf"), (-1e9, "-1000000000.0"),
+                                       (0, "0"), ("10 Gbps", "'10 Gbps'"), (True, "True"), (2e15, "2000000000000000.0")])
+def test_node_link_json_refuses_invalid_capacity(tmp_path, cap, shown):
+    f = _json_net(tmp_path / "g.json", cap)
+    with pytest.raises((InputError, ValidationError)) as err:
+        read_node_link_json(f)
+    msg = str(err.value)
+    assert "g.json" in msg and "link 0-1" in msg and "capacity" in msg and shown in msg and "\n" not in msg
+
+
+def test_node_link_json_missing_capacity_is_still_a_placeholder(tmp_path):
+    net = read_node_link_json(_json_net(tmp_path / "g.json", None))
+    assert net.meta["capacity_source"] == "partial"
+    assert net.links.loc["0->1", "capacity"] == PLACEHOLDER_CAPACITY
+    assert read_node_link_json(_json_net(tmp_path / "h.json", None), default_capacity=5e9).links.loc["1->0", "capacity"] == 5e9
+    with pytest.raises(ValidationError, match="default_capacity"):
+        read_node_link_json(_json_net(tmp_path / "h.json", None), default_capacity=float("nan"))
+
+
+@pytest.mark.parametrize("extra,field", [({"weight": "heavy"}, "metric"), ({"metric": 0}, "metric"),
+                                         ({"metric": float("inf")}, "metric"), ({"dist": -5}, "length_km"),
+                                         ({"length_km": "far"}, "length_km"), ({"latency_ms": float("nan")}, "latency_ms")])
+def test_node_link_json_refuses_invalid_metric_and_length(tmp_path, extra, field):
+    with pytest.raises((InputError, ValidationError), match=rf"g.json.*link 0-1 has {field}"):
+        read_node_link_json(_json_net(tmp_path / "g.json", extra=extra))
+
+
+def test_node_link_json_duplicate_links(tmp_path, shared_data):
+    with pytest.raises(InputError, match=r"g.json.*links 0 and 2 both join 0-1"):
+        f = _json_net(tmp_path / "g.json")
+        data = json.loads(f.read_text())
+        data["links"].append({"source": 1, "target": 0, "capacity": 1e9})  # undirected: the same pair
+        f.write_text(json.dumps(data))
+        read_node_link_json(f)
+    data["multigraph"] = True
+    f.write_text(json.dumps(data))
+    assert read_node_link_json(f).n_links == 6  # parallel links kept when the graph says so
+    # the issue's case: GEANT.json with one link repeated used to give 73 links
+    geant = json.loads((shared_data / "geant/dote_format/GEANT.json").read_text())
+    geant["links"].append(dict(geant["links"][0]))
+    g = tmp_path / "geant_dup.json"
+    g.write_text(json.dumps(geant))
+    with pytest.raises(InputError, match=r"geant_dup.json.*links 0 and 72 both join 0->2"):
+        read_node_link_json(g)
+
+
+def test_node_link_json_structure_errors(tmp_path):
+    f = tmp_path / "g.json"
+    f.write_text(json.dumps({"nodes": [{"id": 0}, {"id": 1}], "links": []}))
+    with pytest.raises(InputError, match="g.json.*no links"):
+        read_node_link_json(f)
+    f.write_text(json.dumps({"directed": "no", "nodes": [{"id": 0}, {"id": 1}], "links": [{"source": 0, "target": 1}]}))
+    with pytest.raises(InputError, match="'directed' is 'no'"):
+        read_node_link_json(f)
+    f.write_text(json.dumps({"nodes": [{"id": 0}, {"id": 1}], "links": [{"source": 0, "target": 0}]}))
+    with pytest.raises(InputError, match="self-loop"):
+        read_node_link_json(f)
+    f.write_text("[" * 100000)
+    with pytest.raises(InputError, match="g.json"):
+        read_node_link_json(f)
+
+
+_SNDLIB_TWO = """<?xml version="1.0"?>
+<network xmlns="http://sndlib.zib.de/network" version="1.0">
+ <networkStructure>
+  <nodes coordinatesType="geographical">
+   <node id="A"><coordinates><x>0</x><y>0</y></coordinates></node>
+   <node id="B"><coordinates><x>1</x><y>0</y></coordinates></node>
+  </nodes>
+  <links>
+   <link id="L1"><source>A</source><target>{target}</target>
+     <preInstalledModule><capacity>{cap}</capacity><cost>0</cost></preInstalledModule></link>
+  </links>
+ </networkStructure>
+</network>"""
+
+
+@pytest.mark.parametrize("cap", ["NaN", "Infinity", "-2.5", "0", "10 Gbps", "", "1e400", "2e9"])
+def test_sndlib_network_refuses_invalid_capacity(tmp_path, cap):
+    f = tmp_path / "two.xml"
+    f.write_text(_SNDLIB_TWO.format(target="B", cap=cap))
+    with pytest.raises((InputError, ValidationError)) as err:
+        read_sndlib_network(f)
+    msg = str(err.value)
+    assert "two.xml" in msg and "'L1'" in msg and repr(cap) in msg and "\n" not in msg
+
+
+def test_sndlib_network_values_and_structure(tmp_path):
+    f = tmp_path / "two.xml"
+    f.write_text(_SNDLIB_TWO.format(target="B", cap="2.5"))
+    assert read_sndlib_network(f).capacity.tolist() == [2.5e6, 2.5e6]  # Mbit/s to bit/s
+    f.write_text(_SNDLIB_TWO.format(target="Z", cap="2.5"))
+    with pytest.raises(InputError, match="'L1' refers to node 'Z', which is not declared"):
+        read_sndlib_network(f)
+    f.write_text(_SNDLIB_TWO.format(target="B", cap="2.5").replace("<x>1</x>", "<x>east</x>"))
+    with pytest.raises(InputError, match="node B has lon 'east'"):
+        read_sndlib_network(f)
+    f.write_text(_SNDLIB_TWO.format(target="B", cap="2.5").split("<links>")[0] + "<links/></networkStructure></network>")
+    with pytest.raises(InputError, match="2 nodes but no links"):
+        read_sndlib_network(f)
+    twice = _SNDLIB_TWO.format(target="B", cap="2.5")
+    link = twice[twice.index('<link id="L1">'):twice.index("</link>") + 7]
+    f.write_text(twice.replace(link, link + link.replace("<source>A</source><target>B</target>",
+                                                         "<source>B</source><target>A</target>")))
+    with pytest.raises(InputError, match="link id 'L1' appears twice"):
+        read_sndlib_network(f)
+    f.write_text(_SNDLIB_TWO.format(target="B", cap="2.5").replace('version="1.0"?>', 'version="1.0" encoding="U-F-8"?>'))
+    with pytest.raises(InputError, match=r"two.xml' is not well-formed XML \(unknown encoding"):  # was a LookupError
+        read_sndlib_network(f)
+
+
+def _graphml_with_speed(path, speed, *, typ="double"):
+    path.write_text(f"""<?xml version="1.0"?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
+ <key id="s" for="edge" attr.name="LinkSpeedRaw" attr.type="{typ}"/>
+ <graph edgedefault="undirected">
+  <node id="a"/><node id="b"/>
+  <edge source="a" target="b"><data key="s">{speed}</data></edge>
+ </graph>
+</graphml>""")
+    return path
+
+
+@pytest.mark.parametrize("speed,typ", [("NaN", "double"), ("INF", "double"), ("-1e9", "double"), ("0", "double"),
+                                       ("10 Gbps", "string"), ("1e16", "double")])
+def test_graphml_refuses_invalid_link_speed(tmp_path, speed, typ):
+    f = _graphml_with_speed(tmp_path / "z.graphml", speed, typ=typ)
+    with pytest.raises((InputError, ValidationError)) as err:
+        read_graphml(f)
+    msg = str(err.value)
+    assert "z.graphml" in msg and "link a-b" in msg and "capacity" in msg and "\n" not in msg
+
+
+def test_graphml_edge_to_undeclared_node(tmp_path):
+    f = _graphml_with_speed(tmp_path / "z.graphml", "1e9")
+    assert read_graphml(f).capacity.tolist() == [1e9, 1e9]
+    text = f.read_text()
+    f.write_text(text.replace('target="b"', 'target="c"'))
+    with pytest.raises(InputError, match=r"z.graphml.*refers to node 'c', which has no <node> element"):
+        read_graphml(f)
+    f.write_text(text.replace('version="1.0"?>', 'version="1.0" encoding="U-F-8"?>'))
+    with pytest.raises(InputError, match="z.graphml' cannot be read as GraphML"):
+        read_graphml(f)
+
+
+@pytest.mark.parametrize("line,match", [("0\t0\t1\t1\tnan", "capacity 'nan'"), ("0\t0\t1\t1\tinf", "capacity 'inf'"),
+                                        ("0\t0\t1\t1\t0", "capacity '0'"), ("0\t0\t1\t1\t10 Gbps", "5 fields"),
+                                        ("0\t0\t1\t0\t100", "metric '0'"), ("0\t0\t1\tNaN\t100", "metric 'NaN'"),
+                                        ("0\t0\t0\t1\t100", "self-loop"), ("0\t-1\t1\t1\t100", "5 fields|out of range")])
+def test_cfrrl_refuses_invalid_values(tmp_path, line, match):
+    f = tmp_path / "t.txt"
+    f.write_text(f"Node_num: 2\tEdge_num: 1\nheader\n{line}\n")
+    with pytest.raises((InputError, ValidationError), match=match):
+        read_cfrrl(f)
+
+
+def test_cfrrl_node_count_and_units(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("Node_num: 2\tEdge_num: 1\nheader\n0\t0\t1\t7\t2500\n")
+    net = read_cfrrl(f)
+    assert net.capacity.tolist() == [2.5e6] and net.metric.tolist() == [7.0]  # kbit/s to bit/s
+    f.write_text("Node_num: 999999999\tEdge_num: 1\nheader\n0\t0\t1\t7\t2500\n")
+    with pytest.raises(InputError, match="Node_num 999999999 but the links use 2 nodes"):
+        read_cfrrl(f)
+    f.write_text("Node_num: 3\tEdge_num: 0\nheader\n")
+    with pytest.raises(InputError, match="at least 2 nodes and one link"):
+        read_cfrrl(f)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("reader", [read_network, read_node_link_json, read_sndlib_network, read_graphml, read_cfrrl])
+def test_topology_readers_refuse_a_fifo(tmp_path, reader):
+    fifo = tmp_path / "net.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"net.json' is a named pipe \(FIFO\), not a regular file"):
+        reader(fifo)
+    with pytest.raises(InputError, match="is a directory"):
+        reader(tmp_path) if reader is not read_network else read_sndlib_network(tmp_path)

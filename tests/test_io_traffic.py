@@ -1,13 +1,14 @@
 """Traffic readers: SNDlib demand XML, Zhang X files, DOTE .hist and tunnels, long frames, dispatch."""
 
 import lzma
+import os
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from surgeguard import InputError, TrafficSeries, ValidationError
+from surgeguard import InputError, Network, TrafficSeries, ValidationError
 from surgeguard.io import (ABILENE_NODES, GEANT_NODES, read_dote_hist, read_frame, read_node_link_json,
                            read_sndlib_demands, read_traffic, read_tunnels, read_zhang, write_frame)
 
@@ -258,3 +259,167 @@ def test_read_traffic_zhang_by_name(tmp_path):
         read_traffic(f)
     f.write_text(" ".join(["1"] * 144) + "\n")
     assert read_traffic(f).times[0] == pd.Timestamp("2004-03-29", tz="UTC")
+
+
+# ---------------------------------------------------------------------- invalid values (issue 10)
+def _csv(path, rows, rate="bps", extra=None):
+    df = pd.DataFrame(rows, columns=["ds", "src", "dst", rate])
+    for k, v in (extra or {}).items():
+        df[k] = v
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_frame_duplicate_rows_are_an_error(tmp_path):
+    f = _csv(tmp_path / "tm.csv", [("2020-03-20 00:00", "A", "B", 1.0), ("2020-03-20 00:05", "A", "B", 2.0),
+                                   ("2020-03-20T00:00:00Z", "A", "B", 3.0)])  # same time as row 1, other spelling
+    with pytest.raises(ValidationError) as err:
+        read_frame(f)
+    msg = str(err.value)
+    assert "tm.csv" in msg and "first data rows 1 and 3" in msg and "A->B" in msg and "\n" not in msg
+    # with a class column the class is part of the key
+    g = _csv(tmp_path / "cls.csv", [("2020-03-20", "A", "B", 1.0), ("2020-03-20", "A", "B", 2.0)],
+             extra={"class": ["gold", "bulk"]})
+    assert read_frame(g).classes == ("bulk", "gold")
+    g = _csv(tmp_path / "cls.csv", [("2020-03-20", "A", "B", 1.0), ("2020-03-20", "A", "B", 2.0)],
+             extra={"class": ["gold", "gold"]})
+    with pytest.raises(ValidationError, match=r"repeated \(ds, src, dst, class\).*class gold"):
+        read_frame(g)
+    pq = tmp_path / "tm.parquet"
+    pd.read_csv(f).to_parquet(pq)
+    with pytest.raises(ValidationError, match="tm.parquet.*repeated"):
+        read_frame(pq)
+
+
+def test_frame_header_only_and_empty_cells(tmp_path):
+    f = tmp_path / "tm.csv"
+    f.write_text("ds,src,dst,bps\n")
+    with pytest.raises(InputError, match="tm.csv' has a header but no rows"):
+        read_frame(f)
+    f.write_text("ds,src,dst,bps\n2020-03-20,A,B,\n")
+    with pytest.raises(ValidationError, match="bps value in data row 1 is missing"):
+        read_frame(f)
+    f.write_text("ds,src,dst,bps\n2020-03-20,,B,5\n")
+    with pytest.raises(ValidationError, match="data row 1 has no src"):
+        read_frame(f)
+    f.write_text("ds,src,dst,bps\n,A,B,5\n")
+    with pytest.raises(ValidationError, match="data row 1 has no ds"):
+        read_frame(f)
+
+
+@pytest.mark.parametrize("value,match", [("abc", "'abc' is not a number"), ("inf", "infinite demand"),
+                                         ("1e308", "too large demand"), ("-1", "negative demand"),
+                                         ("NaN", "missing")])
+def test_frame_invalid_demands(tmp_path, value, match):
+    f = tmp_path / "tm.csv"
+    f.write_text(f"ds,src,dst,mbps\n2020-03-20,A,B,1\n2020-03-20,B,A,{value}\n")
+    with pytest.raises(ValidationError, match=match) as err:
+        read_frame(f)
+    assert "tm.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_frame_upper_bound_keeps_sums_finite(tmp_path):
+    """1e308 demands used to give an MLU of 5e297 or 'Infinity'; 1 Pbit/s is the declared maximum."""
+    from surgeguard.units import MAX_RATE_BPS
+
+    f = tmp_path / "tm.csv"
+    f.write_text(f"ds,src,dst,bps\n2020-03-20,A,B,{MAX_RATE_BPS!r}\n2020-03-20,B,A,{MAX_RATE_BPS!r}\n")
+    ts = read_frame(f)
+    assert np.isfinite(ts.values.sum()) and ts.values.max() == MAX_RATE_BPS
+    f.write_text("ds,src,dst,gbps\n2020-03-20,A,B,1000001\n")  # 1.000001 Pbit/s
+    with pytest.raises(ValidationError, match=r"too large demand 1000001.0 gbps \(= 1000001000000000.0 bit/s\).*\[0, 1e\+15\]"):
+        read_frame(f)
+
+
+@pytest.mark.parametrize("token,word", [("nan", "NaN"), ("inf", "infinite"), ("-3", "negative"), ("1e308", "too large")])
+def test_zhang_and_dote_refuse_invalid_demands(tmp_path, token, word):
+    h = tmp_path / "bad.hist"
+    h.write_text(f"0 1 2 0\n0 {token} 2 0\n")
+    with pytest.raises(ValidationError, match=rf"bad.hist', line 2, value 2 \(a->b\): {word} demand"):
+        read_dote_hist(h, ["a", "b"])
+    z = tmp_path / "X01_bad.txt"
+    z.write_text(f"1 2 3 4\n4 5 {token} 7\n")
+    with pytest.raises(ValidationError, match=rf"X01_bad.txt', line 2, value 3 \(b->a\): {word} demand"):
+        read_zhang(z, nodes=["a", "b"])
+
+
+@pytest.mark.parametrize("value,word", [("NaN", "NaN"), ("1e300", "too large"), ("-2", "negative"), ("x", "not a number")])
+def test_sndlib_demands_refuse_invalid_values(tmp_path, value, word):
+    f = tmp_path / "tm.xml"
+    f.write_text(_demand_xml("20200101-0000", [("A", "B", 1.0), ("B", "C", value)]))
+    with pytest.raises(ValidationError, match=rf"tm.xml'.*demandValue '{value}'.*B->C.*{word}"):
+        read_sndlib_demands(f)
+
+
+def test_sndlib_demands_duplicates_and_bad_time(tmp_path):
+    f = tmp_path / "tm.xml"
+    f.write_text(_demand_xml("20200101-0000", [("A", "B", 1.0), ("A", "B", 2.0)]))
+    with pytest.raises(InputError, match="tm.xml' lists the demand A->B more than once"):
+        read_sndlib_demands(f)
+    f.write_text(_demand_xml("20201399-0000", [("A", "B", 1.0)]))
+    with pytest.raises(InputError, match="time '20201399-0000' is not a valid"):
+        read_sndlib_demands(f)
+    f.write_text(_demand_xml("20200101-0000", [("A", "B", 1.0)]).replace('version="1.0"?>',
+                                                                        'version="1.0" encoding="U-F-8"?>')[:-20])
+    with pytest.raises(InputError, match="tm.xml' is not well-formed XML"):
+        read_sndlib_demands(f)
+
+
+def test_tunnels_empty_binary_and_malformed(tmp_path, shared_data):
+    from surgeguard.routing import read_tunnels_file
+
+    net = read_node_link_json(shared_data / "geant/dote_format/GEANT.json")
+    f = tmp_path / "tunnels.txt"
+    f.write_text("")
+    for read in (lambda: read_tunnels(f, GEANT_NODES), lambda: read_tunnels_file(net, f)):
+        with pytest.raises(InputError, match="tunnels.txt' is empty"):
+            read()
+    f.write_bytes(bytes(range(256)) * 4)
+    for read in (lambda: read_tunnels(f, GEANT_NODES), lambda: read_tunnels_file(net, f)):
+        with pytest.raises(InputError, match="tunnels.txt', line 1"):
+            read()
+    for text, match in [("0 1:0-2-6-1\n0 1:0-4-6-1\n", "lines 1 and 2 both list paths for 0 1"),
+                        ("0 0:0\n", "source and destination are both 0"), ("0 1:\n", "no path for 0 1"),
+                        ("0 1:0-2-0-1\n", "visits a node twice"), ("0 1:0-+2-1\n", "expected 'src dst:"),
+                        ("0 1:0--1-1\n", "expected 'src dst:")]:
+        f.write_text(text)
+        with pytest.raises(InputError, match=match):
+            read_tunnels(f, GEANT_NODES)
+    f.write_text("0 1:0-1\n")  # 0-1 is not a GÉANT link
+    with pytest.raises(ValidationError, match="tunnels.txt': path at1.at-be1.be uses|tunnels.txt': path 0-1 uses"):
+        read_tunnels_file(net, f)
+
+
+@pytest.mark.parametrize("name", ["tm.csv", "tm.parquet", "X01.txt", "w.hist", "tm.xml", "d.tar.xz"])
+def test_garbage_traffic_files_are_input_errors(tmp_path, name):
+    f = tmp_path / name
+    f.write_bytes(bytes(range(256)) * 8 + b"\x00\xff" * 100)
+    with pytest.raises((InputError, ValidationError)) as err:
+        read_traffic(f, nodes=["a", "b"] if name.endswith(".hist") else None)
+    assert name in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", ["tm.csv", "X01.txt", "w.hist", "tm.xml", "d.tar.xz", "tunnels.txt"])
+def test_traffic_readers_refuse_a_fifo(tmp_path, name):
+    """A FIFO given as traffic used to block forever."""
+    from surgeguard.routing import read_tunnels_file
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    calls = [lambda: read_traffic(fifo, nodes=["a", "b"])]
+    if name == "tunnels.txt":
+        calls = [lambda: read_tunnels(fifo, ["a", "b"]),
+                 lambda: read_tunnels_file(Network.from_records([{"name": "a"}, {"name": "b"}],
+                                                                [{"src": "a", "dst": "b", "capacity": 1.0}]), fifo)]
+    elif name.endswith(".csv"):
+        calls.append(lambda: read_frame(fifo))
+    elif name.endswith(".hist"):
+        calls.append(lambda: read_dote_hist(fifo, ["a", "b"]))
+    elif name.endswith(".txt"):
+        calls.append(lambda: read_zhang(fifo, ["a", "b"]))
+    else:
+        calls.append(lambda: read_sndlib_demands(fifo))
+    for call in calls:
+        with pytest.raises(InputError, match=r"is a named pipe \(FIFO\), not a regular file"):
+            call()

@@ -403,3 +403,47 @@ def test_write_failure_is_worded_as_a_write(files, monkeypatch):
     monkeypatch.setattr(cmd_bench, "load_te_ladder", lambda: WritingLadder)
     text = _err(runner.invoke(app, ["bench", "te", "--quick", "--out", str(out)]), "cannot write", "te_cpu.json")
     assert "cannot read" not in text
+
+
+# ------------------------------------------------------------------------------------ strict JSON
+def _strict_loads(text):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_is_strict(tmp_path):
+    from surgeguard.io.output import atomic_write_json, json_text
+    doc = {"mlu": float("inf"), "gap": np.float32("nan"), "n": np.int64(3), "a": np.array([1.0, np.nan]),
+           "t": pd.Timestamp("2020-03-20", tz="UTC"), 1: (2, -np.inf)}
+    assert _strict_loads(json_text(doc)) == {"mlu": None, "gap": None, "n": 3, "a": [1.0, None],
+                                             "t": "2020-03-20 00:00:00+00:00", "1": [2, None]}
+    p = atomic_write_json(tmp_path / "s.json", doc)
+    assert _strict_loads(p.read_text())["mlu"] is None
+
+
+def test_cli_json_and_summary_files_are_strict(files):
+    tmp, net, tm = files
+    r = runner.invoke(app, ["runout", "--network", net, "--traffic", tm, "--growth", "0.3", "--json"])
+    assert r.exit_code == 0, r.output
+    _strict_loads(r.stdout)
+    r = runner.invoke(app, ["replay", "--network", net, "--traffic", tm, "--policy", "shortest", "--json",
+                            "--out", str(tmp / "r")])
+    assert r.exit_code == 0, r.output
+    _strict_loads(r.stdout)
+    _strict_loads((tmp / "r" / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("cmd", [
+    ["solve", "--policy", "shortest"], ["whatif", "--policy", "shortest"], ["sweep"], ["forecast", "-m", "naive"],
+    ["detect", "--reference-days", "1"], ["plan", "--method", "heuristic"],
+])
+def test_every_json_output_is_strict(files, cmd):
+    tmp, net, tm = files
+    if cmd[0] == "detect":  # needs more than a day
+        tm = str(write_frame(_series(200)[1], tmp / "long.csv"))
+    r = runner.invoke(app, [*cmd, "--network", net, "--traffic", tm, "--json"])
+    assert r.exit_code == 0, r.output
+    for line in r.stdout.splitlines():
+        if line.startswith(("{", "[")):
+            _strict_loads(line)

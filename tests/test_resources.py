@@ -16,7 +16,7 @@ from surgeguard.examples import ring
 from surgeguard.exceptions import InputError, ValidationError
 from surgeguard.forecast import Forecast, get_forecaster
 from surgeguard.forecast.base import MAX_HORIZON_FACTOR
-from surgeguard.paths import (MAX_K_DEVIATION, MAX_K_YEN, YEN_MAX_PATHS, all_simple_paths, deviation_paths,
+from surgeguard.paths import (MAX_K_DEVIATION, MAX_K_YEN, YEN_MAX_SECONDS, all_simple_paths, deviation_paths,
                               k_shortest_paths)
 from surgeguard.plan.sweep import sweep
 from surgeguard.scenario.synthetic import gravity_matrix, gravity_series
@@ -109,11 +109,12 @@ def test_k_at_the_limits_still_builds():
 
 
 def test_yen_path_budget():
-    net = ring(80)   # 6,320 OD pairs
+    net = ring(130)   # 16,770 OD pairs
     with pytest.raises(ValidationError) as err:
         k_shortest_paths(net, k=MAX_K_YEN, method="yen")
     msg = one_line(err.value)
-    assert "6,320 OD pairs x 64" in msg and f"{YEN_MAX_PATHS:,}" in msg and "deviation" in msg
+    assert "16,770 OD pairs x 64" in msg and f"budget of {YEN_MAX_SECONDS:g} s" in msg and "deviation" in msg
+    assert k_shortest_paths(net, k=2, method="yen").n_paths == 16_770 * 2     # within the budget
 
 
 def test_path_memory_estimate(memory):

@@ -97,8 +97,9 @@ def _float_column(frame: pd.DataFrame, col: str, what: str, row_names) -> pd.Ser
     bad = [k for k, v in enumerate(vals) if v is None]
     if bad:
         k = bad[0]
+        unit = _UNITS.get(col, "")
         raise ValidationError(f"{what} {row_names[k]!r} has {col} {raw.iloc[k]!r}, which is not a number; "
-                              f"give {col} as a number{_UNITS.get(col, '')}")
+                              f"give {col} as a number{' in' + unit if unit else ''}")
     return pd.Series(vals, index=frame.index, dtype=float)
 
 
@@ -170,6 +171,9 @@ class Network:
             nd = nd.set_index("name")
         nd.index = nd.index.map(str)
         nd.index.name = "node"
+        if nd.index.has_duplicates:
+            dups = sorted(set(nd.index[nd.index.duplicated()]))[:5]
+            raise ValidationError(f"network {name!r}: duplicate node names {dups}; rename them")
         for col, (_, default, _) in NODE_SCHEMA.items():
             if col not in nd.columns:
                 nd[col] = default
@@ -273,9 +277,9 @@ class Network:
         if col == "capacity":
             hint = (" (give every link a capacity, or size them with surgeguard.plan.size_capacities)"
                     if np.isnan(values[k]) else "")
-            what = "missing capacity" if np.isnan(values[k]) else f"capacity {values[k]!r}{unit}"
+            what = "missing capacity" if np.isnan(values[k]) else f"capacity {float(values[k])!r}{unit}"
         else:
-            what = f"{col} {values[k]!r}{unit}"
+            what = f"{col} {float(values[k])!r}{unit}"
         raise ValidationError(f"network {self.name!r}: {kind} {str(frame.index[k])!r} has {what}{more}; "
                               f"{col} must be {rng.describe()}{unit}{hint}")
 

@@ -46,7 +46,7 @@ from .network import Network
 from .resources import check_memory, format_count
 
 __all__ = ["PathSet", "k_shortest_paths", "all_simple_paths", "paths_from_node_lists", "read_tunnels_file",
-           "all_pairs", "deviation_paths", "YEN_MAX_PAIRS", "MAX_K_YEN", "MAX_K_DEVIATION", "YEN_MAX_PATHS",
+           "all_pairs", "deviation_paths", "YEN_MAX_PAIRS", "MAX_K_YEN", "MAX_K_DEVIATION", "YEN_MAX_SECONDS",
            "MAX_SIMPLE_PATHS", "check_path_budget"]
 
 #: ``method="auto"`` uses Yen's exact algorithm up to this many OD pairs (and ``k <= MAX_K_YEN``),
@@ -58,8 +58,12 @@ MAX_K_YEN = 64
 #: The most paths per OD pair the deviation builder builds (its per-OD pools grow with k; k=256
 #: takes about 4 s on GÉANT). Every k used in the tests, benchmarks and the TE ladder is <= 6.
 MAX_K_DEVIATION = 256
-#: The most paths (OD pairs x k) one Yen build may produce (YEN_MAX_PAIRS x MAX_K_YEN).
-YEN_MAX_PATHS = YEN_MAX_PAIRS * MAX_K_YEN
+#: Yen's time per path and per link of the network, seconds (measured: 29,568 paths on GÉANT's 72
+#: links in 2.9 s; 358,800 paths on a 300-node graph of 1,200 links in 656 s).
+YEN_SECONDS_PER_PATH_LINK = 1.5e-6
+#: The longest Yen build accepted, estimated as paths x links x :data:`YEN_SECONDS_PER_PATH_LINK`;
+#: ``method="auto"`` takes the deviation builder beyond it.
+YEN_MAX_SECONDS = 120.0
 #: :func:`all_simple_paths` stops with an error beyond this many paths (their number grows
 #: exponentially with the network's size).
 MAX_SIMPLE_PATHS = 1_000_000
@@ -978,7 +982,7 @@ def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], It
         with the deviation builder).
     pairs : (src indices, dst indices); default all ordered pairs. Unreachable pairs get no path.
     method : "yen" (exact), "deviation" (scalable, see module notes) or "auto" (Yen up to
-        :data:`YEN_MAX_PAIRS` pairs and ``k <= MAX_K_YEN``).
+        :data:`YEN_MAX_PAIRS` pairs, ``k <= MAX_K_YEN`` and an estimated :data:`YEN_MAX_SECONDS`).
 
     The size is checked before building (:func:`check_path_budget`): k above the limit, or an
     estimated memory above what is available, raises :class:`~surgeguard.ValidationError`.
@@ -994,7 +998,9 @@ def k_shortest_paths(net: Network, k: int = 4, *, pairs: tuple[Iterable[int], It
     pairs = _checked_pairs(net, k, pairs)
     auto = method == "auto"
     if auto:
-        method = "yen" if ((len(pairs[0]) <= YEN_MAX_PAIRS and k <= MAX_K_YEN) or disjoint) else "deviation"
+        n = len(pairs[0])
+        fits = n <= YEN_MAX_PAIRS and k <= MAX_K_YEN and _yen_seconds(net, n * k) <= YEN_MAX_SECONDS
+        method = "yen" if (fits or disjoint) else "deviation"
     if method == "yen":
         check_path_budget(net, k, len(pairs[0]), "yen", chosen=not auto)
         return _yen(net, k, pairs, disjoint)
@@ -1018,11 +1024,16 @@ def _mean_hops(net: Network, samples: int = 8) -> float:
     return float(reach.mean()) if reach.size else 1.0
 
 
+def _yen_seconds(net: Network, n_paths: float) -> float:
+    """Estimated seconds of Yen's algorithm for ``n_paths`` paths on ``net``."""
+    return float(n_paths) * max(net.n_links, 1) * YEN_SECONDS_PER_PATH_LINK
+
+
 def check_path_budget(net: Network, k: int, n_pairs: int, method: str, *, chosen: bool = True) -> None:
     """Refuse a path build that is too large, before building it, with one line.
 
     ``k`` above the builder's limit (:data:`MAX_K_YEN`, :data:`MAX_K_DEVIATION`), a Yen build of
-    more than :data:`YEN_MAX_PATHS` paths, or an estimated memory (OD pairs x k x the mean hop
+    estimated to take more than :data:`YEN_MAX_SECONDS`, or an estimated memory (OD pairs x k x the mean hop
     count plus two, times the bytes each path-link entry and path takes while building) above what
     the machine has available raise :class:`~surgeguard.ValidationError` naming k and the estimated
     path count (and the builder, when the caller ``chosen`` it rather than ``method="auto"``).
@@ -1041,9 +1052,11 @@ def check_path_budget(net: Network, k: int, n_pairs: int, method: str, *, chosen
     if k > limit:
         raise ValidationError(f"k={k} paths per OD pair ({count}) is above the limit of {limit}{label}; "
                               f"use k <= {limit}")
-    if method == "yen" and n_paths > YEN_MAX_PATHS:
-        raise ValidationError(f"k={k} with Yen's algorithm would build {count}, more than its budget of "
-                              f"{format_count(YEN_MAX_PATHS)} paths; use method 'deviation' or a smaller k")
+    secs = _yen_seconds(net, n_paths)
+    if method == "yen" and secs > YEN_MAX_SECONDS:
+        raise ValidationError(f"k={k} with Yen's algorithm would build {count} on {net.n_links} links, about "
+                              f"{secs:,.0f} s of work (more than its budget of {YEN_MAX_SECONDS:g} s); use method "
+                              "'deviation' or a smaller k")
     hops = _mean_hops(net) + 2.0  # the k-th path of an OD is longer than its shortest one
     per_entry, per_path = (48.0, 64.0) if method == "yen" else (24.0, 64.0)
     check_memory(n_paths * (hops * per_entry + per_path), f"building k={k} paths per OD pair ({count})",

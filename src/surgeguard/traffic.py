@@ -69,10 +69,12 @@ class TrafficSeries:
 
     Parameters
     ----------
-    values : array of shape (T, N, N), or (T, C, N, N) with ``classes``; bit/s, >= 0, finite.
-    nodes : the N node names, in the order of the matrix rows and columns.
-    times : T UTC timestamps (naive timestamps are taken as UTC); default: 0, 1, 2, ... minutes.
-    classes : names of the C traffic classes, or None for a single aggregate.
+    values : array of shape (T, N, N), or (T, C, N, N) with ``classes``; bit/s, each demand in
+        :data:`DEMAND_RANGE` (finite, ``0 <= d <= MAX_RATE_BPS``, so every sum stays finite).
+    nodes : the N (>= 1) distinct node names, in the order of the matrix rows and columns.
+    times : T strictly increasing UTC timestamps (naive timestamps are taken as UTC); default:
+        0, 1, 2, ... minutes.
+    classes : distinct names of the C traffic classes, or None for a single aggregate.
     name : a label for reports.
 
     Examples
@@ -181,7 +183,9 @@ class TrafficSeries:
 
     def scale(self, factor: float) -> "TrafficSeries":
         """All demands multiplied by ``factor`` (e.g. to express utilisation on tight capacities)."""
-        return self.with_values(self.values * float(factor), name=f"{self.name}*{factor:g}")
+        with np.errstate(over="ignore", invalid="ignore"):  # the constructor names an overflow
+            values = self.values * float(factor)
+        return self.with_values(values, name=f"{self.name}*{factor:g}")
 
     def reorder(self, nodes: Sequence[str]) -> "TrafficSeries":
         """The same traffic over ``nodes`` (a network's order). Nodes missing here get zero demand;

@@ -18,7 +18,7 @@ __all__ = ["BPS_PER_UNIT", "to_bps", "great_circle_km", "FIBRE_KM_PER_MS", "MAX_
 #: a single demand or link of more than a petabit per second is a unit or typing mistake (a value
 #: in bit/s read as Mbit/s, a stray exponent). The bound also keeps every sum finite: a link load
 #: is at most the sum of N x N demands, and N^2 x 1e15 stays far below the float limit of 1.8e308,
-#: so loads, totals and utilisations never overflow to ``inf`` (which JSON cannot even write).
+#: so link loads and totals never overflow to ``inf`` (which JSON cannot even write).
 MAX_RATE_BPS = 1e15
 
 #: The largest IGP metric accepted for one link. IS-IS wide metrics stop at 2^24 - 1 and OSPF at

@@ -8,7 +8,6 @@ advance) is always computed as the lower bound; each policy's MLU is reported as
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..exceptions import ValidationError
-from ..io.output import atomic_path, atomic_write_text, make_output_dir
+from ..io.output import atomic_path, atomic_write_json, make_output_dir
 from ..network import Network
 from ..routing.optimal import Optimal
 from ..paths import PathSet
@@ -75,7 +74,7 @@ class ReplayResult:
             self.steps.to_csv(tmp, index=False)
         with atomic_path(paths["steps_parquet"]) as tmp:
             self.steps.to_parquet(tmp, index=False)
-        atomic_write_text(paths["summary"], json.dumps(self.summary(), indent=2, default=str))
+        atomic_write_json(paths["summary"], self.summary())
         return paths
 
 

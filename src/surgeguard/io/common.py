@@ -185,7 +185,7 @@ def _number(raw, what: str, owner: str, field: str, rng, *, factor: float, unit:
     v = as_float(raw)
     if v is None or (isinstance(raw, str) and not raw.strip()):
         raise InputError(f"{what}: {owner} has {field} {raw!r}, which is not a number; give {field} as a "
-                         f"number{unit}{note}")
+                         f"number{' in' + unit if unit else ''}{note}")
     if not math.isfinite(v):
         raise ValidationError(f"{what}: {owner} has {field} {raw!r}; {field} must be {rng.describe()}{unit}{note}")
     with np.errstate(over="ignore"):

@@ -32,16 +32,21 @@ surgeguard.io.output.OutputError: cannot create output folder '.../a.txt/sub': '
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from ..exceptions import SurgeguardError
 
 __all__ = ["OutputError", "OutputExistsError", "atomic_path", "atomic_write_text", "atomic_write_bytes",
-           "check_output_dir", "check_output_file", "make_output_dir", "probe_writable"]
+           "atomic_write_json", "json_text", "check_output_dir", "check_output_file", "make_output_dir",
+           "probe_writable"]
 
 #: prefix of the temporary files (hidden; the destination's name follows, so its extension, and
 #: the compression pandas infers from it, are kept)
@@ -264,3 +269,34 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def _strict(obj):
+    """``obj`` with NaN and infinities (Python or NumPy) as None, NumPy scalars and arrays as Python."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return _strict(obj.item())
+    if isinstance(obj, np.ndarray):
+        return _strict(obj.tolist())
+    if isinstance(obj, dict):
+        return {(k if isinstance(k, (str, int, float, bool)) or k is None else str(k)): _strict(v)
+                for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    return obj
+
+
+def json_text(obj, *, indent: int | None = None) -> str:
+    """Strict JSON for ``obj``: NaN and infinities become ``null`` (``json.dumps`` would write
+    ``NaN``/``Infinity``, which JSON readers refuse); other objects (timestamps, paths) their ``str``.
+
+    >>> json_text({"mlu": float("inf"), "gap": float("nan"), "n": np.int64(3)})
+    '{"mlu": null, "gap": null, "n": 3}'
+    """
+    return json.dumps(_strict(obj), indent=indent, default=str, allow_nan=False)
+
+
+def atomic_write_json(path, obj, *, indent: int | None = 2) -> Path:
+    """Write :func:`json_text` of ``obj`` to ``path`` atomically; returns ``path`` as a Path."""
+    return atomic_write_text(path, json_text(obj, indent=indent))

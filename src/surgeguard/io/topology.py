@@ -6,8 +6,8 @@ Undirected sources (topohub, SNDlib, undirected JSON or GraphML) give two direct
 Capacities are never guessed, and a value the source gives must be valid: a capacity, metric or
 length that is not a number, NaN, infinite, zero or negative where it must be positive, or out of
 its declared range (:data:`surgeguard.network.LINK_RANGES`) raises an error naming the file, the
-link and the value; so do duplicate links in a simple (non-multigraph) graph, links to undeclared
-nodes and files without links. Where a source has none (topohub, SNDlib files with only
+link and the value; so do duplicate links in a simple (non-multigraph) graph or a repeated
+SNDlib link id, links to undeclared nodes and files without links. Where a source has none (topohub, SNDlib files with only
 ``additionalModules`` such as GÉANT's, GraphML edges without ``LinkSpeedRaw``), the link gets
 ``default_capacity`` when given, else the placeholder :data:`PLACEHOLDER_CAPACITY` (1 bit/s), and
 ``network.meta['capacity_source']`` says so:
@@ -31,6 +31,7 @@ import difflib
 import importlib.resources
 import json
 import re
+import warnings
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
@@ -399,7 +400,7 @@ def read_sndlib_network(path, *, default_capacity: float | None = None, name: st
     blob = open_bytes(p)
     try:
         root = ET.fromstring(blob)
-    except ET.ParseError as err:
+    except (ET.ParseError, LookupError, ValueError) as err:  # LookupError: an unknown encoding
         raise InputError(f"{what} is not well-formed XML ({one_line(err)}); fix or re-download the file") from None
     struct = _child(root, "networkStructure")
     if _local(root.tag) != "network" or struct is None:
@@ -425,7 +426,7 @@ def read_sndlib_network(path, *, default_capacity: float | None = None, name: st
     if not nodes:
         raise InputError(f"{what}: no <node> elements; not a network file")
     known = {nd["name"] for nd in nodes}
-    links = []
+    links, seen_ids = [], {}
     for lk in (link_el if link_el is not None else []):
         if _local(lk.tag) != "link":
             continue
@@ -439,6 +440,10 @@ def read_sndlib_network(path, *, default_capacity: float | None = None, name: st
                                  "declare it or fix the link")
         if s == t:
             raise InputError(f"{what}: link {lid!r} starts and ends at {s!r}; remove the self-loop")
+        if lid in seen_ids:
+            raise InputError(f"{what}: link id {lid!r} appears twice ({seen_ids[lid]} and {s}-{t}); give each link "
+                             "once (parallel links need their own ids)")
+        seen_ids[lid] = f"{s}-{t}"
         rec = {"src": s, "dst": t, "sndlib_id": lid}
         pre = _child(lk, "preInstalledModule")
         if pre is not None and _child(pre, "capacity") is not None:
@@ -484,8 +489,11 @@ def read_graphml(path, *, default_capacity: float | None = None, name: str | Non
     blob = open_bytes(p)
     try:
         root = ET.fromstring(blob)
-        g = nx.parse_graphml(blob, force_multigraph=True)
-    except (ET.ParseError, nx.NetworkXError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        with warnings.catch_warnings():  # "No key type for id ...": the values are checked below
+            warnings.simplefilter("ignore", UserWarning)
+            g = nx.parse_graphml(blob, force_multigraph=True)
+    except (ET.ParseError, nx.NetworkXError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            LookupError) as err:
         raise InputError(f"{what} cannot be read as GraphML ({type(err).__name__}: {one_line(err)}); "
                          "fix or re-export the file") from None
     declared = {el.get("id") for el in root.iter() if _local(el.tag) == "node"}
@@ -582,6 +590,8 @@ def read_cfrrl(path, *, node_names: Sequence[str] | None = None, name: str | Non
                              f"Capacity(kbps)', got {ln.strip()[:80]!r}") from None
         if not (0 <= s < n and 0 <= t < n):
             raise InputError(f"{what}, line {k}: node index out of range 0..{n - 1} in {ln.strip()[:80]!r}")
+        if s == t:
+            raise InputError(f"{what}, line {k}: the link starts and ends at node {s}; remove the self-loop")
         parsed.append((k, s, t, parts[3], parts[4]))
     used = {s for _, s, _, _, _ in parsed} | {t for _, _, t, _, _ in parsed}
     if len(used) < n:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import lzma
 import re
 import tarfile
+import warnings
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
@@ -89,7 +90,7 @@ def _parse_demand_xml(blob: bytes, label: str):
     # slow path: full XML parse
     try:
         root = ET.fromstring(blob)
-    except ET.ParseError as err:
+    except (ET.ParseError, LookupError, ValueError) as err:  # LookupError: an unknown encoding
         raise InputError(f"SNDlib demand file {label!r} is not well-formed XML ({one_line(err)}); "
                          "fix or re-download it") from None
     if root.tag.rsplit("}", 1)[-1] != "network":
@@ -205,7 +206,7 @@ def read_sndlib_demands(path, nodes=None, *, drop_empty: bool = True, name: str 
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise ValidationError(f"SNDlib demand file {labels[file_of[k]]!r}: demandValue {vals[k]!r} "
-                              f"{units[file_of[k]]} of {srcs[k]}->{dsts[k]} is {_why(values[k])}; a demand must be "
+                              f"{units[file_of[k]]} of {srcs[k]}->{dsts[k]} is {_why(values[k], vals[k])}; a demand must be "
                               f"{DEMAND_RANGE.describe()} bit/s")
     src = np.asarray(srcs, dtype=object)
     dst = np.asarray(dsts, dtype=object)
@@ -256,8 +257,23 @@ def _out_of_range(values: np.ndarray) -> np.ndarray:
         return ~((values >= DEMAND_RANGE.low) & (values <= DEMAND_RANGE.high))
 
 
-def _why(v: float) -> str:
-    return "NaN" if np.isnan(v) else "infinite" if np.isinf(v) else "negative" if v < 0 else "too large"
+def _why(v: float, raw=None) -> str:
+    """What is wrong with demand ``v`` (bit/s), converted from ``raw``: a finite ``raw`` that
+    overflows in the conversion is 'too large', not 'infinite'."""
+    if np.isnan(v):
+        return "NaN"
+    if v < 0:
+        return "negative"
+    if np.isinf(v) and (raw is None or not np.isfinite(_as_float(raw))):
+        return "infinite"
+    return "too large"
+
+
+def _as_float(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError, OverflowError):
+        return float("nan")
 
 
 def _is_float(x) -> bool:
@@ -319,15 +335,18 @@ def _times(start, step, n: int, what: str) -> pd.DatetimeIndex:
                          f"({one_line(err)}); give an earlier start or a shorter step") from None
 
 
-def _check_rows(values: np.ndarray, what: str, names, stride: int = 1) -> None:
-    """Every demand of a (lines, N*N) array of bit/s in range; the message names line, column and OD."""
+def _check_rows(values: np.ndarray, what: str, names, stride: int = 1, raw: np.ndarray | None = None,
+                unit: str = "bit/s") -> None:
+    """Every demand of a (lines, N*N) array of bit/s in range; the message names line, column and OD
+    and shows the value as the file gives it (``raw``, in ``unit``)."""
     bad = _out_of_range(values)
     if bad.any():
         line, col = (int(x) for x in np.argwhere(bad)[0])
         n = len(names)
+        shown = values if raw is None else raw
         raise ValidationError(f"{what}, line {line + 1}, value {col * stride + 1} ({names[col // n]}->"
-                              f"{names[col % n]}): {_why(values[line, col])} demand {float(values[line, col])!r} "
-                              f"bit/s; a demand must be {DEMAND_RANGE.describe()} bit/s")
+                              f"{names[col % n]}): {_why(values[line, col], shown[line, col])} demand "
+                              f"{float(shown[line, col])!r} {unit}; a demand must be {DEMAND_RANGE.describe()} bit/s")
 
 
 def _zhang_start(p: Path) -> pd.Timestamp:
@@ -391,8 +410,10 @@ def read_zhang(path, nodes=ABILENE_NODES, start=None, step="5min", *, keep_diago
     t0 = _zhang_start(p) if start is None else start
     times = _times(t0, step, len(od), f"Zhang traffic file {str(p)!r}")
     with np.errstate(over="ignore", invalid="ignore"):
-        od = to_bps(od, "100bytes/5min")
-    _check_rows(od, f"Zhang traffic file {str(p)!r}", names, stride=arr.shape[1] // (n * n))
+        bps = to_bps(od, "100bytes/5min")
+    _check_rows(bps, f"Zhang traffic file {str(p)!r}", names, stride=arr.shape[1] // (n * n), raw=od,
+                unit="x 100 bytes/5 min")
+    od = bps
     values = od.reshape(len(od), n, n)
     total = float(values.sum())
     eye = np.arange(n)
@@ -484,7 +505,7 @@ def read_frame(path, nodes=None, *, name: str | None = None) -> TrafficSeries:
         if low.endswith(".parquet") or low.endswith(".pq"):
             df = pd.read_parquet(p)
         elif ".csv" in low:
-            df = pd.read_csv(p)
+            df = pd.read_csv(p, float_precision="round_trip")  # the C parser's default may be 1 ulp off
         else:
             raise InputError(f"traffic frame {str(p)!r}: unknown extension; use .csv or .parquet")
     except InputError:
@@ -518,16 +539,37 @@ def read_frame(path, nodes=None, *, name: str | None = None) -> TrafficSeries:
         raw = df[rate[0]].iloc[k]
         problem = "is missing (empty or NaN)" if pd.isna(raw) else f"{str(raw)!r} is not a number"
         raise ValidationError(f"{what}: the {rate[0]} value in data row {k + 1} {problem}; give every row a rate")
+    raw = rates.to_numpy(float)
     with np.errstate(over="ignore", invalid="ignore"):
-        frame["bps"] = to_bps(rates.to_numpy(float), unit)
-    try:
-        frame["ds"] = pd.to_datetime(frame["ds"], utc=True)
-    except (ValueError, TypeError, OverflowError) as err:
-        raise InputError(f"{what}: column ds has values that are not times ({one_line(err)}); "
-                         "use ISO times such as 2004-03-01T00:05:00Z") from None
+        bps = to_bps(raw, unit)
+    bad = _out_of_range(bps)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        shown = f"{float(raw[k])!r} {rate[0]}" + (f" (= {float(bps[k])!r} bit/s)" if unit != "bps" and
+                                                  np.isfinite(raw[k]) else "")
+        raise ValidationError(f"{what}: {_why(bps[k], raw[k])} demand {shown} in data row {k + 1} "
+                              f"({frame['src'].iloc[k]}->{frame['dst'].iloc[k]}); a demand must be "
+                              f"{DEMAND_RANGE.describe()} bit/s")
+    frame["bps"] = bps
+    frame["ds"] = _parse_ds(frame["ds"], what)
     ts = TrafficSeries.from_frame(frame, nodes=node_list(nodes), name=name or _stem(p), what=what)
     ts.meta.update({"source": str(p), "unit": unit})
     return ts
+
+
+def _parse_ds(ds: pd.Series, what: str) -> pd.Series:
+    """UTC times from the ds column: ISO 8601 in any of its spellings, else pandas' inference."""
+    try:
+        return pd.to_datetime(ds, utc=True, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        pass
+    try:
+        with warnings.catch_warnings():  # "could not infer format": the error below says what to give
+            warnings.simplefilter("ignore", UserWarning)
+            return pd.to_datetime(ds, utc=True)
+    except (ValueError, TypeError, OverflowError) as err:
+        raise InputError(f"{what}: column ds has values that are not times ({one_line(err)}); "
+                         "use ISO times such as 2004-03-01T00:05:00Z") from None
 
 
 def write_frame(series: TrafficSeries, path, *, drop_zero: bool = True) -> Path:

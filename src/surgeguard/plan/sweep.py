@@ -33,7 +33,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import multiprocessing as mp
@@ -50,7 +49,7 @@ import pandas as pd
 
 from ..exceptions import InputError, ValidationError
 from ..failures import NO_FAILURE, Failure, as_failure, failure_scenarios
-from ..io.output import atomic_path, atomic_write_text, make_output_dir
+from ..io.output import atomic_path, atomic_write_json, make_output_dir
 from ..network import Network
 from ..traffic import TrafficSeries
 from ..validation import Interval, NoneOr, check_param
@@ -317,7 +316,7 @@ class SweepResult:
             self.rows.to_csv(tmp, index=False)
         with atomic_path(files["parquet"]) as tmp:
             self.rows.to_parquet(tmp, index=False)
-        atomic_write_text(files["summary"], json.dumps(self.summary(), indent=2, default=str))
+        atomic_write_json(files["summary"], self.summary())
         return files
 
 

@@ -50,7 +50,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -64,7 +63,7 @@ from tqdm.auto import tqdm
 from ..evaluate.metrics import OVERLOAD_RTOL, link_loss_fraction, path_loss_fraction
 from ..exceptions import ValidationError
 from ..failures import NO_FAILURE, Failure, as_failure, failure_masks, failure_scenarios
-from ..io.output import atomic_path, atomic_write_text, make_output_dir
+from ..io.output import atomic_path, atomic_write_json, make_output_dir
 from ..network import Network
 from ..optimise.mlu import MluLP
 from ..paths import PathSet, k_shortest_paths
@@ -712,7 +711,7 @@ class WhatIfResult:
             self.failures.to_csv(tmp, index=False)
         with atomic_path(files["links"]) as tmp:
             self.links.to_csv(tmp, index=False)
-        atomic_write_text(files["summary"], json.dumps(self.summary(), indent=2, default=str))
+        atomic_write_json(files["summary"], self.summary())
         return files
 
 

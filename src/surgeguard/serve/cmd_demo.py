@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
+from ..io.output import json_text
 from .demo import DEMO_FILES, run_demo
 from .options import FORCE_HELP, claim_output_dir, in_range
 
@@ -27,6 +27,6 @@ def demo(
     claim_output_dir(out, "--out", files=DEMO_FILES, force=force)
     res = run_demo(out, days=days, progress=None if not as_json else False)
     if as_json:
-        typer.echo(json.dumps(res["summary"], default=str))
+        typer.echo(json_text(res["summary"]))
     else:
         typer.echo(res["text"])

@@ -3,7 +3,6 @@ print the surge alerts."""
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import pandas as pd
@@ -12,6 +11,7 @@ import typer
 from ..detect import get_detector
 from ..exceptions import ValidationError
 from ..scenario import get_scenario
+from ..io.output import json_text
 from .loaders import load_network, load_traffic
 from .options import POSITIVE, in_range
 
@@ -54,8 +54,8 @@ def detect(
     days = (ts.times[-1] - ts.times[ref]) / pd.Timedelta(days=1)
     if as_json:
         for a in alerts:
-            typer.echo(json.dumps(a.to_dict()))
-        typer.echo(json.dumps({"summary": True, "detector": det.name, "params": det.get_params(),
+            typer.echo(json_text(a.to_dict()))
+        typer.echo(json_text({"summary": True, "detector": det.name, "params": det.get_params(),
                                "reference": [ts.times[0].isoformat(), ts.times[ref - 1].isoformat()],
                                "monitored_days": days, "alerts": len(alerts),
                                "scenario": ts.meta.get("scenario")}))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -13,7 +12,7 @@ import typer
 
 from ..exceptions import ValidationError
 from ..forecast import get_forecaster
-from ..io.output import atomic_path, make_output_dir
+from ..io.output import atomic_path, json_text, make_output_dir
 from .loaders import load_network, load_traffic
 from .options import AT_LEAST_ONE, FORCE_HELP, NON_NEGATIVE_INT, claim_output_file, in_range
 
@@ -98,10 +97,10 @@ def forecast(
     if as_json:
         steps = [{"ds": t.isoformat(), **{f"total_{c}": float(v) for c, v in row.items()}}
                  for t, row in totals.iterrows()]
-        typer.echo(json.dumps({"model": fc.name, "params": fc.get_params(), "fit_seconds": fit_s,
+        typer.echo(json_text({"model": fc.name, "params": fc.get_params(), "fit_seconds": fit_s,
                                "history_steps": len(ts), "step": str(ts.step), "horizon": horizon,
                                "calibration": fc.calibration_, "od_pairs": int(fc.active_.sum()),
-                               "out": str(out) if out else None, "steps": steps}, default=str))
+                               "out": str(out) if out else None, "steps": steps}))
         return
     typer.echo(f"{fc!r}: fitted on {len(ts)} steps of {ts.step} in {fit_s:.1f} s; "
                f"{int(fc.active_.sum())} OD pairs; quantiles: {fc.calibration_}")

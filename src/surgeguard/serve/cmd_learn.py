@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +9,7 @@ import typer
 
 from ..exceptions import ValidationError
 from ..routing.learned import LearnedRouter
+from ..io.output import json_text
 from .loaders import load_routing_inputs
 from .options import (AT_LEAST_ONE, FORCE_HELP, NON_NEGATIVE_INT, POSITIVE, UTILISATION, claim_output_file,
                       in_range)
@@ -83,7 +83,7 @@ def train(
                "train_seconds": round(model.train_seconds_, 2), "trained_on": model.trained_on_,
                "val_ratio_mean": best.get("val_ratio_mean"), "val_ratio_p99": best.get("val_ratio_p99")}
     if as_json:
-        typer.echo(json.dumps(summary))
+        typer.echo(json_text(summary))
     else:
         v = (f"; validation MLU ratio to optimum: mean {summary['val_ratio_mean']:.4f}, "
              f"p99 {summary['val_ratio_p99']:.4f}") if summary["val_ratio_mean"] is not None else ""

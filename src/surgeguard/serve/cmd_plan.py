@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -14,7 +13,7 @@ from ..exceptions import ValidationError
 from ..plan.capacity import parse_modules, plan_capacity, planning_series
 from ..plan.runout import runout_dates
 from ..scenario import get_scenario
-from ..io.output import atomic_path, atomic_write_text, make_output_dir
+from ..io.output import atomic_path, atomic_write_json, json_text, make_output_dir
 from .loaders import load_routing_inputs, parse_policies
 from .options import (AT_LEAST_ONE, FORCE_HELP, POSITIVE, UTILISATION, OptionError, claim_output_dir, in_range,
                       option_message)
@@ -74,13 +73,13 @@ def plan(
     doc["scenario"] = scenario or "none"
     if out is not None:
         make_output_dir(out)
-        atomic_write_text(out / "plan.json", json.dumps(doc, indent=2, default=str))
+        atomic_write_json(out / "plan.json", doc)
         with atomic_path(out / "additions.csv") as tmp:
             p.additions().to_csv(tmp, index=False)
         with atomic_path(out / "scenarios.csv") as tmp:
             p.check.to_csv(tmp, index=False)
     if as_json:
-        typer.echo(json.dumps(doc, default=str))
+        typer.echo(json_text(doc))
     else:
         typer.echo(p.summary_text())
         if out is not None:
@@ -128,6 +127,10 @@ def runout(
     res = runout_dates(net, ts, paths=ps, policy=pol, growth=growth, model=model, thresholds=th,
                        window_days=window_days, forecast=forecast, forecast_steps=steps)
     if as_json:
-        typer.echo(json.dumps(res.to_dict(), default=str))
+        typer.echo(json_text(res.to_dict()))
     else:
         typer.echo(res.text(top))
+        horizon = res.info.get("horizon_days")
+        shown = min(top, len(res.frame))
+        typer.echo(f"{shown} of {len(res.frame)} links shown (--top); '-': not within the horizon"
+                   + (f" of {horizon / 365.25:.0f} years" if horizon else "") + "; '(crossed)': already above")

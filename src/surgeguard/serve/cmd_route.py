@@ -3,7 +3,6 @@ controller would, beside the oracle)."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -15,6 +14,7 @@ from ..evaluate import replay as run_replay
 from ..evaluate.tables import summary_table
 from ..scenario import get_scenario
 from ..exceptions import ValidationError
+from ..io.output import json_text
 from .loaders import load_routing_inputs, parse_policies, with_model
 from .options import (AT_LEAST_ONE, FORCE_HELP, NON_NEGATIVE_INT, POSITIVE, TIME_LIMIT_HELP, UTILISATION,
                       OptionError, check_step, check_steps, claim_output_dir, option_message)
@@ -69,7 +69,7 @@ def solve(
             if key in routing.info:
                 rec[key] = routing.info[key]
         if as_json:
-            typer.echo(json.dumps(rec))
+            typer.echo(json_text(rec))
         else:
             typer.echo(f"{i:>5}  {ts.times[i].strftime('%Y-%m-%d %H:%M'):<20} {name:<10} {ev.mlu:>8.4f} "
                        f"{ev.lost_bps / 1e9:>12.3f} {sec:>8.3f}")
@@ -119,7 +119,7 @@ def replay(
     if out is not None:
         result.write(out)
     if as_json:
-        typer.echo(json.dumps(summary, default=str))
+        typer.echo(json_text(summary))
     else:
         typer.echo(f"{net.describe()}; {len(ts)} steps of {ts.step}; {ps.n_paths} paths")
         typer.echo(summary_table(summary))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -10,6 +9,7 @@ from typing import Optional
 import typer
 
 from ..exceptions import ValidationError
+from ..io.output import json_text
 from ..plan.sweep import sweep as run_sweep
 from .loaders import accepts, load_inputs, parse_policies
 from .options import (AT_LEAST_ONE, FORCE_HELP, POSITIVE, UTILISATION, check_step, claim_output_dir, in_range,
@@ -38,7 +38,8 @@ def sweep(
     k: int = typer.Option(4, "--k", callback=AT_LEAST_ONE, help="candidate paths per OD pair for TE"),
     ray: Optional[str] = typer.Option(None, "--ray", help="run on the Ray cluster at ADDRESS (or set RAY_ADDRESS)"),
     ray_timeout: Optional[float] = typer.Option(None, "--ray-timeout", callback=POSITIVE,
-                                                help="seconds to wait for the Ray cluster and its results"),
+                                                help="seconds to wait to reach the Ray cluster (default: the "
+                                                     "library's limit)"),
     workers: int = typer.Option(2, "--workers", callback=in_range(int, 1, 1024),
                                 help="local worker processes (without Ray), 1 to 1024"),
     chunk: Optional[int] = typer.Option(None, "--chunk", callback=AT_LEAST_ONE, help="failures per task"),
@@ -67,10 +68,9 @@ def sweep(
             raise ValidationError("option --time-limit is not supported by this version's sweep")
         extra["time_limit"] = time_limit
     if ray_timeout is not None:
-        for name in ("ray_timeout", "connect_timeout", "timeout"):
-            if accepts(run_sweep, name):
-                extra[name] = ray_timeout
-                break
+        if not accepts(run_sweep, "ray_timeout"):
+            raise ValidationError("option --ray-timeout is not supported by this version's sweep")
+        extra["ray_timeout"] = ray_timeout
     net, ts = load_inputs(network, traffic, scale=scale, size_util=size_util)
     if step_list is not None:
         step_list = [check_step(s, len(ts), "--steps") for s in step_list]
@@ -82,7 +82,7 @@ def sweep(
         res.write(out)
     summ = res.summary()
     if as_json:
-        typer.echo(json.dumps(summ, default=str))
+        typer.echo(json_text(summ))
         return
     m = res.meta
     typer.echo(f"{net.describe()}; {m['failures']} failures x {len(m['steps'])} step(s) x {len(m['surges'])} "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +9,7 @@ import typer
 
 from ..exceptions import ValidationError
 from ..failures import failure_scenarios
+from ..io.output import json_text
 from ..plan.whatif import WhatIf, pick_traffic, run_whatif
 from .loaders import accepts, load_inputs, parse_policies
 from .options import AT_LEAST_ONE, FORCE_HELP, POSITIVE, UTILISATION, check_step, claim_output_dir
@@ -88,7 +88,7 @@ def whatif(
     if out is not None:
         res.write(out)
     if as_json:
-        typer.echo(json.dumps(res.summary(top), default=str))
+        typer.echo(json_text(res.summary(top)))
         return
     typer.echo(f"{net.describe()}; {len(fails)} failures ({failures}); traffic step {res.meta['step']} "
                f"({res.meta['step_choice']}) at {res.meta['time']}; {res.meta['seconds']:.2f} s")

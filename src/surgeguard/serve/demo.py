@@ -12,7 +12,6 @@ and the oracle.
 from __future__ import annotations
 
 import html
-import json
 import math
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from ..evaluate.classes import replay_classes
 from ..evaluate.tables import summary_table
 from ..examples import morocco
 from ..exceptions import ValidationError
-from ..io.output import atomic_write_text, make_output_dir
+from ..io.output import atomic_write_json, make_output_dir
 from ..forecast.report import forecast_section
 from ..plan import size_capacities
 from ..plan.capacity import lockdown_plan_study
@@ -109,7 +108,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
                               "train_seconds": float(model.train_seconds_),
                               "val_ratio_mean": float(model.log_[model.best_epoch_ - 1].get("val_ratio_mean", np.nan)),
                               "model_file": str(files["model"])}
-        atomic_write_text(files["summary"], json.dumps(summary, indent=2, default=str))
+        atomic_write_json(files["summary"], summary)
     sections = []
     # forecast of total traffic, and the surge detector fitted on the week before the lockdown
     detector = get_detector("cusum").fit(series.window(0, ref))

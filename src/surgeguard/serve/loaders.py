@@ -83,6 +83,10 @@ def parse_policies(text: str) -> list[str]:
     for n in names:
         if n != "oracle":
             get_policy(n)  # raises a one-line error for unknown names
+    seen = [n.lower() for n in names]
+    if len(set(seen)) != len(seen):
+        twice = sorted({n for n in seen if seen.count(n) > 1})
+        raise ValidationError(f"--policy {text!r} names {', '.join(twice)} twice; give each policy once")
     return names
 
 
