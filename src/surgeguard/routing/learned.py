@@ -533,12 +533,26 @@ class LearnedRouter(Params):
         if blob.get("version") != FORMAT_VERSION:
             raise InputError(f"learned model {str(p)!r} has format version {blob.get('version')}, this surgeguard "
                              f"reads {FORMAT_VERSION}; retrain it")
+        try:
+            m = cls._from_blob(blob)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+            raise InputError(f"learned model {str(p)!r} is damaged or incomplete ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:120] if str(exc) else 'no detail'}); retrain it with "
+                             "`surgeguard train`") from None
+        bad = [k for k, v in m.module_.state_dict().items() if not bool(torch.isfinite(v).all())]
+        if bad or not np.isfinite(m.od_mean_).all() or not np.isfinite(m.mix_):
+            raise InputError(f"learned model {str(p)!r} holds non-finite values ({', '.join(bad[:3]) or 'scales'}); "
+                             "retrain it with `surgeguard train`")
+        return m
+
+    @classmethod
+    def _from_blob(cls, blob: dict) -> "LearnedRouter":
         params = dict(blob["params"])
         params["hidden"] = tuple(params["hidden"])
         m = cls(**params)
         fp = blob["fingerprint"]
         m.fingerprint_ = fp
-        m.od_mean_ = blob["od_mean"].numpy()
+        m.od_mean_ = np.asarray(blob["od_mean"].numpy(), dtype=float)
         n_od = len(fp["od_src"])
         pad_index, pad_mask = _pad_layout(np.asarray(fp["od_ptr"]))
         m.n_in_ = int(m.history) * n_od

@@ -171,9 +171,14 @@ class Lockdown(Scenario):
     # ------------------------------------------------------------------ pieces
     def resolve_start(self, series: TrafficSeries) -> pd.Timestamp:
         """The start used for ``series``: ``start``, else 2020-03-20T00:00Z if inside, else the midpoint."""
-        if self.start is not None:
-            return self.start
         t = series.times
+        if self.start is not None:
+            if len(t) and not (t[0] - pd.Timedelta(days=float(self.ramp_days)) <= self.start <= t[-1]):
+                raise ValidationError(
+                    f"lockdown start {self.start.isoformat()} is outside the series ({t[0].isoformat()} .. "
+                    f"{t[-1].isoformat()}, allowing the {self.ramp_days:g}-day ramp before it); give a start "
+                    "within the series, or none (2020-03-20 if inside, else the midpoint)")
+            return self.start
         if len(t) and t[0] <= LOCKDOWN_DATE <= t[-1]:
             return LOCKDOWN_DATE
         return t[0] + (t[-1] - t[0]) / 2 if len(t) else LOCKDOWN_DATE
