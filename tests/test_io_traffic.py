@@ -303,7 +303,7 @@ def test_frame_header_only_and_empty_cells(tmp_path):
     with pytest.raises(ValidationError, match="data row 1 has no src"):
         read_frame(f)
     f.write_text("ds,src,dst,bps\n,A,B,5\n")
-    with pytest.raises(ValidationError, match="data row 1 has no ds"):
+    with pytest.raises(InputError, match="data row 1 has no ds"):
         read_frame(f)
 
 
@@ -423,3 +423,12 @@ def test_traffic_readers_refuse_a_fifo(tmp_path, name):
     for call in calls:
         with pytest.raises(InputError, match=r"is a named pipe \(FIFO\), not a regular file"):
             call()
+
+
+def test_frame_mixed_offsets_and_naive_times_each_parsed_on_their_own(tmp_path):
+    # pandas' vectorised ISO 8601 parser gives a naive time the offset of the row before it
+    p = tmp_path / "tm.csv"
+    p.write_text("ds,src,dst,bps\n2004-03-01T00:05:00+01:00,a,b,1\n2004-03-01 00:05,a,b,2\n")
+    ts = read_frame(p)
+    assert [str(t) for t in ts.times] == ["2004-02-29 23:05:00+00:00", "2004-03-01 00:05:00+00:00"]
+    assert ts.values[:, 0, 1].tolist() == [1.0, 2.0]

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..exceptions import InputError, ValidationError
 from ..network import LINK_RANGES, NODE_RANGES, as_float
 from ..validation import NoneOr, check_param
 
-__all__ = ["PLACEHOLDER_CAPACITY", "as_path", "check_regular", "open_bytes", "read_text", "node_list",
+__all__ = ["read_table", "utc_times", "PLACEHOLDER_CAPACITY", "as_path", "check_regular", "open_bytes", "read_text", "node_list",
            "choose_names", "rename_nodes", "fill_capacity", "one_line", "link_number", "node_number"]
 
 #: Capacity (bit/s) given to links whose source has none. One bit per second is absurd on purpose:
@@ -225,3 +226,72 @@ def node_number(raw, what: str, node: str, field: str) -> float:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return float("nan")
     return _number(raw, what, f"node {node}", field, NODE_RANGES[field], factor=1.0, unit="", note="")
+
+
+def read_table(path, what: str, *, dtype: dict | None = None, nullable: bool = False) -> pd.DataFrame:
+    """A CSV (``.csv``, optionally compressed, e.g. ``.csv.gz``) or Parquet (``.parquet``/``.pq``)
+    table, column names stripped; a one-line :class:`InputError` naming ``what`` and the path when
+    it cannot be read or has no rows. ``dtype`` is passed to the CSV reader; with ``nullable``,
+    Parquet integer columns keep missing values without turning into floats (exact 64-bit
+    counters).
+
+    >>> read_table("/nonexistent.csv", "counters")
+    Traceback (most recent call last):
+    ...
+    surgeguard.exceptions.InputError: counters '/nonexistent.csv': no such file or directory; check the path
+    """
+    p = as_path(path, what)
+    low = p.name.lower()
+    label = f"{what} {str(p)!r}"
+    try:
+        if low.endswith(".parquet") or low.endswith(".pq"):
+            df = pd.read_parquet(p, dtype_backend="numpy_nullable") if nullable else pd.read_parquet(p)
+        elif ".csv" in low:
+            df = pd.read_csv(p, dtype=dtype, float_precision="round_trip")
+        else:
+            raise InputError(f"{label}: unknown extension; use .csv or .parquet")
+    except InputError:
+        raise
+    except Exception as err:  # pandas/pyarrow raise many types for unreadable files
+        raise InputError(f"{label} cannot be read ({type(err).__name__}: {one_line(err)}); "
+                         "give a CSV or Parquet file") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise InputError(f"{label} has a header but no rows; give at least one row")
+    return df
+
+
+def utc_times(values, what: str) -> pd.DatetimeIndex:
+    """UTC times from a ``ds`` column: ISO 8601 in any of its spellings (``Z``, offsets, naive =
+    UTC, each value on its own); an :class:`InputError` naming ``what``, the data row and the value
+    otherwise.
+
+    Each distinct value is parsed by itself: pandas' vectorised ISO 8601 parser gives a naive time
+    the offset of the time before it when a column mixes both.
+
+    >>> utc_times(["2004-03-01T00:05:00+01:00", "2004-03-01 00:05"], "f.csv")
+    DatetimeIndex(['2004-02-29 23:05:00+00:00', '2004-03-01 00:05:00+00:00'], dtype='datetime64[ns, UTC]', freq=None)
+    """
+    if isinstance(values, pd.DatetimeIndex) or (isinstance(values, pd.Series) and values.dtype.kind == "M"):
+        idx = pd.DatetimeIndex(values)
+        return (idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")).as_unit("ns")
+    arr = np.asarray(values.to_numpy(object) if isinstance(values, pd.Series) else values, dtype=object).ravel()
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    if (codes < 0).any():
+        k = int(np.flatnonzero(codes < 0)[0])
+        raise InputError(f"{what}: data row {k + 1} has no ds (the column is empty there); give every row a time")
+    stamps = np.empty(len(uniques), dtype=np.int64)
+    for u, v in enumerate(uniques):
+        try:
+            if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
+                raise ValueError("a number")
+            t = pd.Timestamp(v.strip() if isinstance(v, str) else v)
+            if t is pd.NaT:
+                raise ValueError("empty")
+            t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+            stamps[u] = t.as_unit("ns").value
+        except (ValueError, TypeError, OverflowError, AttributeError):
+            k = int(np.flatnonzero(codes == u)[0])
+            raise InputError(f"{what}: ds {str(v)!r} in data row {k + 1} is not a time; use ISO times such as "
+                             "2004-03-01T00:05:00Z") from None
+    return pd.DatetimeIndex(stamps[codes].view("datetime64[ns]")).tz_localize("UTC")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import lzma
 import re
 import tarfile
-import warnings
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +21,7 @@ from ..exceptions import InputError, SurgeguardError, ValidationError
 from ..traffic import DEMAND_RANGE, TrafficSeries
 from ..units import to_bps
 from .output import atomic_path, make_output_dir
-from .common import as_path, check_regular, node_list, one_line, open_bytes, read_text
+from .common import as_path, check_regular, node_list, one_line, open_bytes, read_table, read_text, utc_times
 from .topology import ABILENE_NODES
 
 __all__ = [
@@ -500,20 +499,7 @@ def read_frame(path, nodes=None, *, name: str | None = None) -> TrafficSeries:
         a (ds, src, dst[, class]) of an earlier one, or a row names an unknown node.
     """
     p = as_path(path, "traffic frame")
-    low = p.name.lower()
-    try:
-        if low.endswith(".parquet") or low.endswith(".pq"):
-            df = pd.read_parquet(p)
-        elif ".csv" in low:
-            df = pd.read_csv(p, float_precision="round_trip")  # the C parser's default may be 1 ulp off
-        else:
-            raise InputError(f"traffic frame {str(p)!r}: unknown extension; use .csv or .parquet")
-    except InputError:
-        raise
-    except Exception as err:  # pandas/pyarrow raise many types for unreadable files
-        raise InputError(f"traffic frame {str(p)!r} cannot be read ({type(err).__name__}: {one_line(err)}); "
-                         "give a CSV or Parquet file") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df = read_table(p, "traffic frame")
     lower = {c.lower(): c for c in df.columns}
     rate = [lower[k] for k in RATE_COLUMNS if k in lower]
     need = [c for c in ("ds", "src", "dst") if c not in lower]
@@ -526,8 +512,6 @@ def read_frame(path, nodes=None, *, name: str | None = None) -> TrafficSeries:
     if "class" in lower:
         cols[lower["class"]] = "class"
     what = f"traffic frame {str(p)!r}"
-    if len(df) == 0:
-        raise InputError(f"{what} has a header but no rows; give at least one (ds, src, dst, rate) row")
     unit = RATE_COLUMNS[rate[0].lower()]
     frame = df[list(cols)].rename(columns=cols)
     if df[rate[0]].dtype.kind == "b":
@@ -551,25 +535,10 @@ def read_frame(path, nodes=None, *, name: str | None = None) -> TrafficSeries:
                               f"({frame['src'].iloc[k]}->{frame['dst'].iloc[k]}); a demand must be "
                               f"{DEMAND_RANGE.describe()} bit/s")
     frame["bps"] = bps
-    frame["ds"] = _parse_ds(frame["ds"], what)
+    frame["ds"] = utc_times(frame["ds"], what)
     ts = TrafficSeries.from_frame(frame, nodes=node_list(nodes), name=name or _stem(p), what=what)
     ts.meta.update({"source": str(p), "unit": unit})
     return ts
-
-
-def _parse_ds(ds: pd.Series, what: str) -> pd.Series:
-    """UTC times from the ds column: ISO 8601 in any of its spellings, else pandas' inference."""
-    try:
-        return pd.to_datetime(ds, utc=True, format="ISO8601")
-    except (ValueError, TypeError, OverflowError):
-        pass
-    try:
-        with warnings.catch_warnings():  # "could not infer format": the error below says what to give
-            warnings.simplefilter("ignore", UserWarning)
-            return pd.to_datetime(ds, utc=True)
-    except (ValueError, TypeError, OverflowError) as err:
-        raise InputError(f"{what}: column ds has values that are not times ({one_line(err)}); "
-                         "use ISO times such as 2004-03-01T00:05:00Z") from None
 
 
 def write_frame(series: TrafficSeries, path, *, drop_zero: bool = True) -> Path:

@@ -1,0 +1,36 @@
+"""Telemetry in: interface counters and link rates to :class:`LinkLoads` (bit/s, UTC).
+
+* :mod:`~surgeguard.telemetry.loads`: :class:`LinkLoads`, measured link loads and node totals
+  (``from_traffic``: the loads a traffic series puts on the links through the IGP).
+* :mod:`~surgeguard.telemetry.interfaces`: :class:`InterfaceMap`, which ``(instance, ifName)``
+  measures which link, and which interfaces face customers or peers.
+* :mod:`~surgeguard.telemetry.counters`: octet counters to rates (64-bit wraps, resets, gaps).
+* :mod:`~surgeguard.telemetry.files`: counter and rate files (CSV/Parquet), read and written.
+"""
+
+from .counters import COUNTER_COLUMNS, InterfaceCounters, InterfaceRates, counter_rates, resample_rates
+from .files import (interface_map_for, read_counters, read_link_loads, read_node_totals, write_counters,
+                    write_link_loads)
+from .interfaces import MAP_COLUMNS, ROLES, InterfaceMap, TelemetryWarning, read_interface_map
+from .loads import LOAD_RANGE, LinkLoads
+
+__all__ = [
+    "LinkLoads",
+    "LOAD_RANGE",
+    "InterfaceMap",
+    "read_interface_map",
+    "TelemetryWarning",
+    "ROLES",
+    "MAP_COLUMNS",
+    "InterfaceCounters",
+    "InterfaceRates",
+    "counter_rates",
+    "resample_rates",
+    "COUNTER_COLUMNS",
+    "read_counters",
+    "write_counters",
+    "read_link_loads",
+    "write_link_loads",
+    "read_node_totals",
+    "interface_map_for",
+]
