@@ -37,7 +37,7 @@ from ..exceptions import SurgeguardError
 from ..io.output import OutputExistsError
 from ..routing.learned import ModelMismatchError
 from . import (cmd_bench, cmd_demo, cmd_detect, cmd_forecast, cmd_info, cmd_learn, cmd_plan, cmd_route,
-               cmd_sweep, cmd_whatif)
+               cmd_simulate, cmd_sweep, cmd_whatif)
 from .options import claimed_outputs, option_message, remove_empty_outputs, reset_outputs
 
 __all__ = ["app", "main", "SurgeguardGroup", "CLI_HINTS", "error_line"]
@@ -211,6 +211,7 @@ app.add_typer(cmd_whatif.app)     # whatif
 app.add_typer(cmd_plan.app)       # plan, runout
 app.add_typer(cmd_sweep.app)      # sweep
 app.add_typer(cmd_bench.app, name="bench")  # bench te
+app.add_typer(cmd_simulate.app, name="simulate")  # simulate telemetry
 
 
 def main():  # console-script entry point

@@ -10,6 +10,8 @@ import inspect
 import math
 import sys
 
+import pandas as pd
+
 from ..examples import morocco
 from ..exceptions import ValidationError
 from ..io import read_network, read_traffic
@@ -17,11 +19,11 @@ from ..network import Network
 from ..paths import PathSet, k_shortest_paths, read_tunnels_file
 from ..plan.sizing import size_capacities
 from ..routing import get_policy
-from ..scenario.synthetic import gravity_matrix
+from ..scenario.synthetic import gravity_matrix, gravity_series
 from ..traffic import TrafficSeries
 
 __all__ = ["load_network", "load_traffic", "load_paths", "load_inputs", "load_routing_inputs",
-           "parse_policies", "with_model", "accepts", "needs_sizing", "note"]
+           "parse_policies", "with_model", "accepts", "needs_sizing", "note", "synthetic_series", "SYNTHETIC_DEFAULTS"]
 
 
 def needs_sizing(net: Network) -> bool:
@@ -155,3 +157,47 @@ def with_model(names: list[str], model: str | None, *, time_limit: float | None 
 def accepts(func, name: str) -> bool:
     """Whether ``func`` (a function or class) takes a parameter called ``name``."""
     return name in inspect.signature(func).parameters
+
+
+#: defaults of ``synthetic[:days=..,step=..,total=..,seed=..,start=..]`` (total: 10% of the total
+#: link capacity, or 10 Gbit/s per node where the network has none)
+SYNTHETIC_DEFAULTS = {"days": "1", "step": "5min", "seed": "0", "start": "2020-03-20T00:00Z"}
+
+
+def synthetic_series(spec: str, net: Network) -> TrafficSeries:
+    """A synthetic traffic series (:func:`surgeguard.scenario.gravity_series`: gravity demands from
+    node weights with the fitted diurnal/weekly shape and noise) from
+    ``synthetic[:days=D,step=S,total=BPS,seed=N,start=ISO]`` (see :data:`SYNTHETIC_DEFAULTS`).
+
+    >>> from surgeguard.examples import triangle
+    >>> ts = synthetic_series("synthetic:days=0.5,step=1h,total=3e9", triangle())
+    >>> len(ts), str(ts.step), ts.times[0].isoformat()
+    (12, '0 days 01:00:00', '2020-03-20T00:00:00+00:00')
+    """
+    name, _, rest = spec.strip().partition(":")
+    example = "synthetic:days=2,step=5min,total=400e9,seed=1"
+    if name.strip().lower() != "synthetic":
+        raise ValidationError(f"option --traffic {spec!r} is not a synthetic spec; use e.g. {example}")
+    opts = dict(SYNTHETIC_DEFAULTS)
+    for kv in (p.strip() for p in rest.split(",") if p.strip()):
+        key, sep, val = kv.partition("=")
+        if not sep or key.strip() not in ("days", "step", "total", "seed", "start"):
+            raise ValidationError(f"option --traffic {spec!r}: {kv!r} is not one of days=, step=, total=, seed=, "
+                                  f"start=; use e.g. {example}")
+        opts[key.strip()] = val.strip()
+    default = 10e9 * net.n_nodes if needs_sizing(net) else 0.1 * net.capacity.sum()
+    try:
+        days, total, seed = float(opts["days"]), float(opts.get("total", default)), int(opts["seed"])
+        step = pd.Timedelta(opts["step"])
+        start = pd.Timestamp(opts["start"])
+    except (ValueError, TypeError):
+        raise ValidationError(f"option --traffic {spec!r}: days and total must be numbers, seed an integer, step a "
+                              f"duration (5min, 1h) and start a time; use e.g. {example}") from None
+    if not (math.isfinite(days) and days > 0 and math.isfinite(total) and total > 0 and seed >= 0
+            and step > pd.Timedelta(0) and start is not pd.NaT):
+        raise ValidationError(f"option --traffic {spec!r}: days, total and step must be > 0 and seed >= 0; use e.g. "
+                              f"{example}")
+    periods = max(1, int(round(pd.Timedelta(days=days) / step)))
+    return gravity_series(net, start, periods, step, total_bps=total, random_state=seed,
+                          name=f"synthetic:{net.name}")
+

@@ -6,6 +6,11 @@
   measures which link, and which interfaces face customers or peers.
 * :mod:`~surgeguard.telemetry.counters`: octet counters to rates (64-bit wraps, resets, gaps).
 * :mod:`~surgeguard.telemetry.files`: counter and rate files (CSV/Parquet), read and written.
+* :mod:`~surgeguard.telemetry.simulate`: :class:`TelemetrySimulator`, a live network to watch: a
+  traffic series routed over the IGP, served as snmp_exporter-style counters at an accelerated clock.
+* :mod:`~surgeguard.telemetry.openmetrics`: backfilled history for ``promtool tsdb create-blocks-from openmetrics``.
+* :mod:`~surgeguard.telemetry.prometheus`: :class:`PrometheusSource`, link loads read from a
+  Prometheus server with PromQL.
 """
 
 from .counters import COUNTER_COLUMNS, InterfaceCounters, InterfaceRates, counter_rates, resample_rates
@@ -13,6 +18,9 @@ from .files import (interface_map_for, read_counters, read_link_loads, read_node
                     write_link_loads)
 from .interfaces import MAP_COLUMNS, ROLES, InterfaceMap, TelemetryWarning, read_interface_map
 from .loads import LOAD_RANGE, LinkLoads
+from .openmetrics import write_openmetrics
+from .prometheus import PrometheusSource, TelemetryError
+from .simulate import SimClock, TelemetrySimulator
 
 __all__ = [
     "LinkLoads",
@@ -33,4 +41,9 @@ __all__ = [
     "write_link_loads",
     "read_node_totals",
     "interface_map_for",
+    "TelemetrySimulator",
+    "SimClock",
+    "write_openmetrics",
+    "PrometheusSource",
+    "TelemetryError",
 ]
