@@ -1,4 +1,4 @@
-"""One parameter contract for every registered forecaster, detector and scenario.
+"""One parameter contract for every registered forecaster, detector, scenario and TM estimator.
 
 For each name the registries return: ``get_params`` (read from the constructor) survives ``clone``,
 ``repr`` shows every parameter, the defaults validate, every declared ``Interval`` refuses a value
@@ -17,13 +17,15 @@ import pytest
 
 from surgeguard import TrafficSeries
 from surgeguard.detect import DETECTORS, get_detector
+from surgeguard.estimate import ESTIMATORS, get_estimator
 from surgeguard.exceptions import ValidationError
 from surgeguard.forecast import FORECASTERS, get_forecaster
 from surgeguard.scenario import SCENARIOS, get_scenario
 from surgeguard.validation import Interval, Params
 
-REGISTRIES = {"forecaster": FORECASTERS, "detector": DETECTORS, "scenario": SCENARIOS}
-GETTERS = {"forecaster": get_forecaster, "detector": get_detector, "scenario": get_scenario}
+REGISTRIES = {"forecaster": FORECASTERS, "detector": DETECTORS, "scenario": SCENARIOS, "estimator": ESTIMATORS}
+GETTERS = {"forecaster": get_forecaster, "detector": get_detector, "scenario": get_scenario,
+           "estimator": get_estimator}
 CASES = [(kind, name) for kind, reg in REGISTRIES.items() for name in reg.names()]
 
 
@@ -66,6 +68,7 @@ def test_every_registry_is_populated():
     assert {"naive", "seasonal_naive", "ets", "mstl", "lgbm", "neural"} <= set(FORECASTERS.names())
     assert {"cusum", "residual"} <= set(DETECTORS.names())
     assert {"none", "lockdown"} <= set(SCENARIOS.names())
+    assert {"gravity", "tomogravity", "history"} <= set(ESTIMATORS.names())
 
 
 @pytest.mark.parametrize("kind, name", CASES)

@@ -36,8 +36,8 @@ from typer.core import TyperGroup
 from ..exceptions import SurgeguardError
 from ..io.output import OutputExistsError
 from ..routing.learned import ModelMismatchError
-from . import (cmd_bench, cmd_demo, cmd_detect, cmd_forecast, cmd_info, cmd_learn, cmd_plan, cmd_route,
-               cmd_simulate, cmd_sweep, cmd_whatif)
+from . import (cmd_bench, cmd_demo, cmd_detect, cmd_estimate, cmd_forecast, cmd_info, cmd_learn, cmd_plan,
+               cmd_route, cmd_simulate, cmd_sweep, cmd_whatif)
 from .options import claimed_outputs, option_message, remove_empty_outputs, reset_outputs
 
 __all__ = ["app", "main", "SurgeguardGroup", "CLI_HINTS", "error_line"]
@@ -212,6 +212,7 @@ app.add_typer(cmd_plan.app)       # plan, runout
 app.add_typer(cmd_sweep.app)      # sweep
 app.add_typer(cmd_bench.app, name="bench")  # bench te
 app.add_typer(cmd_simulate.app, name="simulate")  # simulate telemetry
+app.add_typer(cmd_estimate.app)     # estimate
 
 
 def main():  # console-script entry point
