@@ -289,6 +289,14 @@ def test_cli_round_trip(tmp_path):
                             "--out", str(tmp_path / "q.csv"), "--json"])
     summary = json.loads(r.output)
     assert summary["intervals"] == len(test) and summary["totals_rel_l2"]["max"] < 1e-8
+    # the measurements come from one place: a file or a Prometheus URL, each with its own options
+    for args, needle in (([], "neither"), (["--link-loads", str(lf), "--prometheus", "http://127.0.0.1:9"], "both"),
+                         (["--prometheus", "http://127.0.0.1:9", "--start", "2020-03-09"], "--start and --end"),
+                         (["--link-loads", str(lf), "--start", "2020-03-09"], "go with --prometheus"),
+                         (["--prometheus", "http://127.0.0.1:9", "--start", "March", "--end", "2020-03-09"],
+                          "--start 'March' is not a time")):
+        r = runner.invoke(app, ["estimate", "--network", netfile, "--out", str(tmp_path / "p.csv"), *args])
+        assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 
 # ---------------------------------------------------------------------------------------------- real data

@@ -1,4 +1,5 @@
-"""``surgeguard estimate``: traffic matrices from link loads and node totals (counter or rate files)."""
+"""``surgeguard estimate``: traffic matrices from link loads and node totals (counter or rate files,
+or a Prometheus server queried with PromQL)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from ..igp import ecmp_routing_matrix
 from ..io.output import json_text
 from ..io.traffic import write_frame
 from ..telemetry import read_link_loads
+from ..store import utc_time
+from ..telemetry.files import interface_map_for, read_node_totals
+from ..telemetry.prometheus import PrometheusSource
 from .loaders import load_network, load_traffic
 from .options import FORCE_HELP, claim_output_file
 
@@ -31,9 +35,20 @@ def _fmt(v) -> str:
 def estimate(
     network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key (IGP metrics give the "
                                                               "ECMP routing)"),
-    link_loads: str = typer.Option(..., "--link-loads", "-l",
-                                   help="counters (ds, instance, ifName, in_octets, out_octets) or rates (ds, src, "
-                                        "dst, bps) file, CSV or Parquet"),
+    link_loads: Optional[str] = typer.Option(None, "--link-loads", "-l",
+                                             help="counters (ds, instance, ifName, in_octets, out_octets) or rates (ds, "
+                                                  "src, dst, bps) file, CSV or Parquet (or give --prometheus)"),
+    prometheus: Optional[str] = typer.Option(None, "--prometheus",
+                                             help="Prometheus base URL to read the interface counters from with "
+                                                  "PromQL (rate(ifHCOutOctets[step]) * 8), instead of --link-loads"),
+    start: Optional[str] = typer.Option(None, "--start", help="with --prometheus: first interval, ISO 8601 (UTC)"),
+    end: Optional[str] = typer.Option(None, "--end", help="with --prometheus: last interval, ISO 8601 (UTC)"),
+    step: str = typer.Option("5min", "--step", help="with --prometheus: interval length, e.g. 5min, 300s"),
+    matchers: Optional[str] = typer.Option(None, "--matchers",
+                                           help='with --prometheus: PromQL label matchers, e.g. job="snmp"'),
+    sim_clock: bool = typer.Option(False, "--sim-clock",
+                                   help="with --prometheus: the counters come from `surgeguard simulate telemetry`; "
+                                        "read its clock gauges and give --start/--end in simulated time"),
     node_totals: Optional[str] = typer.Option(None, "--node-totals",
                                               help="ds, node, ingress_bps, egress_bps file (required with rates; "
                                                    "replaces the edge-interface totals of counters)"),
@@ -59,10 +74,30 @@ def estimate(
     est = get_estimator(method, missing="skip" if allow_missing else "error", self_traffic=not no_self_traffic)
     if est.uses_history and history is None:
         raise ValidationError(f"method {est.name!r} learns from measured matrices; give them with --history")
+    if (link_loads is None) == (prometheus is None):
+        raise ValidationError("give the measured loads either as a file (--link-loads) or as a Prometheus URL "
+                              "(--prometheus), not " + ("both" if link_loads else "neither"))
+    if prometheus is not None and (start is None or end is None):
+        raise ValidationError("--prometheus needs --start and --end (ISO 8601 UTC times of the first and last "
+                              "interval)")
+    if prometheus is None and (start or end or matchers or sim_clock):
+        raise ValidationError("--start, --end, --matchers and --sim-clock go with --prometheus; remove them or "
+                              "give --prometheus URL")
     net = load_network(network)
-    loads = read_link_loads(link_loads, net, interfaces=interfaces, node_totals=node_totals)
+    if prometheus is not None:
+        imap, _ = interface_map_for(net, interfaces)
+        source = PrometheusSource(prometheus, interfaces=imap, matchers=matchers)
+        if sim_clock:
+            source.clock = source.sim_clock()
+        loads = source.query_range(utc_time(start, "--start"), utc_time(end, "--end"), step)
+        if node_totals is not None:
+            loads = loads.with_node_totals(read_node_totals(node_totals, net), net)
+        what = f"--prometheus {prometheus!r}"
+    else:
+        loads = read_link_loads(link_loads, net, interfaces=interfaces, node_totals=node_totals)
+        what = f"--link-loads {link_loads!r}"
     if loads.ingress is None:
-        raise ValidationError(f"--link-loads {link_loads!r} carries no node totals; give --node-totals (ds, node, "
+        raise ValidationError(f"{what} carries no node totals; give --node-totals (ds, node, "
                               "ingress_bps, egress_bps) or counters with edge interfaces")
     hist = load_traffic(history, net) if history is not None else None
     routing = ecmp_routing_matrix(net)
