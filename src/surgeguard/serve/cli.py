@@ -37,7 +37,8 @@ from ..exceptions import SurgeguardError
 from ..io.output import OutputExistsError
 from ..routing.learned import ModelMismatchError
 from . import (cmd_bench, cmd_demo, cmd_detect, cmd_estimate, cmd_forecast, cmd_info, cmd_learn, cmd_plan,
-               cmd_route, cmd_simulate, cmd_sweep, cmd_whatif)
+               cmd_route, cmd_run, cmd_serve, cmd_simulate, cmd_sweep, cmd_whatif)
+from . import cmd_export, cmd_metrics
 from .options import claimed_outputs, option_message, remove_empty_outputs, reset_outputs
 
 __all__ = ["app", "main", "SurgeguardGroup", "CLI_HINTS", "error_line"]
@@ -213,6 +214,10 @@ app.add_typer(cmd_sweep.app)      # sweep
 app.add_typer(cmd_bench.app, name="bench")  # bench te
 app.add_typer(cmd_simulate.app, name="simulate")  # simulate telemetry
 app.add_typer(cmd_estimate.app)     # estimate
+app.add_typer(cmd_export.app, name="export")  # export sr
+app.add_typer(cmd_metrics.app)      # optimise-metrics
+app.add_typer(cmd_run.app)          # run (the controller)
+app.add_typer(cmd_serve.app)        # serve (the REST API and the dashboard)
 
 
 def main():  # console-script entry point

@@ -40,6 +40,12 @@ from ..report.sections.whatif import failures_section
 from ..routing import k_shortest_paths
 from ..routing.learned import Learned, LearnedRouter
 from ..scenario import Lockdown, gravity_series
+from ..store import open_store
+from ..telemetry.files import write_counters
+from ..telemetry.simulate import TelemetrySimulator
+from ..telemetry.sources import CounterFileSource
+from .config import RunConfig
+from .controller import Controller
 
 __all__ = ["run_demo", "DEMO_TOTAL_BPS", "LOCKDOWN_START", "DEMO_LEARNED", "DEMO_FILES"]
 
@@ -55,7 +61,10 @@ LOCKDOWN_START = "2020-03-20T17:00Z"
 #: Chosen on the training series' own validation part (the day and a half before 19 March 17:00),
 #: never on the replayed lockdown.
 #: the files the demo writes in its folder; the first marks a folder that holds a demo's results
-DEMO_FILES = ("report.html", "steps.csv", "steps.parquet", "summary.json", "learned.pt")
+DEMO_FILES = ("report.html", "steps.csv", "steps.parquet", "summary.json", "learned.pt", "surgeguard.duckdb",
+              "counters.parquet", "interfaces.csv")
+#: the controller's part of the demo: intervals run from two hours before the lockdown
+DEMO_CONTROLLER_INTERVALS = 24
 DEMO_LEARNED = dict(history=4, hidden=(64,), alpha=0.1, epochs=100, patience=30, lr=3e-3, prior=None,
                     max_seconds=60.0, random_state=0)
 
@@ -137,6 +146,10 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
                f"knows the interval's traffic in advance."),
         extra_sections=sections)
     files["report"] = Path(report)
+    # the live controller on the embedded default: the simulator's counters as files, DuckDB
+    summary["controller"], ctl_line = _controller_demo(net, paths, series, out, lockdown_at)
+    files.update({"store": out / "surgeguard.duckdb", "counters": out / "counters.parquet"})
+    atomic_write_json(files["summary"], summary)
     elapsed = time.perf_counter() - t_start
     s = summary["policies"]
     pre = result.steps[(result.steps["time"] < lockdown_at)]
@@ -162,9 +175,49 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
                      f"({a.shift:+.0%}), {len(alerts)} alerts in all")
     else:
         lines.append("surge detector: no alert")
+    lines.append(ctl_line)
     lines += ["", f"report: {report}", f"results: {files['steps_csv']}, {files['summary']}",
               f"done in {elapsed:.1f} s"]
     return {"summary": summary, "text": "\n".join(lines), "files": files, "result": result, "model": model}
+
+
+def _controller_demo(net, paths, series, out: Path, lockdown_at) -> tuple[dict, str]:
+    """The controller (:class:`~surgeguard.serve.controller.Controller`, as ``surgeguard run``
+    runs it) over :data:`DEMO_CONTROLLER_INTERVALS` intervals from two hours before the lockdown:
+    the simulator's router counters written to ``counters.parquet`` (with ``interfaces.csv``), read
+    back interval by interval, estimated, forecast, run through the surge detector (fitted on the
+    day before), routed by ``optimal`` and stored in ``surgeguard.duckdb`` (replaced each run)."""
+    k0 = max(int(np.searchsorted(series.times, lockdown_at)) - 8, 0)
+    cfg = RunConfig().replace({"controller.step": f"{series.step.total_seconds():g}s", "controller.history": "1d",
+                               "store.path": str(out / "surgeguard.duckdb"), "metrics.enabled": False},
+                              where="python")
+    need = int(np.ceil((86400 + 3600) / series.step.total_seconds()))
+    window = series.window(max(k0 - need, 0), min(k0 + DEMO_CONTROLLER_INTERVALS, len(series)))
+    sim = TelemetrySimulator(net, window, seed=0)
+    write_counters(sim.counter_frame(), out / "counters.parquet")
+    sim.interfaces.to_frame().to_csv(out / "interfaces.csv", index=False)
+    for suffix in ("", ".wal"):  # a fresh store: the demo replays the same dates every time
+        Path(f"{out / 'surgeguard.duckdb'}{suffix}").unlink(missing_ok=True)
+    source = CounterFileSource(out / "counters.parquet", net, interfaces=out / "interfaces.csv")
+    log: list[str] = []
+    ctl = Controller(net, source, open_store(out / "surgeguard.duckdb"), config=cfg, paths=paths, log=log.append)
+    try:
+        ctl.start(series.times[k0])
+        ctl.warm_up()
+        res = ctl.run(max_intervals=DEMO_CONTROLLER_INTERVALS)
+    finally:
+        ctl.close()
+    n_alerts = sum(len(r.alerts) for r in res)
+    info = {"intervals": len(res), "from": res[0].ds.isoformat(), "to": res[-1].ds.isoformat(),
+            "policy": cfg.policy.name, "store": str(out / "surgeguard.duckdb"),
+            "predicted_mlu_max": float(max(r.predicted_mlu for r in res)),
+            "fallbacks": int(sum(r.status != "ok" for r in res)), "alerts": n_alerts,
+            "seconds_per_interval": float(np.mean([r.seconds for r in res]))}
+    line = (f"controller: {len(res)} intervals ({res[0].ds:%H:%M} to {res[-1].ds:%H:%M} UTC) from the simulator's "
+            f"counters, estimated, forecast, checked for surges and routed ({cfg.policy.name}), "
+            f"{info['seconds_per_interval']:.2f} s per interval; predicted MLU at most "
+            f"{info['predicted_mlu_max']:.3f}, {n_alerts} alert(s); stored in {info['store']}")
+    return info, line
 
 
 def _ratios(result, policy: str, after=None) -> tuple[float, float]:

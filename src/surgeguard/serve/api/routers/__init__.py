@@ -1,0 +1,1 @@
+"""The API's routers, one per area, all under ``/api/v1``."""
