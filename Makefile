@@ -22,7 +22,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 live: $(STAMP)
-	scripts/live.sh
+	bash scripts/install_services.sh
+	bash scripts/live.sh
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_optimal.py

@@ -7,14 +7,15 @@
 #      the first day is written as OpenMetrics history;
 #   2. promtool backfills that day into a fresh TSDB, and Prometheus starts on it, scraping the
 #      simulator every second;
-#   3. the controller (`surgeguard run --config live-output/live.toml`) reads the day of history to
+#   3. the controller (`surgeguard serve --config live-output/live.toml`: the controller of
+#      `surgeguard run`, with the REST API and the live dashboard on http://127.0.0.1:$API_PORT) reads the day of history to
 #      fit its forecaster and surge detector, then decides every interval as it ends: estimate,
 #      forecast, detect, decide (optimal, critical-class protection), store in
 #      live-output/surgeguard.duckdb, its own metrics at http://127.0.0.1:$METRICS_PORT/metrics.
 #
 # The lockdown arrives about a minute in (alerts, rising MLU). Ctrl-C stops all three.
 # Everything lives under live-output/ (removed at each start: the simulated dates restart too).
-# Settings (environment): LIVE_OUT, SPEED, PROM_PORT, SIM_PORT, METRICS_PORT, POLICY, BIN.
+# Settings (environment): LIVE_OUT, SPEED, PROM_PORT, SIM_PORT, METRICS_PORT, API_PORT, POLICY, BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ SPEED=${SPEED:-60}
 PROM_PORT=${PROM_PORT:-9090}
 SIM_PORT=${SIM_PORT:-9116}
 METRICS_PORT=${METRICS_PORT:-9180}
+API_PORT=${API_PORT:-8000}
 POLICY=${POLICY:-optimal}
 JOB=surgeguard-sim
 # the series: a day of history (backfilled), then live from 16:00 on 20 March; lockdown at 17:00
@@ -37,9 +39,9 @@ PROMETHEUS=$(command -v prometheus || true); PROMETHEUS=${PROMETHEUS:-/usr/bin/p
 PROMTOOL=$(command -v promtool || true); PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
 [ -x "$PROMETHEUS" ] && [ -x "$PROMTOOL" ] || die "prometheus and promtool are needed; install them with scripts/install_services.sh"
 [ -x "$BIN/surgeguard" ] || die "$BIN/surgeguard not found; run make install first (or set BIN)"
-for p in "$PROM_PORT" "$SIM_PORT" "$METRICS_PORT"; do
+for p in "$PROM_PORT" "$SIM_PORT" "$METRICS_PORT" "$API_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    die "port $p is in use; stop what listens there or choose others (PROM_PORT, SIM_PORT, METRICS_PORT)"
+    die "port $p is in use; stop what listens there or choose others (PROM_PORT, SIM_PORT, METRICS_PORT, API_PORT)"
   fi
 done
 
@@ -129,7 +131,8 @@ path = "$OUT/surgeguard.duckdb"
 [metrics]
 port = $METRICS_PORT
 EOF
-say "controller: surgeguard run --config $OUT/live.toml (Ctrl-C stops everything)"
-"$BIN/surgeguard" run --config "$OUT/live.toml" &
+say "controller + dashboard: surgeguard serve --config $OUT/live.toml (the controller of surgeguard run, with the"
+say "REST API and the dashboard beside it; open the dashboard address it prints; Ctrl-C stops everything)"
+"$BIN/surgeguard" serve --config "$OUT/live.toml" --port "$API_PORT" &
 PIDS+=($!)
 wait "${PIDS[2]}"

@@ -17,14 +17,15 @@ from .exceptions import ValidationError
 from .units import MAX_RATE_BPS
 from .validation import Interval
 
-__all__ = ["TrafficSeries", "DEMAND_RANGE"]
+__all__ = ["TrafficSeries", "DEMAND_RANGE", "check_unique"]
 
 #: Declared range of one demand in bit/s: ``0 <= d <= MAX_RATE_BPS`` (1 Pbit/s, see
 #: :data:`surgeguard.units.MAX_RATE_BPS`); it keeps every total and link load finite.
 DEMAND_RANGE = Interval(float, 0, MAX_RATE_BPS)
 
 
-def _check_unique(names, what: str, fix: str) -> None:
+def check_unique(names, what: str, fix: str) -> None:
+    """Refuse repeated names: ``ValidationError("{what} [first repeats]; {fix}")``."""
     if len(set(names)) != len(names):
         seen, dups = set(), []
         for x in names:
@@ -106,13 +107,13 @@ class TrafficSeries:
         n = len(self.nodes)
         if n == 0:
             raise ValidationError(f"traffic {self.name!r} has no nodes; give the node names of the matrices")
-        _check_unique(self.nodes, f"traffic {self.name!r}: duplicate node names", "give each node once")
+        check_unique(self.nodes, f"traffic {self.name!r}: duplicate node names", "give each node once")
         if self.classes is not None:
             if isinstance(self.classes, (str, bytes)):
                 raise ValidationError(f"traffic {self.name!r}: classes must be a list of names, got the string "
                                       f"{self.classes!r}")
             object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
-            _check_unique(self.classes, f"traffic {self.name!r}: duplicate class names", "give each class once")
+            check_unique(self.classes, f"traffic {self.name!r}: duplicate class names", "give each class once")
             if v.ndim == 3:
                 v = v[None]
             want = 4
@@ -262,7 +263,7 @@ class TrafficSeries:
         nodes = [str(n) for n in nodes]
         node_pos = pd.Index(nodes)
         if node_pos.has_duplicates:
-            _check_unique(nodes, f"{what}: nodes has duplicate names", "give each node once")
+            check_unique(nodes, f"{what}: nodes has duplicate names", "give each node once")
         si, di = node_pos.get_indexer(src), node_pos.get_indexer(dst)
         if (si < 0).any() or (di < 0).any():
             bad = sorted(set(src[si < 0]) | set(dst[di < 0]))

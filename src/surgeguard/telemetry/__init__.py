@@ -11,6 +11,10 @@
 * :mod:`~surgeguard.telemetry.openmetrics`: backfilled history for ``promtool tsdb create-blocks-from openmetrics``.
 * :mod:`~surgeguard.telemetry.prometheus`: :class:`PrometheusSource`, link loads read from a
   Prometheus server with PromQL.
+* :mod:`~surgeguard.telemetry.sources`: :class:`TelemetrySource`, what a controller reads each
+  interval through: :class:`LoadsSource` (in memory), :class:`CounterFileSource` (a counter or
+  rate file, replayed or followed), :class:`PrometheusTelemetry` (an unreachable server raises
+  :class:`SourceUnavailable`).
 """
 
 from .counters import COUNTER_COLUMNS, InterfaceCounters, InterfaceRates, counter_rates, resample_rates
@@ -21,6 +25,8 @@ from .loads import LOAD_RANGE, LinkLoads
 from .openmetrics import write_openmetrics
 from .prometheus import PrometheusSource, TelemetryError
 from .simulate import SimClock, TelemetrySimulator
+from .sources import (CounterFileSource, LoadsSource, PrometheusTelemetry, SourceUnavailable, TelemetrySource,
+                      notes_between)
 
 __all__ = [
     "LinkLoads",
@@ -46,4 +52,10 @@ __all__ = [
     "write_openmetrics",
     "PrometheusSource",
     "TelemetryError",
+    "TelemetrySource",
+    "SourceUnavailable",
+    "LoadsSource",
+    "CounterFileSource",
+    "PrometheusTelemetry",
+    "notes_between",
 ]

@@ -23,7 +23,7 @@ import pandas as pd
 from ..exceptions import InputError, ValidationError
 from ..io.common import one_line, utc_times
 from ..network import Network
-from ..traffic import DEMAND_RANGE, TrafficSeries
+from ..traffic import DEMAND_RANGE, TrafficSeries, check_unique
 from ..units import MAX_RATE_BPS, to_bps
 
 if TYPE_CHECKING:
@@ -97,13 +97,7 @@ def check_rates(values: np.ndarray, what: str, where) -> None:
 
 def _names(values, what: str, kind: str) -> tuple[str, ...]:
     names = tuple(str(x) for x in values)
-    if len(set(names)) != len(names):
-        seen, dups = set(), []
-        for x in names:
-            if x in seen and x not in dups:
-                dups.append(x)
-            seen.add(x)
-        raise ValidationError(f"{what}: duplicate {kind} names {dups[:5]}; give each {kind} once")
+    check_unique(names, f"{what}: duplicate {kind} names", f"give each {kind} once")
     return names
 
 
