@@ -308,8 +308,7 @@ class PrometheusSource:
 
     def _match(self, results: list[dict], query: str, seen_unknown: set) -> dict[int, dict]:
         """Result series by interface position; unknown interfaces are collected; a duplicate is an error."""
-        m = self.interfaces
-        by_pos: dict[int, dict] = {}
+        labelled = []
         for r in results:
             labels = r.get("metric", {})
             inst, ifn = labels.get(self.instance_label), labels.get(self.ifname_label)
@@ -317,7 +316,12 @@ class PrometheusSource:
                 seen_unknown.add(f"{{{', '.join(f'{k}={v}' for k, v in sorted(labels.items()))}}} (no "
                                  f"{self.instance_label}/{self.ifname_label} label)")
                 continue
-            pos = int(m.lookup([inst], [ifn])[0])
+            labelled.append((r, labels, inst, ifn))
+        # one lookup for the whole answer (a lookup per series cost ~95 % of a read)
+        where = self.interfaces.lookup([x[2] for x in labelled], [x[3] for x in labelled]) if labelled else []
+        by_pos: dict[int, dict] = {}
+        for (r, labels, inst, ifn), pos in zip(labelled, where):
+            pos = int(pos)
             if pos < 0:
                 seen_unknown.add(f"{inst}/{ifn}")
                 continue
