@@ -130,6 +130,10 @@ path = "$OUT/surgeguard.duckdb"
 
 [metrics]
 port = $METRICS_PORT
+
+[export]
+dir = "$OUT/sr"                # each decision that changes the SR-TE policies: the changed ones + changes.json
+format = "iosxr"
 EOF
 say "controller + dashboard: surgeguard serve --config $OUT/live.toml (the controller of surgeguard run, with the"
 say "REST API and the dashboard beside it; open the dashboard address it prints; Ctrl-C stops everything)"

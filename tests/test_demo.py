@@ -1,8 +1,10 @@
 """The demo end to end, on one day instead of fourteen."""
 
 import json
+from html import escape
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from surgeguard.serve.demo import LOCKDOWN_START
@@ -25,6 +27,19 @@ def test_demo_one_day(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "<svg" in html and "Casablanca" in html and "lockdown" in html
     assert "Learned routing" in html and ">learned<" in html
+    # the deploy section: the decided routing as SR policies, the fewest policies, IGP metric changes
+    assert "Deploy: SR-TE policies and IGP metrics" in html and "IGP metric changes" in html
+    dep = summary["deploy"]
+    assert dep["optimum_mlu"] <= dep["decided"]["mlu"]["routing"] + 1e-9
+    igp = dep["igp_metrics"]
+    assert igp["mlu_start"] == pytest.approx(dep["decided"]["mlu"]["igp"], rel=1e-9)
+    assert igp["changes"] <= 10 and len(igp["changes_list"]) == igp["changes"]
+    assert igp["mlu"] < igp["mlu_start"] if igp["changes"] else igp["mlu"] == igp["mlu_start"]
+    assert dep["few_policies"]["curve"][0] == pytest.approx(dep["decided"]["mlu"]["igp"], rel=1e-9)
+    assert dep["few_policies"]["curve"][-1] <= dep["optimum_mlu"] * 1.02 + 1e-9
+    assert f"{dep['decided']['mlu']['quantised']:.4f}" in html and f"{dep['igp_metrics']['mlu']:.4f}" in html
+    for c in dep["igp_metrics"]["changes_list"]:
+        assert escape(c["link"]) in html
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["policies"].keys() == pols.keys()
     # the learned model saw only the past: its last training/validation target is before the lockdown

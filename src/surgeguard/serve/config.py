@@ -25,6 +25,10 @@ file (:data:`SETTINGS` lists them: section, key, flag, type, default, meaning). 
     [store]
     path = "live-output/surgeguard.duckdb"
 
+    [export]
+    dir = "live-output/sr"          # each decision that changes the SR policies: DIR/<ds>/ with the
+    format = "iosxr"                # changed ones and changes.json (empty: no export)
+
 A bad value stops before anything runs, in one line naming the key (or flag), the value and the
 fix: ``config live.toml: [policy] time_limit = -1 must be a number >= 0 (seconds per solve, 0 = no
 limit); fix it or remove the key (default 30.0)``. Unknown sections and keys are refused, listing
@@ -53,8 +57,8 @@ from ..telemetry.sources import step_seconds
 from .options import OptionError
 
 __all__ = ["RunConfig", "NetworkSettings", "TelemetrySettings", "ControllerSettings", "EstimateSettings",
-           "ForecastSettings", "DetectSettings", "PolicySettings", "StoreSettings", "MetricsSettings", "LogSettings",
-           "Setting", "SETTINGS", "load_config", "duration_seconds", "NO_DETECTOR"]
+           "ForecastSettings", "DetectSettings", "PolicySettings", "StoreSettings", "ExportSettings", "MetricsSettings",
+           "LogSettings", "Setting", "SETTINGS", "load_config", "duration_seconds", "NO_DETECTOR"]
 
 #: the ``[detect] detector`` value that turns surge detection off
 NO_DETECTOR = "none"
@@ -161,6 +165,17 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class ExportSettings:
+    dir: str = _opt("", "folder for the SR-TE policies of each decision that changes them (a folder per decision "
+                        "with the changed policies and changes.json); empty: no export", "--export-dir", "path")
+    format: str = _opt("json", "format of the exported SR-TE policies", "--export-format",
+                       choices=("json", "iosxr", "frr", "pola"))
+    slots: int = _opt(64, "weighted-ECMP entries per exported SR policy", "--export-slots", low=1, high=65536)
+    max_sid_depth: int = _opt(10, "most SIDs a head-end pushes (deeper segment lists are not exported)",
+                              "--export-max-sid-depth", low=1, high=64)
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     enabled: bool = _opt(True, "serve the controller's metrics at /metrics", "--metrics/--no-metrics")
     host: str = _opt("127.0.0.1", "address of /metrics", "--metrics-host")
@@ -175,7 +190,8 @@ class LogSettings:
 
 _SECTIONS = {"network": NetworkSettings, "telemetry": TelemetrySettings, "controller": ControllerSettings,
              "estimate": EstimateSettings, "forecast": ForecastSettings, "detect": DetectSettings,
-             "policy": PolicySettings, "store": StoreSettings, "metrics": MetricsSettings, "log": LogSettings}
+             "policy": PolicySettings, "store": StoreSettings, "export": ExportSettings, "metrics": MetricsSettings,
+             "log": LogSettings}
 
 
 @dataclass(frozen=True)
@@ -318,6 +334,7 @@ class RunConfig:
     detect: DetectSettings = field(default_factory=DetectSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     log: LogSettings = field(default_factory=LogSettings)
     #: where the values came from (the file, if any), for messages

@@ -22,6 +22,13 @@ ended), in this order, each stage timed (``stages``, seconds):
 6. **store**: every part of the interval in one transaction (:meth:`Store.write_interval`); only
    then is the interval logged as stored. ``decisions.ds`` is the interval whose data made the
    decision; the routing is for the next interval (``info['for']``), the one forecast.
+7. **export** (with ``[export] dir``): the routing as SR-TE policies (:func:`~surgeguard.deploy.export_sr`,
+   weights chosen on the forecast) compared with the policies in force; when they differ,
+   ``DIR/<ds>/`` appears whole with the files of the changed and added policies only,
+   ``summary.json`` and ``changes.json`` (added, removed, changed: before and after), and
+   ``DIR/current.json`` records the policies now in force (a restart diffs against it). A failed
+   export is a note of the interval, never a stopped controller. (Not one of :data:`STAGES`: its
+   seconds are in :attr:`IntervalResult.export`.)
 
 Faults, and what the controller does:
 
@@ -52,10 +59,15 @@ with a history, then :meth:`Controller.run` (or :meth:`Controller.step` per inte
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -64,6 +76,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from .. import __version__
 from ..classes import ClassConfig
+from ..deploy import export_sr, write_export
 from ..detect import Alert, get_detector
 from ..estimate import fit_quality, get_estimator
 from ..evaluate import evaluate
@@ -71,6 +84,7 @@ from ..exceptions import InputError, SurgeguardError, ValidationError
 from ..forecast import get_forecaster
 from ..igp import ecmp_routing_matrix
 from ..io.common import one_line
+from ..io.output import atomic_write_json, make_output_dir
 from ..network import Network
 from ..paths import PathSet, k_shortest_paths
 from ..routing import Routing, get_policy
@@ -86,7 +100,8 @@ from ..traffic import TrafficSeries
 from .config import NO_DETECTOR, RunConfig
 from .loaders import load_network
 
-__all__ = ["Controller", "ControllerMetrics", "IntervalResult", "build_controller", "STAGES", "DETECTOR_DAYS"]
+__all__ = ["Controller", "ControllerMetrics", "IntervalResult", "build_controller", "STAGES", "DETECTOR_DAYS",
+           "policy_records", "policy_changes", "write_decision_export", "EXPORT_STATE", "EXPORT_CHANGES"]
 
 #: the timed stages of an interval, in order
 STAGES = ("query", "estimate", "forecast", "detect", "decide", "evaluate", "store")
@@ -192,6 +207,8 @@ class IntervalResult:
     forecast: np.ndarray | None = None
     routing: Routing | None = None
     kept: bool = False
+    #: with ``[export] dir``: folder (None when no policy changed), added, removed, changed, seconds
+    export: dict | None = None
 
     @property
     def seconds(self) -> float:
@@ -281,6 +298,8 @@ class Controller:
         self.run_id: int | None = None
         self.results: list[IntervalResult] = []
         self.on_wait: Callable[[pd.Timestamp, float], None] | None = None
+        #: the SR policies in force as last exported ({name: record}); None: read the export folder's record
+        self.exported: dict | None = None
 
     # ------------------------------------------------------------------ set-up
     def _make_policy(self) -> tuple[Policy, str]:
@@ -628,12 +647,33 @@ class Controller:
             self.last_good, self.last_good_ds = routing, ds
         self.in_force, self.in_force_ds = routing, ds
         self.next_ds = ds + self.interval
+        if self.config.export.dir:
+            self._export(res)
         self._observe(res)
         self.results.append(res)
         self.log(res.line())
         for line in res.notes:
             self.log(f"  note: {line}")
         return res
+
+    def _export(self, res: IntervalResult) -> None:
+        """The interval's routing as SR-TE policies, written when they changed (module notes, 7)."""
+        ec = self.config.export
+        t = time.perf_counter()
+        try:
+            ex = export_sr(self.network, res.routing, res.forecast, max_sid_depth=ec.max_sid_depth, slots=ec.slots,
+                           milp_seconds=EXPORT_MILP_SECONDS)
+            out = write_decision_export(ec.dir, res.ds, ex, ec.format, self.exported)
+        except (SurgeguardError, OSError) as err:
+            res.notes = res.notes + (f"SR export to {ec.dir} failed ({one_line(err)}); the decision is stored, "
+                                     "its policies are not exported",)
+            return
+        self.exported = out.pop("records")
+        out["seconds"] = time.perf_counter() - t
+        res.export = out
+        if out["folder"] is not None:
+            res.notes = res.notes + (f"SR export: policies {out['added']} added, {out['removed']} removed, "
+                                     f"{out['changed']} changed; written to {out['folder']}",)
 
     def _observe(self, res: IntervalResult) -> None:
         m = self.metrics
@@ -733,6 +773,83 @@ class Controller:
         self.metrics.close()
         if self.store is not None:
             self.store.close()
+
+
+# ---------------------------------------------------------------------------------------------- SR export diffs
+#: the export folder's record of the policies in force (what the next decision is compared with)
+EXPORT_STATE = "current.json"
+#: the list of what changed, in each decision's folder
+EXPORT_CHANGES = "changes.json"
+#: seconds for each weight-rounding integer program of a decision's export
+EXPORT_MILP_SECONDS = 1.0
+
+
+def policy_records(export, fmt: str) -> dict[str, dict]:
+    """``{policy name: what a router is given}`` of an SR export in one format: head-end, endpoint,
+    colour and the deployed segment lists (labels, weight, path); FRR and pola carry one list."""
+    out = {}
+    for p in export.policies:
+        lists = [p.single] if fmt in ("frr", "pola") else list(p.deployed)
+        out[p.name] = {"headend": p.headend, "endpoint": p.endpoint, "color": int(p.color),
+                       "segment_lists": [{"labels": list(sl.labels), "weight": 1 if fmt in ("frr", "pola") else
+                                          int(sl.weight), "path": list(sl.path)} for sl in lists]}
+    return out
+
+
+def policy_changes(before: dict[str, dict], after: dict[str, dict]) -> dict[str, list]:
+    """``{"added": [...], "removed": [...], "changed": [...]}`` between two :func:`policy_records`
+    (added and removed: the records with their names; changed: name, before, after), by name.
+
+    >>> a = {"P": {"segment_lists": [{"labels": [16001], "weight": 64}]}}
+    >>> b = {"P": {"segment_lists": [{"labels": [16002], "weight": 64}]}, "Q": {"segment_lists": []}}
+    >>> {k: [x["name"] for x in v] for k, v in policy_changes(a, b).items()}
+    {'added': ['Q'], 'removed': [], 'changed': ['P']}
+    """
+    return {"added": [{"name": n, **after[n]} for n in sorted(after.keys() - before.keys())],
+            "removed": [{"name": n, **before[n]} for n in sorted(before.keys() - after.keys())],
+            "changed": [{"name": n, "before": before[n], "after": after[n]}
+                        for n in sorted(after.keys() & before.keys()) if after[n] != before[n]]}
+
+
+def write_decision_export(root, ds: pd.Timestamp, export, fmt: str, before: dict[str, dict] | None) -> dict:
+    """Write the policies of ``export`` that changed since ``before`` (None: read the folder's
+    :data:`EXPORT_STATE`; none there: every policy is new) into ``root/<ds>/`` (files of the
+    format for the changed and added policies, ``summary.json``, and :data:`EXPORT_CHANGES`
+    listing added, removed and changed policies), then record the policies in force. The folder
+    appears whole (written aside, then renamed). Nothing is written when nothing changed.
+    Returns ``{"folder", "added", "removed", "changed", "records"}`` (folder None when unchanged)."""
+    root = make_output_dir(root, what="export folder")
+    if before is None:
+        try:
+            before = json.loads((root / EXPORT_STATE).read_text())["policies"]
+        except (OSError, ValueError, KeyError, TypeError):
+            before = {}
+    records = policy_records(export, fmt)
+    diff = policy_changes(before, records)
+    out = {"folder": None, "records": records, **{k: len(v) for k, v in diff.items()}}
+    if not any(diff.values()):
+        return out
+    moved = {x["name"] for x in diff["added"]} | {x["name"] for x in diff["changed"]}
+    part = dataclasses.replace(export, policies=tuple(p for p in export.policies if p.name in moved))
+    name = ds.strftime("%Y%m%dT%H%M%SZ")
+    final = root / name
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        write_export(part, tmp, fmt)
+        atomic_write_json(tmp / EXPORT_CHANGES, {"ds": _iso(ds), "format": fmt, "policies_in_force": len(records),
+                                                 "mlu": export.mlu, **diff})
+        os.chmod(tmp, 0o755)
+        if final.exists():   # the same interval again (a re-run): the new folder replaces it
+            old = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=root))
+            os.replace(final, old / name)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_json(root / EXPORT_STATE, {"ds": _iso(ds), "format": fmt, "folder": name, "policies": records})
+    out["folder"] = final
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- building

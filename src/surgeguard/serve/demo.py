@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..classes import DEFAULT_CLASSES, LOCKDOWN_CLASS_FACTORS
+from ..deploy import export_sr, few_policies, metric_config, optimise_metrics
+from ..deploy.formats import FORMAT_NOTES
 from ..detect import get_detector
 from ..detect.report import detector_section
 from ..evaluate import replay
@@ -35,9 +37,10 @@ from ..plan.whatif import run_whatif
 from ..report.html import write_replay_report
 from ..report.sections.capacity import capacity_plan_section
 from ..report.sections.classes import critical_services_section
+from ..report.sections.deploy import deploy_section
 from ..report.sections.learned import learned_section
 from ..report.sections.whatif import failures_section
-from ..routing import k_shortest_paths
+from ..routing import get_policy, k_shortest_paths, solve
 from ..routing.learned import Learned, LearnedRouter
 from ..scenario import Lockdown, gravity_series
 from ..store import open_store
@@ -65,6 +68,9 @@ DEMO_FILES = ("report.html", "steps.csv", "steps.parquet", "summary.json", "lear
               "counters.parquet", "interfaces.csv")
 #: the controller's part of the demo: intervals run from two hours before the lockdown
 DEMO_CONTROLLER_INTERVALS = 24
+#: the deploy section: SR policies for the fewest OD pairs within this gap of the optimum, and at most
+#: this many IGP metric changes searched for this many seconds (on the lockdown peak's matrix)
+DEMO_DEPLOY = dict(target_gap=0.02, max_changes=10, metric_seconds=8.0)
 DEMO_LEARNED = dict(history=4, hidden=(64,), alpha=0.1, epochs=100, patience=30, lr=3e-3, prior=None,
                     max_seconds=60.0, random_state=0)
 
@@ -137,6 +143,9 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
                                 scenario=Lockdown(class_factors=dict(LOCKDOWN_CLASS_FACTORS)),
                                 classes=DEFAULT_CLASSES, check_start=max(before - 1, 0))
     sections.append(capacity_plan_section(study))
+    # deploying the decided routing at the lockdown peak: SR policies, the fewest of them, IGP metrics
+    deploy_html, summary["deploy"], deploy_line = _deploy_study(net, paths, series, lockdown_at)
+    sections.append(deploy_html)
     report = write_replay_report(
         result, out / "report.html", title="Morocco, March 2020: the lockdown surge on a national backbone",
         intro=(f"{net.n_nodes} cities, {net.n_links // 2} fibre routes; capacities sized for 60% peak "
@@ -175,10 +184,50 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
                      f"({a.shift:+.0%}), {len(alerts)} alerts in all")
     else:
         lines.append("surge detector: no alert")
+    lines.append(deploy_line)
     lines.append(ctl_line)
     lines += ["", f"report: {report}", f"results: {files['steps_csv']}, {files['summary']}",
               f"done in {elapsed:.1f} s"]
     return {"summary": summary, "text": "\n".join(lines), "files": files, "result": result, "model": model}
+
+
+def _deploy_study(net, paths, series, lockdown_at) -> tuple[tuple[str, str], dict, str]:
+    """The report's deploy section at the lockdown peak (the interval with the most traffic from the
+    lockdown on): the routing ``optimal`` decided for it in the replay (the optimum of the previous
+    interval) as SR policies (:func:`~surgeguard.deploy.export_sr`), the fewest policies within
+    ``DEMO_DEPLOY['target_gap']`` of the LP optimum (:func:`~surgeguard.deploy.few_policies`), and at
+    most ``DEMO_DEPLOY['max_changes']`` IGP metric changes (:func:`~surgeguard.deploy.optimise_metrics`),
+    each with its MLU on the peak's matrix. Returns the section, the summary's ``deploy`` entry and
+    a line of text."""
+    t0 = time.perf_counter()
+    k0 = int(np.searchsorted(series.times, lockdown_at))
+    total = series.values.reshape(len(series), -1).sum(axis=1)
+    peak = k0 + int(np.argmax(total[k0:])) if k0 < len(series) else int(np.argmax(total))
+    tm = series.matrix(peak)
+    decided = get_policy("optimal").decide(net, paths, series.window(0, peak))
+    optimum = float(solve(net, paths, tm, "optimal").info["mlu"])
+    sr = export_sr(net, decided, tm)
+    few_routing, curve = few_policies(net, paths, tm, target_gap=DEMO_DEPLOY["target_gap"], reference_mlu=optimum)
+    few = export_sr(net, few_routing, tm, curve=curve)
+    metrics = optimise_metrics(net, tm, max_changes=DEMO_DEPLOY["max_changes"],
+                               time_limit=DEMO_DEPLOY["metric_seconds"], seed=0)
+    config = metric_config(net, metrics.changes, format="iosxr")
+    when = f"the lockdown peak, {series.times[peak]:%Y-%m-%d %H:%M} UTC"
+    section = deploy_section(sr, few=few, metrics=metrics, optimum=optimum, when=when, config=config,
+                             formats_note=dict(FORMAT_NOTES))
+    info = {"time": series.times[peak].isoformat(), "optimum_mlu": optimum,
+            "decided": {"policy": decided.policy, "policies": sr.n_policies, "mlu": dict(sr.mlu)},
+            "few_policies": {"target_gap": DEMO_DEPLOY["target_gap"], "policies": few.n_policies,
+                             "mlu": few.mlu["quantised"], "curve": curve["mlu"].tolist()},
+            "igp_metrics": {"max_changes": DEMO_DEPLOY["max_changes"], "changes": metrics.n_changes,
+                            "mlu_start": metrics.mlu_start, "mlu": metrics.mlu,
+                            "changes_list": metrics.changes_frame().to_dict(orient="records")},
+            "seconds": time.perf_counter() - t0}
+    line = (f"deploy at {when}: optimum MLU {optimum:.3f}; decided routing ({decided.policy}) as {sr.n_policies} SR "
+            f"policies {sr.mlu['quantised']:.3f}; {few.n_policies} SR policies (IGP elsewhere) "
+            f"{few.mlu['quantised']:.3f}; IGP with {metrics.n_changes} metric changes {metrics.mlu:.3f}; IGP as is {sr.mlu['igp']:.3f} "
+            f"({info['seconds']:.1f} s)")
+    return section, info, line
 
 
 def _controller_demo(net, paths, series, out: Path, lockdown_at) -> tuple[dict, str]:

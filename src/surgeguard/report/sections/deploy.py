@@ -36,6 +36,10 @@ def _mlu(x) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
 
+def _n(k: int, one: str, many: str) -> str:
+    return f"{k} {one if k == 1 else many}"
+
+
 def policy_curve_svg(curve: pd.DataFrame, optimum: float | None = None, width: int = 520, height: int = 200) -> str:
     """MLU against the number of policies (a step line), with the optimum as a dashed line.
 
@@ -206,17 +210,16 @@ def deploy_section(sr: "SrExport", *, few: "SrExport | None" = None, metrics: "M
     rows = []
     if optimum is not None:
         rows.append(("LP optimum (every OD pair free over its candidate paths)", "-", optimum))
-    rows += [(f"the decided routing ({escape(str(p.get('policy', '')))}), exact splits", f"{sr.n_policies} policies",
-              m.get("routing")),
-             (f"SR policies, exported weights ({p['slots']} slots): JSON, IOS-XR", f"{sr.n_policies} policies",
-              m.get("quantised")),
-             ("SR policies, one segment list each: FRR 8.4 pathd, pola", f"{sr.n_policies} policies",
-              m.get("single_list"))]
+    npol = _n(sr.n_policies, "policy", "policies")
+    rows += [(f"the decided routing ({escape(str(p.get('policy', '')))}), exact splits", npol, m.get("routing")),
+             (f"SR policies, exported weights ({p['slots']} slots): JSON, IOS-XR", npol, m.get("quantised")),
+             ("SR policies, one segment list each: FRR 8.4 pathd, pola", npol, m.get("single_list"))]
     if few is not None:
         rows.append(("SR policies for the fewest OD pairs (IGP for the rest), exported weights",
-                     f"{few.n_policies} policies", few.mlu.get("quantised")))
+                     _n(few.n_policies, "policy", "policies"), few.mlu.get("quantised")))
     if metrics is not None:
-        rows.append(("IGP with optimised metrics", f"{metrics.n_changes} metric changes", metrics.mlu))
+        rows.append(("IGP with optimised metrics", _n(metrics.n_changes, "metric change", "metric changes"),
+                     metrics.mlu))
     rows.append(("IGP with the current metrics", "nothing", m.get("igp")))
     table = ('<div class="table-wrap"><table class="data"><thead><tr><th>what is deployed</th><th>changes on the '
              "routers</th><th>MLU</th></tr></thead><tbody>"
@@ -224,7 +227,11 @@ def deploy_section(sr: "SrExport", *, few: "SrExport | None" = None, metrics: "M
              + "</tbody></table></div>")
     intro = (f'<p class="sub">Deploying a routing{" at " + escape(when) if when else ""}: as Segment Routing '
              "policies (RFC 9256) pushed to the head-ends, or without SR as IGP metric changes. Every MLU is "
-             "evaluated on the same matrix.</p>")
+             "evaluated on the same matrix."
+             + (" The decided routing was chosen before this interval's traffic was known: here it does worse than "
+                "the IGP, and the few policies chosen on the matrix itself show what TE could do."
+                if m.get("routing") is not None and m.get("igp") is not None and m["routing"] > m["igp"] else "")
+             + "</p>")
     _, sr_html = sr_policies_section(sr, formats_note=formats_note)
     parts = [intro, table, "<h3>SR policies of the decided routing</h3>", sr_html]
     if few is not None:
@@ -236,9 +243,9 @@ def deploy_section(sr: "SrExport", *, few: "SrExport | None" = None, metrics: "M
                       f"{escape(r.path)} (labels {escape(r.labels)})</li>" for r in fr.head(MAX_ROWS).itertuples())
         parts += ["<h3>The fewest policies</h3>",
                   f"<p>IGP routing for every OD pair but the ones given a policy, chosen greedily until the MLU is "
-                  f"within the target of the optimum: {few.n_policies} polic{'y' if few.n_policies == 1 else 'ies'}"
-                  + (f" take the MLU from {c['mlu'].iloc[0]:.4f} to {c['mlu'].iloc[-1]:.4f}"
-                     if c is not None and len(c) else "")
+                  f"within the target of the optimum: {_n(few.n_policies, 'policy', 'policies')}"
+                  + (f" {'takes' if few.n_policies == 1 else 'take'} the MLU from {c['mlu'].iloc[0]:.4f} "
+                     f"to {c['mlu'].iloc[-1]:.4f}" if c is not None and len(c) else "")
                   + (f" (optimum {opt:.4f})" if opt is not None else "") + ".</p>",
                   (policy_curve_svg(c, opt) if c is not None and len(c) > 1 else ""),
                   (f"<ul>{lst}</ul>" if lst else "")]
