@@ -7,6 +7,8 @@ Usage::
     python benchmarks/bench_te.py --device cuda --no-lp --tag cuda
     python benchmarks/bench_te.py --topologies abilene,caida-3356
     python benchmarks/bench_te.py --sizing core   # the optimum set in the meshed core (te_cpu-core.*)
+    python benchmarks/bench_te.py --sizing hard --topologies caida-701,caida-3356 --n-tm 5 --no-warm
+                                                  # unevenly provisioned (te_cpu-hard.*); also --sizing shifted
 
 Writes benchmarks/results/te_<tag>.{json,md}. The logic lives in benchmarks/te_ladder.py.
 """
@@ -34,7 +36,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tol", type=float, default=0.01)
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per fast solve")
     ap.add_argument("--tag", default=None)
-    ap.add_argument("--sizing", default="first-path", help="first-path or core (forced loads at <= 30%%)")
+    ap.add_argument("--sizing", default="first-path",
+                    help="first-path, core (forced loads at <= 30%%), hard (70%% x U(0.6, 1.2) per circuit) or "
+                         "shifted (sized for a shifted matrix); see te_ladder.SIZINGS")
+    ap.add_argument("--no-warm", action="store_true", help="skip the warm-start tests")
     ap.add_argument("--workers", type=int, default=None, help="path-builder threads")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
@@ -43,7 +48,7 @@ def main(argv=None) -> int:
                  tol=a.tol, lp=not a.no_lp, lp_cap_s=a.lp_cap, other_cap_s=a.other_cap, n_tm=a.n_tm,
                  tag=a.tag, workers=a.workers, log=lambda s: print(s, flush=True),
                  lp_rungs=a.lp_topologies.split(",") if a.lp_topologies else None, time_limit=a.time_limit,
-                 threads=a.threads, sizing=a.sizing)
+                 threads=a.threads, sizing=a.sizing, warm=not a.no_warm)
     return 0
 
 

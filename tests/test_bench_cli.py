@@ -34,3 +34,101 @@ def test_unknown_sizing_is_a_one_line_error(tmp_path):
     r = runner.invoke(app, ["bench", "te", "--sizing", "nope", "--out", str(tmp_path)])
     assert r.exit_code == 2
     assert "unknown sizing 'nope'" in r.output
+
+
+# ---------------------------------------------------------------------- uneven sizings (issue 16)
+def _abilene_first_path_need(ladder):
+    """Per link: the larger direction's first-path load of the ladder's base matrix / 0.7."""
+    import numpy as np
+
+    from surgeguard.failures import circuit_frame
+    from surgeguard.io import read_topohub
+    from surgeguard.paths import k_shortest_paths
+
+    net = read_topohub("sndlib/abilene")
+    paths = k_shortest_paths(net, k=4, method="deviation")
+    base, _ = ladder.bench_matrices(net, 1)
+    first = paths.od_ptr[:-1]
+    load = np.zeros(net.n_links)
+    d = paths.demand(base)
+    for p, dem in zip(first, d):
+        load[paths.link_idx[paths.link_ptr[p]:paths.link_ptr[p + 1]]] += dem
+    circuit, _ = circuit_frame(net)
+    per = np.zeros(circuit.max() + 1)
+    np.maximum.at(per, circuit, load / 0.7)
+    return net, paths, base, per[circuit], circuit
+
+
+def test_hard_sizing_is_seeded_and_within_its_spread():
+    import numpy as np
+
+    from surgeguard.plan.sizing import round_to_ports
+
+    ladder = cmd_bench.load_te_ladder()
+    assert ladder.SIZINGS["hard"] == {"target_util": 0.7, "spread": (0.6, 1.2), "seed": 0}
+    net, paths, base, need, circuit = _abilene_first_path_need(ladder)
+    a = ladder.size_network(net, paths, base, "hard")
+    b = ladder.size_network(net, paths, base, "hard")
+    assert np.array_equal(a.capacity, b.capacity)                       # seeded
+    assert np.all(a.capacity >= round_to_ports(need * 0.6) - 1e-3)      # factor >= 0.6, rounded up
+    assert np.all(a.capacity <= round_to_ports(need * 1.2) + 1e-3)      # factor <= 1.2
+    for c in np.unique(circuit):                                        # both directions alike
+        assert len(set(a.capacity[circuit == c])) == 1
+    even = ladder.size_network(net, paths, base, "first-path")
+    assert not np.array_equal(a.capacity, even.capacity)
+    assert "U(0.6, 1.2)" in a.meta["capacity_source"]
+
+
+def test_shifted_sizing_sizes_for_another_matrix_of_the_same_total():
+    import numpy as np
+
+    ladder = cmd_bench.load_te_ladder()
+    net, paths, base, _, _ = _abilene_first_path_need(ladder)
+    shifted = ladder.sizing_matrix(base, ladder.SIZINGS["shifted"]["shift"])
+    assert shifted.sum() == pytest.approx(base.sum())
+    assert np.all(np.diag(shifted) == 0) and not np.allclose(shifted, base)
+    assert ladder.sizing_matrix(base, None) is base
+    a = ladder.size_network(net, paths, base, "shifted")
+    assert "shifted matrix" in a.meta["capacity_source"]
+    assert not np.array_equal(a.capacity, ladder.size_network(net, paths, base, "first-path").capacity)
+
+
+def test_bench_te_hard_quick_run(tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["bench", "te", "--quick", "--topologies", "abilene", "--sizing", "hard",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "te_cpu-hard-quick.json").read_text())
+    assert res["sizing"] == "hard"
+    (rung,) = res["rungs"]
+    assert "U(0.6, 1.2)" in rung["capacity_source"]
+    assert sum(rung["certified_by"].values()) == len(rung["fast"]) == 3
+    for x in rung["fast"]:
+        assert x["gap"] <= 0.01 + 1e-9 and x["bound"] in ("forced links", "prices")
+        assert x["gap_to_lp"] >= -1e-6          # never below the LP optimum: the bound is certified
+    md = (out / "te_cpu-hard-quick.md").read_text()
+    assert "Per matrix, abilene" in md and "Load average" in md
+
+
+def test_solve_fast_profile_times_the_phases_and_changes_nothing():
+    import numpy as np
+
+    from surgeguard.optimise.first_order import solve_fast
+
+    ladder = cmd_bench.load_te_ladder()
+    net, paths, base, _, _ = _abilene_first_path_need(ladder)
+    net = ladder.size_network(net, paths, base, "hard")
+    tm = ladder.bench_matrices(net, 1)[1][0]
+    kw = dict(device="cpu", threads=1, lp_bound_every=0, tol=1e-3)   # no clock-dependent bound LPs
+    s0, i0 = solve_fast(net, paths, tm, **kw)
+    prof = {}
+    s1, i1 = solve_fast(net, paths, tm, profile=prof, **kw)
+    assert np.array_equal(s0, s1) and i0["mlu"] == i1["mlu"] and i0["iterations"] == i1["iterations"]
+    assert prof["iterations"] == i1["iterations"]
+    phases = ["set-up", "forced links", "loads (links <- paths)", "prices (paths <- links)", "certificate"]
+    phases += ["Adam step"] if i1["status"] != "converged" or i1["iterations"] > 1 else []
+    for phase in phases:
+        assert prof[phase] >= 0.0
+    assert sum(v for k, v in prof.items() if k != "iterations") <= i1["solve_seconds"] + 1e-3

@@ -495,6 +495,25 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
     return y / tot if tot > 0 else None
 
 
+class _Clock:
+    """Wall-clock seconds per phase, added into a dict (``solve_fast(profile=...)``): each
+    :meth:`lap` charges the time since the previous one to its phase. On CUDA it waits for the
+    device first, so kernels are charged to the phase that queued them. Only built when asked for:
+    without a profile the solver's only extra work is an ``is None`` test per phase."""
+
+    def __init__(self, out: dict, device):
+        self.out = out
+        self.sync = _torch().cuda.synchronize if str(device).startswith("cuda") else None
+        self.t = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        if self.sync is not None:
+            self.sync()
+        now = time.perf_counter()
+        self.out[phase] = self.out.get(phase, 0.0) + (now - self.t)
+        self.t = now
+
+
 def _fused_adam_ok(t) -> bool:
     """Whether torch's fused Adam (one pass per step) runs on ``t``'s device."""
     torch = _torch()
@@ -556,7 +575,8 @@ class _Problem:
     lb_forced: float        # the forced-link bound (scaled)
 
     @classmethod
-    def build(cls, network: Network, paths: PathSet, op: FastOperator, d, usable, n_use, base) -> "_Problem":
+    def build(cls, network: Network, paths: PathSet, op: FastOperator, d, usable, n_use, base,
+              clock: _Clock | None = None) -> "_Problem":
         torch = _torch()
         dev = op.device
         n_od, K = op.n_od, op.K
@@ -574,7 +594,11 @@ class _Problem:
         live_np[op.slot_of_path] = usable | (n_use[paths.path_od] == 0)
         live = torch.from_numpy(live_np.reshape(n_od, K)).to(dev)
         big = torch.where(ok, 0.0, 1e30)
+        if clock is not None:
+            clock.lap("set-up")
         lb_forced = float(op.forced_util(d / dscale, cap64 / cscale, paths, usable).max())
+        if clock is not None:
+            clock.lap("forced links")
         return cls(paths, op, usable, n_use, base, d, cap64, dscale, cscale, dd, cap, ok, live, big, lb_forced)
 
     def lower_bound(self, y) -> float:
@@ -688,7 +712,7 @@ class _Run:
 
 def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, max_iter: int, lr: float,
                betas, eps_rel: float, tau_start: float, tau_end: float, anneal: int, check_every: int,
-               lp_bound_every: int, time_limit: float | None) -> _Run:
+               lp_bound_every: int, time_limit: float | None, clock: _Clock | None = None) -> _Run:
     """Adam on the split logits over the smoothed MLU until the certified gap is ``tol`` (see the
     module notes); every iteration also offers its prices' bound to ``bounds``."""
     torch = _torch()
@@ -706,17 +730,30 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
     status = "iteration limit"
     history = []
     it = 0
+    if clock is not None:
+        clock.lap("set-up")
     while it < max_iter:
         it += 1
-        u = op.loads((ddK * x).reshape(-1)).div_(cap)
+        u = (ddK * x).reshape(-1)
+        if clock is not None:
+            clock.lap("flows")
+        u = op.loads(u).div_(cap)
+        if clock is not None:
+            clock.lap("loads (links <- paths)")
         U_t = u.max()
         tau = max(tau_end, tau_start * (tau_end / tau_start) ** min(it / max(anneal, 1), 1.0))
         w = torch.exp((u - U_t) / (tau * U_t))
         y = w.div_((w * cap).sum())
+        if clock is not None:
+            clock.lap("link prices")
         pr = op.prices(y).reshape(n_od, K)
+        if clock is not None:
+            clock.lap("prices (paths <- links)")
         pmin = (pr + big).amin(dim=1)
         LB_t = (dd * pmin).sum()
         U, LB = torch.stack([U_t, LB_t]).tolist()
+        if clock is not None:
+            clock.lap("iterate bound")
         if not np.isfinite(U):
             # NaN or inf in the iterates (overflow, a bad device kernel): stop with the best routing
             # seen before it, if any (``_finish`` refuses to return non-finite splits)
@@ -726,11 +763,17 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
             best_U, best_x, best_u = U, x, u
         bounds.offer(LB, y)
         bounds.average(y)
+        if clock is not None:
+            clock.lap("bookkeeping")
         if check_every and it % check_every == 0:
             bounds.check_averages(pb, u, y)
+            if clock is not None:
+                clock.lap("bound checks (averaged prices)")
         if (lp_bound_every and it % lp_bound_every == 0 and (best_U - bounds.best_LB) > tol * best_U
                 and bounds.lp_seconds <= 0.25 * (time.perf_counter() - t0)):   # at most a quarter of the time
             bounds.check_lp(pb, best_u, best_U, tol)
+            if clock is not None:
+                clock.lap("bound LPs")
         gap = (best_U - bounds.best_LB) / best_U
         history.append((U, LB, best_U, bounds.best_LB))
         if gap <= tol:
@@ -749,9 +792,17 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         vmax = b2 * vmax + (1.0 - b2) * gmax * gmax        # bounds max(v) of Adam's second moment
         opt.param_groups[0]["eps"] = eps_rel * (vmax / (1.0 - b2 ** it)) ** 0.5 + 1e-30
         theta.grad = g
+        if clock is not None:
+            clock.lap("gradient")
         opt.step()
         del t, g, pr
+        if clock is not None:
+            clock.lap("Adam step")
         x = torch.softmax(theta, dim=1)
+        if clock is not None:
+            clock.lap("softmax")
+    if clock is not None:
+        clock.lap("bookkeeping")
     return _Run(best_U, best_x, it, status, history)
 
 
@@ -825,7 +876,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
                lp_bound_every: int = 10, threads: int | None = None,
-               certify: bool = True) -> tuple[np.ndarray, dict]:
+               certify: bool = True, profile: dict | None = None) -> tuple[np.ndarray, dict]:
     """Run the first-order method (see module notes); returns (splits over all paths, info).
 
     Parameters
@@ -854,6 +905,11 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         the most loaded links of the best routing so far); 0 = never.
     threads : torch CPU threads for this call (restored afterwards, :func:`torch_threads`);
         default: torch's setting.
+    profile : a dict (default None: no timing): wall-clock seconds per phase are added into it
+        (the set-up, the forced links, each step of the iteration, the bound checks and LPs, the
+        certificate), with ``iterations``. On CUDA each phase waits for the device, which slows the
+        solve. The arithmetic is the same as without it (only what depends on the clock, the
+        ``time_limit`` and the quarter-of-the-time cap on the bound LPs, can see a difference).
 
     ``info`` holds ``mlu`` (float64 MLU of the returned splits), ``lower_bound`` (certified: no
     routing over these paths has a lower MLU), ``gap`` (``(mlu - lower_bound) / mlu``),
@@ -895,7 +951,10 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
             return base, {"mlu": 0.0, "lower_bound": 0.0, "gap": 0.0, "iterations": 0, "status": "converged",
                           "bound": "none", "setup_seconds": setup, "solve_seconds": time.perf_counter() - t0,
                           "device": str(dev), "operator": op.kind}
-        pb = _Problem.build(network, paths, op, d, usable, n_use, base)
+        clock = None if profile is None else _Clock(profile, op.device)
+        if clock is not None:
+            clock.t = t0
+        pb = _Problem.build(network, paths, op, d, usable, n_use, base, clock)
         theta, w_warm, tau_start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix,
                                           warm_tau=warm_tau, tau_start=tau_start, tau_end=tau_end)
         bounds = _Bounds.start(pb, w_warm, dual_ema)
@@ -903,5 +962,9 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         left = None if time_limit is None else max(float(time_limit) - (t0 - t_start), 0.0)
         run = _adam_loop(pb, theta, bounds, t0=t0, tol=tol, max_iter=max_iter, lr=lr, betas=betas,
                          eps_rel=eps_rel, tau_start=tau_start, tau_end=tau_end, anneal=anneal,
-                         check_every=check_every, lp_bound_every=lp_bound_every, time_limit=left)
-        return _finish(pb, run, bounds, certify=certify, setup=setup, t0=t0, t_start=t_start)
+                         check_every=check_every, lp_bound_every=lp_bound_every, time_limit=left, clock=clock)
+        out = _finish(pb, run, bounds, certify=certify, setup=setup, t0=t0, t_start=t_start)
+        if clock is not None:
+            clock.lap("certificate")
+            profile["iterations"] = profile.get("iterations", 0) + run.iterations
+        return out

@@ -58,7 +58,8 @@ def te(
                              help="the folder where te_<tag>.{json,md} go (a re-run with the same tag replaces them)"),
     tag: Optional[str] = typer.Option(None, "--tag", help="file tag: letters, digits, '.', '_', '-' (default: the device)"),
     sizing: str = typer.Option("first-path", "--sizing",
-                               help="capacities: first-path, or core (forced loads at <= 30%)"),
+                               help="capacities: first-path, core (forced loads at <= 30%), hard (70% x "
+                                    "U(0.6, 1.2) per circuit) or shifted (sized for a shifted matrix)"),
 ):
     """Path building, HiGHS IPM/simplex/PDLP and `fast` on a ladder up to 3,815 nodes, in one run."""
     if tag is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", tag):
