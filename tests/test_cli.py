@@ -209,7 +209,7 @@ OPTION_CASES = [
     (["train", "--out", "m.pt", "--max-minutes", "-1"], ["--max-minutes", "-1"]),
     (["train", "--out", "m.pt", "--history", "0"], ["--history", "0"]),
     (["train", "--out", "m.pt", "--alpha", "nan"], ["--alpha", "nan"]),
-    (["train", "--out", "m.pt", "--train-frac", "1.5"], ["--train-frac", "1.5"]),
+    (["train", "--out", "m.pt", "--holdout", "1.5"], ["--holdout", "1.5"]),
 ]
 
 

@@ -192,11 +192,11 @@ def test_cli_train_then_replay_and_solve_with_the_model(tmp_path):
     net, tm = _files(tmp_path)
     model = tmp_path / "m.pt"
     r = runner.invoke(app, ["train", "--network", net, "--traffic", tm, "--k", "2", "--out", str(model),
-                            "--epochs", "3", "--history", "2", "--json"])
+                            "--epochs", "3", "--history", "2", "--holdout", "0.2", "--json"])
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout.strip().splitlines()[-1])
     assert info["epochs_run"] <= 3 and info["val_ratio_mean"] >= 1.0 - 1e-6 and model.is_file()
-    # trained on 70 %, validated on the next 10 %: the last 20 % were never read
+    # --holdout 0.2: the last 20 % were never read (validation is the 10 % before them)
     assert pd.Timestamp(info["trained_on"][1]) < pd.Timestamp("2020-03-20", tz="UTC") + pd.Timedelta(minutes=15 * 48)
     r = runner.invoke(app, ["replay", "--network", net, "--traffic", tm, "--k", "2", "--policy", "learned,robust",
                             "--model", str(model), "--start", "48", "--json"])
@@ -214,7 +214,7 @@ def test_cli_train_then_replay_and_solve_with_the_model(tmp_path):
     assert "--model" in _err(runner.invoke(app, ["replay", "--network", net, "--traffic", tm, "--policy",
                                                  "shortest", "--model", str(model)]))
     assert "--model" in _err(runner.invoke(app, ["solve", "--network", net, "--traffic", tm, "--policy", "learned"]))
-    assert "--train-frac" in _err(runner.invoke(app, ["train", "--network", net, "--traffic", tm, "--out",
-                                                      str(model), "--train-frac", "1.5"]))
+    assert "--holdout" in _err(runner.invoke(app, ["train", "--network", net, "--traffic", tm, "--out",
+                                                   str(model), "--holdout", "1.5"]))
     assert "not found" in _err(runner.invoke(app, ["replay", "--network", net, "--traffic", tm, "--policy",
                                                    "learned", "--model", str(tmp_path / "nope.pt")]))

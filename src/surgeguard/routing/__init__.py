@@ -9,7 +9,7 @@ are re-exported here for convenience.
 """
 
 from ..paths import PathSet, all_simple_paths, k_shortest_paths, paths_from_node_lists, read_tunnels_file
-from . import learned, priority, robust, switching  # noqa: F401  (each registers its policies)
+from . import hedge, learned, priority, robust, switching  # noqa: F401  (each registers its policies)
 from .fast import FastTE
 from .optimal import Optimal, solve_mlu_lp
 from .policies import POLICIES, Policy, get_policy, policy_names, register_policy, solve

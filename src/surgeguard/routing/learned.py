@@ -70,7 +70,7 @@ from ..optimise.mlu import MluLP
 from ..optimise.scenario import ScenarioLP
 from ..paths import PathSet
 from ..traffic import TrafficSeries
-from ..validation import Constraint, InstanceOf, Interval, NoneOr, Options, Params
+from ..validation import Boolean, Constraint, InstanceOf, Interval, NoneOr, Options, Params
 from .policies import TIME_LIMIT, Policy, get_policy, policy_accepts, register_policy
 from .routing import Routing
 
@@ -78,6 +78,9 @@ __all__ = ["LearnedRouter", "Learned", "load_learned", "ModelMismatchError"]
 
 #: bumped when the saved file's layout changes
 FORMAT_VERSION = 1
+
+#: bit/s -> Gbit/s inside the loss
+_GSCALE = 1e9
 
 #: weights of the prior routing tried on the validation part when ``mix="auto"``
 MIX_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -324,8 +327,11 @@ class LearnedRouter(Params):
         # oracle MLU of every target (the loss is the ratio to it)
         lp = MluLP(network, ps)
         opt = np.zeros(stop)
-        for t in range(H, stop):
+        bar = tqdm(range(H, stop), desc="optima", unit="matrix", leave=False,
+                   disable=(progress is False) if progress is not None else None)
+        for t in bar:
             opt[t] = lp.solve(series.total[t], second_stage=False)[1]["mlu"] if D[t].any() else 0.0
+        bar.close()
         tot = D[:vs].sum(axis=1, keepdims=True)
         share = D[:vs] / np.where(tot > 0, tot, 1.0)
         self.od_mean_ = np.maximum(share.mean(axis=0), 1e-6)
@@ -334,16 +340,7 @@ class LearnedRouter(Params):
         self.n_in_ = H * ps.n_od
         self.module_ = _SplitNet.build(self.n_in_, ps.n_paths, tuple(int(h) for h in self.hidden),
                                        float(self.dropout), pad_index, pad_mask)
-        # tensors for the differentiable MLU
-        gscale = 1e9  # bit/s -> Gbit/s inside the loss
-        Rt = torch.as_tensor(ps.incidence.toarray().T, dtype=torch.float32)  # (n_paths, L)
-        cap = torch.as_tensor(network.capacity / gscale, dtype=torch.float32)
-        path_od = torch.as_tensor(ps.path_od, dtype=torch.long)
-        cmin = ps.path_min(network.capacity) / gscale  # bottleneck of each path
-        inv_cmin = torch.as_tensor(1.0 / cmin, dtype=torch.float32)
-        pidx = torch.as_tensor(pad_index)
-        pmask = torch.as_tensor(pad_mask)
-
+        T_ = self._loss_tensors(network, ps)
         idx_all = np.arange(H, stop)
         keep = opt[idx_all] > 0
         idx_train = idx_all[(idx_all < vs) & keep]
@@ -353,32 +350,13 @@ class LearnedRouter(Params):
         win = np.lib.stride_tricks.sliding_window_view(D, H, axis=0)  # (T-H+1, n_od, H): win[t-H] = D[t-H:t]
 
         def batch(idx):
-            Dh = np.transpose(win[idx - H], (0, 2, 1))  # (B, H, n_od)
-            x = torch.as_tensor(self._features(Dh))
-            sig = torch.as_tensor(Dh.std(axis=1) / gscale, dtype=torch.float32)
-            y = torch.as_tensor(D[idx] / gscale, dtype=torch.float32)
-            o = torch.as_tensor(opt[idx], dtype=torch.float32)
-            return x, sig, y, o
+            return self._batch(D, win, opt, idx)
 
         def mlu_of(splits, y):
-            flows = splits * y[:, path_od]
-            return ((flows @ Rt) / cap).max(dim=1).values
-
-        tau = float(self.smooth)
+            return self._mlu_of(T_, splits, y)
 
         def loss_fn(splits, sig, y, o):
-            util = ((splits * y[:, path_od]) @ Rt) / cap / o[:, None]
-            ratio = util.max(dim=1).values
-            if tau > 0:  # log-sum-exp: a smooth upper bound of the max that feeds every near-max link
-                loss = (tau * torch.logsumexp(util / tau, dim=1)).mean()
-            else:
-                loss = ratio.mean()
-            if self.alpha > 0:
-                sp = splits[:, pidx].masked_fill(~pmask, 0.0) * inv_cmin[pidx].masked_fill(~pmask, 0.0)
-                sens = (sig * sp.max(dim=-1).values).sum(dim=1) / o  # (B,)
-                s = sens.mean()
-                loss = loss + float(self.alpha) * s / s.detach().clamp_min(1e-12)
-            return loss, ratio
+            return self._loss(T_, splits, sig, y, o)
 
         Xv = batch(idx_val) if len(idx_val) else None
         opt_ = torch.optim.Adam(self.module_.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
@@ -422,12 +400,12 @@ class LearnedRouter(Params):
             self.module_.load_state_dict(best_state)
         self.best_epoch_ = best_epoch if best_state is not None else len(self.log_)
         self.module_.eval()
-        self.mix_, self.mix_log_ = self._choose_mix(network, ps, series, D, opt, idx_val, Rt, cap, path_od)
+        self.mix_, self.mix_log_ = self._choose_mix(network, ps, series, D, opt, idx_val, T_["Rt"], T_["cap"])
         self.trained_on_ = [series.times[H].isoformat(), series.times[stop - 1].isoformat()]
         self.train_seconds_ = time.perf_counter() - t_start
         return self
 
-    def _choose_mix(self, network, ps, series, D, opt, idx_val, Rt, cap, path_od):
+    def _choose_mix(self, network, ps, series, D, opt, idx_val, Rt, cap):
         """The weight of the prior routing: ``mix`` if it is a number, else the value of
         :data:`MIX_GRID` with the lowest mean validation ratio (0.5 without validation)."""
         torch = _torch()
@@ -453,9 +431,110 @@ class LearnedRouter(Params):
         best = min(log, key=lambda rec: rec["val_ratio_mean"])
         return float(best["mix"]), log
 
+
+    # ------------------------------------------------------------------ the differentiable loss
+    def _loss_tensors(self, network: Network, ps: PathSet) -> dict:
+        """The tensors of the differentiable MLU for (network, paths), in Gbit/s."""
+        torch = _torch()
+        pad_index, pad_mask = _pad_layout(ps.od_ptr)
+        cmin = ps.path_min(network.capacity) / _GSCALE  # bottleneck of each path
+        return {"Rt": torch.as_tensor(ps.incidence.toarray().T, dtype=torch.float32),  # (n_paths, L)
+                "cap": torch.as_tensor(network.capacity / _GSCALE, dtype=torch.float32),
+                "path_od": torch.as_tensor(ps.path_od, dtype=torch.long),
+                "inv_cmin": torch.as_tensor(1.0 / cmin, dtype=torch.float32),
+                "pidx": torch.as_tensor(pad_index), "pmask": torch.as_tensor(pad_mask)}
+
+    def _batch(self, D, win, opt, idx):
+        """Inputs (features, burstiness), targets (Gbit/s) and optima of the target steps ``idx``."""
+        torch = _torch()
+        H = int(self.history)
+        Dh = np.transpose(win[idx - H], (0, 2, 1))  # (B, H, n_od)
+        x = torch.as_tensor(self._features(Dh))
+        sig = torch.as_tensor(Dh.std(axis=1) / _GSCALE, dtype=torch.float32)
+        y = torch.as_tensor(D[idx] / _GSCALE, dtype=torch.float32)
+        o = torch.as_tensor(opt[idx], dtype=torch.float32)
+        return x, sig, y, o
+
+    @staticmethod
+    def _mlu_of(T_, splits, y):
+        flows = splits * y[:, T_["path_od"]]
+        return ((flows @ T_["Rt"]) / T_["cap"]).max(dim=1).values
+
+    def _loss(self, T_, splits, sig, y, o):
+        """The training loss (module notes) and the MLU ratio of each sample."""
+        torch = _torch()
+        tau = float(self.smooth)
+        util = ((splits * y[:, T_["path_od"]]) @ T_["Rt"]) / T_["cap"] / o[:, None]
+        ratio = util.max(dim=1).values
+        if tau > 0:  # log-sum-exp: a smooth upper bound of the max that feeds every near-max link
+            loss = (tau * torch.logsumexp(util / tau, dim=1)).mean()
+        else:
+            loss = ratio.mean()
+        if self.alpha > 0:
+            pidx, pmask, inv_cmin = T_["pidx"], T_["pmask"], T_["inv_cmin"]
+            sp = splits[:, pidx].masked_fill(~pmask, 0.0) * inv_cmin[pidx].masked_fill(~pmask, 0.0)
+            sens = (sig * sp.max(dim=-1).values).sum(dim=1) / o  # (B,)
+            s = sens.mean()
+            loss = loss + float(self.alpha) * s / s.detach().clamp_min(1e-12)
+        return loss, ratio
+
+    def partial_fit(self, network: Network, paths: PathSet, series: TrafficSeries, *, epochs: int = 3,
+                    lr: float | None = None, optima: dict | None = None, offset: int = 0) -> "LearnedRouter":
+        """Keep training a fitted model on ``series`` (online learning, e.g. the last day seen).
+
+        Every step from ``history`` on is a target; no validation, no early stopping: a few epochs
+        at ``lr`` (default a third of the training rate) from the current weights. ``optima``
+        maps ``offset + t`` to the min MLU of step ``t`` when the caller already knows it (the
+        ``hedge`` policy does); the others are solved here. The input scale (``od_mean_``) and the
+        robust mix stay as fitted. Returns self.
+        """
+        with _threads(self.threads):
+            torch = _torch()
+            self.check_compatible(network, paths)
+            series = series.reorder(network.node_names)
+            H, n = int(self.history), len(series)
+            if n <= H:
+                return self
+            D = np.stack([paths.demand(series.total[t], what=f"traffic step {t}") for t in range(n)])
+            opt = np.zeros(n)
+            lp = None
+            for t in range(H, n):
+                known = (optima or {}).get(offset + t)
+                if known is None:
+                    lp = lp or MluLP(network, paths)
+                    known = lp.solve(series.total[t], second_stage=False)[1]["mlu"] if D[t].any() else 0.0
+                opt[t] = known
+            idx = np.arange(H, n)[opt[H:] > 0]
+            if len(idx) == 0:
+                return self
+            T_ = getattr(self, "_tensors_", None)
+            if T_ is None or getattr(self, "_tensors_key_", None) != (id(network), id(paths)):
+                T_ = self._tensors_ = self._loss_tensors(network, paths)
+                self._tensors_key_ = (id(network), id(paths))
+            win = np.lib.stride_tricks.sliding_window_view(D, H, axis=0)
+            rng = np.random.default_rng(self.random_state + len(getattr(self, "online_log_", [])) + 1)
+            step = float(lr) if lr is not None else float(self.lr) / 3.0
+            adam = torch.optim.Adam(self.module_.parameters(), lr=step, weight_decay=float(self.weight_decay))
+            self.module_.train()
+            losses = []
+            for _ in range(int(epochs)):
+                order = rng.permutation(idx)
+                for i0 in range(0, len(order), int(self.batch_size)):
+                    x, sig, y, o = self._batch(D, win, opt, order[i0:i0 + int(self.batch_size)])
+                    loss, _ = self._loss(T_, self.module_(x), sig, y, o)
+                    adam.zero_grad()
+                    loss.backward()
+                    adam.step()
+                    losses.append(float(loss.detach()))
+            self.module_.eval()
+            self.online_log_ = getattr(self, "online_log_", []) + [
+                {"steps": int(len(idx)), "epochs": int(epochs), "loss": float(np.mean(losses)),
+                 "until": series.times[-1].isoformat()}]
+        return self
+
     # ------------------------------------------------------------------ inference
     def predict_splits(self, history: np.ndarray | TrafficSeries, *, network: Network | None = None,
-                       paths: PathSet | None = None) -> np.ndarray:
+                       paths: PathSet | None = None, pure: bool = False) -> np.ndarray:
         """(n_paths,) split ratios for the interval after the last ``history`` matrices.
 
         Parameters
@@ -464,6 +543,7 @@ class LearnedRouter(Params):
             TrafficSeries. With ``prior='robust'`` the last ``prior_window`` matrices (as many as
             there are) also feed the prior LP.
         network, paths : required with a prior (the LP needs them); checked against the model.
+        pure : the model's own splits, without the prior mixed in.
         """
         torch = _torch()
         self._check_fitted()
@@ -479,7 +559,7 @@ class LearnedRouter(Params):
         Dh = h[-H:, src, dst][None]  # (1, H, n_od)
         with torch.no_grad(), _threads(self.threads):
             s = self.module_(torch.as_tensor(self._features(Dh)))[0].double().numpy()
-        if self.prior and self.mix_ > 0:
+        if self.prior and self.mix_ > 0 and not pure:
             if network is None or paths is None:
                 raise ValidationError("learned: this model mixes in a robust-LP prior; pass network= and paths=")
             self.check_compatible(network, paths)
@@ -510,7 +590,7 @@ class LearnedRouter(Params):
                 "fingerprint": self.fingerprint_, "od_mean": torch.as_tensor(self.od_mean_),
                 "state_dict": self.module_.state_dict(), "log": self.log_, "best_epoch": self.best_epoch_,
                 "trained_on": self.trained_on_, "train_seconds": self.train_seconds_,
-                "mix": self.mix_, "mix_log": self.mix_log_}
+                "mix": self.mix_, "mix_log": self.mix_log_, "online_log": getattr(self, "online_log_", [])}
         with atomic_path(p) as tmp:
             torch.save(blob, tmp)
         return p
@@ -562,6 +642,7 @@ class LearnedRouter(Params):
         m.log_, m.best_epoch_ = blob["log"], blob["best_epoch"]
         m.trained_on_, m.train_seconds_ = blob["trained_on"], blob["train_seconds"]
         m.mix_, m.mix_log_ = float(blob["mix"]), blob["mix_log"]
+        m.online_log_ = list(blob.get("online_log", []))
         return m
 
 
@@ -596,6 +677,8 @@ class Learned(Policy):
     ----------
     model : a trained :class:`LearnedRouter`, or the path of a model file (written by
         :meth:`LearnedRouter.save` or ``surgeguard train``). Required.
+    pure : use the model's own splits without its robust-LP mix (the ``hedge`` policy blends
+        ``robust`` itself).
     fallback : the policy used while fewer than H matrices of history exist (default ``robust``:
         the mean-MLU routing of the matrices seen so far; with none, ``shortest``).
     time_limit : seconds per solve (None: no limit), given to the fallback policy (when it takes
@@ -613,11 +696,12 @@ class Learned(Policy):
     #: the CLI asks for a model up front
     requires_model = True
     _parameter_constraints = {"model": [NoneOr(), InstanceOf(LearnedRouter, str, os.PathLike)],
-                              "fallback": [InstanceOf(str)], "time_limit": TIME_LIMIT}
+                              "fallback": [InstanceOf(str)], "time_limit": TIME_LIMIT, "pure": [Boolean()]}
 
     def __init__(self, model: "LearnedRouter | str | Path | None" = None, fallback: str = "robust",
-                 time_limit: float | None = None):
+                 time_limit: float | None = None, pure: bool = False):
         self.model = model
+        self.pure = pure
         self.fallback = fallback
         self.time_limit = time_limit
 
@@ -640,7 +724,7 @@ class Learned(Policy):
         tm = np.asarray(tm, dtype=float)
         t0 = time.perf_counter()
         s = m.predict_splits(np.repeat(tm[None], max(int(m.history), int(m.prior_window) if m.prior else 1), axis=0),
-                             network=network, paths=paths)
+                             network=network, paths=paths, pure=bool(self.pure))
         r = Routing(paths, s, self.name, {"solve_seconds": time.perf_counter() - t0})
         r.info["mlu"] = float((r.link_loads(tm) / network.capacity).max(initial=0.0))
         return r
@@ -655,8 +739,8 @@ class Learned(Policy):
             r = self.fallback_.decide(network, paths, history, warm=warm)
             return Routing(paths, r.splits, self.name, {**r.info, "fallback": self.fallback})
         t0 = time.perf_counter()
-        need = max(int(m.history), int(m.prior_window) if m.prior else 1)
-        s = m.predict_splits(history.total[-need:], network=network, paths=paths)
+        need = max(int(m.history), int(m.prior_window) if (m.prior and not self.pure) else 1)
+        s = m.predict_splits(history.total[-need:], network=network, paths=paths, pure=bool(self.pure))
         return Routing(paths, s, self.name, {"solve_seconds": time.perf_counter() - t0})
 
 

@@ -38,10 +38,14 @@ def train(
                                  help="log-sum-exp temperature of the training MLU (0 = hard max)"),
     prior: str = typer.Option("robust", "--prior",
                               help="'robust' (mix with the scenario LP, weight chosen on validation) or 'none'"),
-    train_frac: float = typer.Option(0.7, "--train-frac", callback=in_range(float, 0, 1, "neither"),
-                                     help="first share of the series used as training targets"),
     val_frac: float = typer.Option(0.1, "--val-frac", callback=in_range(float, 0, 1, "left"),
-                                   help="next share used for validation (early stopping); the rest is never read"),
+                                   help="last share of the steps read, used for early stopping and the robust mix "
+                                        "only (0: none, train for --epochs)"),
+    holdout: float = typer.Option(0.0, "--holdout", callback=in_range(float, 0, 1, "left"),
+                                  help="last share of the series never read (kept for a later replay test)"),
+    resume: Optional[Path] = typer.Option(None, "--resume",
+                                          help="keep training this saved model on --traffic (online learning: "
+                                               "--epochs epochs at a third of the rate, no validation)"),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", callback=POSITIVE,
                                                 help="stop training after this long"),
     seed: int = typer.Option(0, "--seed", callback=NON_NEGATIVE_INT, help="random seed"),
@@ -51,26 +55,38 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="print the training summary as JSON"),
 ):
     """Train the learned routing policy (minimises the next interval's MLU) and save it for
-    `replay/solve --policy learned --model OUT`. By default it trains on the first 70% of the
-    series, validates on the next 10% and never reads the last 20% (kept for a replay test)."""
+    `replay/solve --policy learned|hedge --model OUT`. It learns from the whole series; the last
+    10% (--val-frac) only picks the best epoch and the robust mix, and --holdout keeps a last share
+    unread. With --resume MODEL it keeps training a saved model on new traffic instead."""
     out = claim_output_file(out, "--out", force=force)
-    if not (0 < train_frac < 1 and 0 <= val_frac < 1 and train_frac + val_frac <= 1 + 1e-12):
-        raise ValidationError(f"--train-frac {train_frac} and --val-frac {val_frac} must be shares in (0, 1) "
-                              "with a sum <= 1, e.g. --train-frac 0.7 --val-frac 0.1")
+    if not val_frac + holdout < 1:
+        raise ValidationError(f"--val-frac {val_frac} and --holdout {holdout} leave nothing to train on; "
+                              "their sum must be below 1, e.g. --val-frac 0.1 --holdout 0.2")
     prior_opt = None if prior.lower() in ("none", "") else prior.lower()
     if prior_opt not in (None, "robust"):
         raise ValidationError(f"--prior {prior!r} is not known; use --prior none or --prior robust")
     net, ts, ps = load_routing_inputs(network, traffic, paths_file=paths_file, k=k, scale=scale,
                                       size_util=size_util)
     n = len(ts)
-    val_start = int(round(train_frac * n))
-    val_stop = int(round((train_frac + val_frac) * n))
-    if val_frac == 0:
-        val_start = None
+    val_stop = int(round((1 - holdout) * n))
+    if resume is not None:
+        model = LearnedRouter.load(resume)
+        model.check_compatible(net, ps)
+        model.partial_fit(net, ps, ts.window(0, val_stop), epochs=epochs)
+        model.save(out)
+        last = model.online_log_[-1] if model.online_log_ else {}
+        summary = {"model": str(out), "resumed_from": str(resume), "steps": last.get("steps", 0),
+                   "epochs": epochs, "loss": last.get("loss"), "until": last.get("until")}
+        typer.echo(json_text(summary) if as_json else
+                   f"kept training {resume} on {summary['steps']} steps for {epochs} epochs "
+                   f"(loss {summary['loss'] if summary['loss'] is None else round(summary['loss'], 4)}); "
+                   f"model written to {out}")
+        return
+    val_start = int(round((1 - holdout - val_frac) * n)) if val_frac > 0 else None
     if val_start is not None and val_stop <= val_start:
         raise ValidationError(f"--val-frac {val_frac} of {n} steps leaves no validation step; raise it or set 0")
     if (val_start or val_stop) <= history + 1:
-        raise ValidationError(f"--traffic has {n} steps: --train-frac {train_frac} leaves "
+        raise ValidationError(f"--traffic has {n} steps: --val-frac {val_frac} and --holdout {holdout} leave "
                               f"{val_start or val_stop} training steps, not more than --history {history} + 1; "
                               "give a longer series or a smaller --history")
     model = LearnedRouter(history=history, alpha=alpha, epochs=epochs, smooth=smooth, prior=prior_opt,
