@@ -189,6 +189,8 @@ def test_class_config_parsing_and_errors():
         TrafficClass("x", 0.1, max_stretch=0.5)
     with pytest.raises(ValidationError, match="duplicate"):
         ClassConfig.from_spec("a:0.5,a:0.5")
+    with pytest.raises(ValidationError, match=r"share=2.0 must be a fraction in \[0, 1\]"):
+        ClassConfig.from_spec("critical:2")
     net = two_routes()
     ts = TrafficSeries(np.zeros((1, 2, 4, 4)), net.node_names, classes=("critical", "gaming"))
     with pytest.raises(ValidationError, match="gaming"):

@@ -84,8 +84,9 @@ class TrafficClass:
         object.__setattr__(self, "name", self.name.strip())
         if self.share is not None:
             s = _number(self.share, f"class {self.name!r} share")
-            if not (np.isfinite(s) and s >= 0):
-                raise ValidationError(f"class {self.name!r} share={self.share!r} must be >= 0 (e.g. 0.05 for 5 %)")
+            if not (np.isfinite(s) and 0 <= s <= 1):
+                raise ValidationError(f"class {self.name!r} share={self.share!r} must be a fraction in [0, 1] "
+                                      "(e.g. 0.05 for 5 %)")
             object.__setattr__(self, "share", s)
         if self.max_latency_ms is not None:
             v = _number(self.max_latency_ms, f"class {self.name!r} max_latency_ms")
