@@ -278,6 +278,8 @@ def test_cli_backfill_counters_once(tmp_path):
     res = runner.invoke(app, ["simulate", "telemetry", "--network", "morocco", "--traffic", "gravity", "--once"])
     assert res.exit_code == 0
     assert {f.name for f in parse_text(res.stdout)} >= set(IF_MIB)
+    # the gravity matrix on unsized capacities overloads links: said on stderr, naming the fix
+    assert "warning: the traffic exceeds some link capacities" in res.stderr and "--size-util" in res.stderr
 
 
 @pytest.mark.parametrize("args, needle", [

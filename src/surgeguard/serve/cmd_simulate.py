@@ -155,8 +155,11 @@ def telemetry(
     say = note if once else typer.echo  # with --once, stdout holds the exposition alone
     util = np.max(sim.loads.bps / net.capacity[None, :])
     if util > 1:
-        note(f"note: the traffic exceeds some link capacities (up to {util:.0%}); counters count it all, as the "
-             "simulator drops nothing (size the capacities with --size-util 0.6, or scale the traffic down)")
+        worst = net.link_names[int(np.argmax(np.max(sim.loads.bps / net.capacity[None, :], axis=0)))]
+        note(f"warning: the traffic exceeds some link capacities (up to {util:.0%} on {worst}); the counters count "
+             "it all (the simulator drops nothing), but readers take rates above an interface's speed for counter "
+             "glitches, so `estimate` will find those links missing: size the capacities with --size-util 0.6, "
+             "or scale the traffic down")
     say(f"{net.describe()}; {imap.n_interfaces} interfaces on {len(set(imap.instance))} routers; "
                f"{T} interval(s) of {sim.step:g} s from {ts.times[0].isoformat()}")
     if sim.near_wrap_interfaces:
