@@ -38,6 +38,7 @@ from surgeguard.paths import k_shortest_paths
 from surgeguard.plan.whatif import WhatIf
 from surgeguard.routing import Routing, get_policy
 from surgeguard.routing.learned import Learned, LearnedRouter
+from surgeguard.routing import optimal as optimal_module
 from surgeguard.routing.switching import Switching
 from surgeguard.scenario.synthetic import gravity_matrix
 from surgeguard.traffic import TrafficSeries
@@ -46,6 +47,15 @@ STATUS = highspy.HighsModelStatus
 LP_POLICIES = ("optimal", "optimal-last", "optimal-forecast", "robust", "priority")
 ALL_SOLVING = LP_POLICIES + ("fast", "learned", "switching")
 
+
+
+@pytest.fixture(autouse=True)
+def _fresh_solves():
+    """Each test injects its fault into a fresh solve: forget the optima remembered by ``optimal``
+    (same matrix, same settings: solved once) from earlier tests on the same network and paths."""
+    optimal_module._MEMO.clear()
+    yield
+    optimal_module._MEMO.clear()
 
 def one_line(exc: BaseException) -> str:
     msg = str(exc)
@@ -160,6 +170,7 @@ def test_simulated_time_limit_names_it(small, status_after):
 def test_latency_stage_cut_short_keeps_the_mlu_optimal_routing(small, status_after):
     net, ps, tm = small
     want = get_policy("optimal").route(net, ps, tm).info["mlu"]
+    optimal_module._MEMO.clear()                  # solve the same matrix afresh
     status_after(STATUS.kTimeLimit, n=1)          # stage 1 real, stage 2 stops at its limit
     r = get_policy("optimal").route(net, ps, tm)
     assert r.info["stage2_status"].startswith("failed")

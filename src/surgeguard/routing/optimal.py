@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+
 from ..optimise.mlu import MluLP, solve_mlu_lp
 from ..validation import Boolean, Interval, NoneOr, Options
 from .policies import Policy, register_policy
@@ -25,7 +31,9 @@ class Optimal(Policy):
 
     In a replay, ``decide`` routes the previous interval's matrix: what a controller can know.
     The LP is built on the first call and re-solved from the previous basis on later calls with
-    the same network and paths.
+    the same network and paths. The last few optima are remembered per path set (whatever the
+    instance): the same matrix with the same settings is solved once, e.g. by a replay's oracle and
+    then by ``optimal-last`` inside ``hedge`` one interval later.
     """
 
     name = "optimal"
@@ -49,8 +57,24 @@ class Optimal(Policy):
         if getattr(self, "_lp_key_", None) != key:  # one live model per (network, paths)
             self.lp_ = MluLP(network, paths, solver=self.solver, time_limit=self.time_limit, threads=self.threads)
             self._lp_key_ = key
+        tm = np.asarray(tm, dtype=float)
+        memo = _MEMO.setdefault(paths, OrderedDict())
+        key = (id(network), hashlib.blake2b(np.ascontiguousarray(network.capacity, dtype=float).tobytes() +
+                                            np.ascontiguousarray(tm).tobytes(), digest_size=16).digest(),
+               self.solver, bool(self.second_stage), self.time_limit, self.threads)
+        if key in memo:
+            memo.move_to_end(key)
+            splits, info = memo[key]
+            return Routing(paths, splits.copy(), self.name, {**info, "memo": True})
         splits, info = self.lp_.solve(tm, second_stage=self.second_stage)
+        memo[key] = (np.array(splits, dtype=float), dict(info))
+        while len(memo) > _MEMO_SIZE:
+            memo.popitem(last=False)
         return Routing(paths, splits, self.name, info)
 
+
+#: optima remembered per path set: (network id, digest of capacities and matrix, settings) -> (splits, info)
+_MEMO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_MEMO_SIZE = 4
 
 register_policy("optimal", Optimal)
