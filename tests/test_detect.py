@@ -39,7 +39,7 @@ def noisy_series(days=10, freq="15min", seed=0, surge_day=None, factor=1.4, node
 
 
 def test_registry():
-    assert available_detectors() == ["cusum", "residual"]
+    assert available_detectors() == ["cusum", "residual", "seasonal"]
     with pytest.raises(SurgeguardError, match="choose one of"):
         get_detector("bocpd")
     with pytest.raises(ValidationError, match="accepted"):
@@ -55,7 +55,7 @@ def test_signals_are_total_and_node_sums():
     np.testing.assert_allclose(v[:, 1 + len(NODES)], ts.values[:, :, 0].sum(axis=1))  # A in
 
 
-@pytest.mark.parametrize("name", ["cusum", "residual"])
+@pytest.mark.parametrize("name", ["cusum", "residual", "seasonal"])
 def test_conformance(name):
     ts = noisy_series(days=6, surge_day=4)
     det = get_detector(name)
@@ -79,7 +79,7 @@ def test_conformance(name):
     assert det.clone().get_params() == det.get_params()
 
 
-@pytest.mark.parametrize("name", ["cusum", "residual"])
+@pytest.mark.parametrize("name", ["cusum", "residual", "seasonal"])
 def test_detects_step_surge_and_stays_quiet_otherwise(name):
     det = get_detector(name, places="total")
     quiet = noisy_series(days=10, seed=1)
@@ -165,6 +165,12 @@ def test_cli_detect_json(tmp_path):
     lines = [json.loads(x) for x in r.stdout.strip().splitlines()]
     assert lines[-1]["summary"] and lines[-1]["alerts"] == len(lines) - 1 >= 1
     assert lines[0]["place"] == "total"
+    assert lines[-1]["detector"] == "seasonal" and lines[-1]["params"]["utc_offset_hours"] is None
+    assert lines[0]["kind"] in ("step", "level")
+    r = runner.invoke(app, ["detect", "-n", net, "-t", tm, "--utc-offset", "-6", "--threshold", "5", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["params"]["utc_offset_hours"] == -6 and summary["params"]["step_z"] == 5
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -172,6 +178,8 @@ def test_cli_detect_json(tmp_path):
     (["--reference-days", "20"], "--reference-days"),
     (["--places", "links"], "places"),
     (["-s", "lockdown:growth=-2"], "growth"),
+    (["-d", "cusum", "--utc-offset", "2"], "--utc-offset"),
+    (["--utc-offset", "20"], "--utc-offset"),
 ])
 def test_cli_detect_bad_input(tmp_path, args, needle):
     net, tm = _files(tmp_path, days=4)

@@ -47,6 +47,8 @@ class Alert:
     shift : estimated relative shift against the learned normal, e.g. 0.15 for +15 %.
     detector : name of the detector that raised it.
     score : the detector's statistic when it fired (in units of the residual sigma).
+    kind : what moved: 'level' (the signal drifted above its normal level), 'step' (a sudden
+        change against the last hours) or 'shape' (today's daily shape left the workday shape).
     """
 
     time: pd.Timestamp
@@ -55,6 +57,7 @@ class Alert:
     shift: float
     detector: str
     score: float = float("nan")
+    kind: str = "level"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -63,8 +66,9 @@ class Alert:
 
     def __str__(self) -> str:
         where = "total" if self.place == "total" else f"{self.place} {self.direction}"
+        kind = "" if self.kind == "level" else f"{self.kind}, "
         return (f"{pd.Timestamp(self.time).strftime('%Y-%m-%d %H:%M')} UTC  {where:<18} shift {self.shift:+.1%}  "
-                f"({self.detector}, score {self.score:.1f})")
+                f"({kind}{self.detector}, score {self.score:.1f})")
 
 
 def register_detector(name: str):
@@ -78,7 +82,7 @@ def available_detectors() -> list[str]:
 
 
 def get_detector(name: str, **params) -> "SurgeDetector":
-    """A new, unfitted detector by name ('cusum', 'residual').
+    """A new, unfitted detector by name ('seasonal', the recommended one; 'cusum', 'residual').
 
     Unknown names or parameters raise :class:`~surgeguard.ValidationError` listing the valid ones.
 
@@ -87,18 +91,21 @@ def get_detector(name: str, **params) -> "SurgeDetector":
     >>> get_detector("bocpd")
     Traceback (most recent call last):
     ...
-    surgeguard.exceptions.ValidationError: unknown detector 'bocpd'; choose one of: cusum, residual
+    surgeguard.exceptions.ValidationError: unknown detector 'bocpd'; choose one of: cusum, residual, seasonal
     """
     return DETECTORS.get(name, **params)
 
 
-def traffic_signals(series: TrafficSeries, places: str = "all") -> tuple[np.ndarray, list[tuple[str, str]]]:
+def traffic_signals(series: TrafficSeries, places: str = "all",
+                    classes: bool = False) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """The watched signals of a series, in bit/s.
 
     Parameters
     ----------
     series : TrafficSeries.
     places : 'all' (total, then each node's out and in traffic) or 'total'.
+    classes : also each traffic class's network total, right after the total, named
+        ``('class:<name>', 'total')`` (when the series has classes).
 
     Returns
     -------
@@ -121,6 +128,11 @@ def traffic_signals(series: TrafficSeries, places: str = "all") -> tuple[np.ndar
     v[:, idx, idx] = 0.0
     cols = [v.sum(axis=(1, 2))[:, None]]
     names = [("total", "total")]
+    if classes and series.classes is not None:
+        per = series.values.copy()
+        per[:, :, idx, idx] = 0.0
+        cols.append(per.sum(axis=(2, 3)))
+        names += [(f"class:{c}", "total") for c in series.classes]
     if places == "all":
         cols += [v.sum(axis=2), v.sum(axis=1)]
         names += [(n, "out") for n in series.nodes] + [(n, "in") for n in series.nodes]
@@ -139,6 +151,8 @@ class SurgeDetector(Params):
     """
 
     name: ClassVar[str] = "base"
+    #: whether each traffic class's total is watched too (when the series has classes)
+    watch_classes: ClassVar[bool] = False
     places: str = "all"
     bin_minutes: float = 60.0
     direction: str = "up"
@@ -153,12 +167,7 @@ class SurgeDetector(Params):
     # ------------------------------------------------------------------ fit
     def fit(self, series: TrafficSeries) -> "SurgeDetector":
         """Learn normal traffic from a reference series (at least one full day); returns self."""
-        self.validate()
-        if not isinstance(series, TrafficSeries):
-            raise ValidationError(f"{self.name}.fit needs a TrafficSeries, got {type(series).__name__}")
-        step = series.step
-        if step is None:
-            raise ValidationError(f"{self.name}.fit: traffic {series.name!r} has a single step; give at least a day")
+        step = self._reference_step(series)
         bin_td = pd.Timedelta(minutes=float(self.bin_minutes))
         if bin_td < step or (bin_td % step) != pd.Timedelta(0) or (pd.Timedelta(days=1) % bin_td) != pd.Timedelta(0):
             raise ValidationError(f"{self.name}: bin_minutes={self.bin_minutes} must be a multiple of the series step "
@@ -240,7 +249,10 @@ class SurgeDetector(Params):
         if tuple(series.nodes) != self.nodes_:
             raise ValidationError(f"{self.name}: traffic {series.name!r} has nodes {list(series.nodes)[:4]}... but the "
                                   f"detector was fitted on {list(self.nodes_)[:4]}...; reorder it or refit")
-        vals, _ = traffic_signals(series, self.places)
+        vals, names = traffic_signals(series, self.places, classes=self.watch_classes)
+        if names != list(self.names_):
+            raise ValidationError(f"{self.name}: traffic {series.name!r} has the signals {_first(names)} but the "
+                                  f"detector was fitted on {_first(self.names_)} (classes differ?); refit it")
         times = series.times
         if len(self._pend_t) and len(times) and times[0] <= self._pend_t[-1]:
             keep = times > self._pend_t[-1]
@@ -260,17 +272,34 @@ class SurgeDetector(Params):
             if last_bin and b - a < per_bin:
                 break  # incomplete: wait for more steps
             done_upto = b
-            mean = allv[a:b].mean(axis=0)
-            t_last = allt[b - 1]
-            p = int(((keys[a] - keys[a].floor("D")) / self.bin_))
-            r = np.log(mean + self.floor_) - self.profile_[p] - self.level_
-            alarm, shift, score = self._step(r)
-            for k in np.flatnonzero(alarm):
-                place, direction = self.names_[k]
-                alerts.append(Alert(t_last, place, direction, float(np.expm1(shift[k])), self.name,
-                                    float(score[k])))
+            alerts += self._process_bin(keys[a], allt[b - 1], allv[a:b].mean(axis=0))
         self._pend_t, self._pend_v = allt[done_upto:], allv[done_upto:]
         return alerts
+
+    def _process_bin(self, start: pd.Timestamp, t_last: pd.Timestamp, mean: np.ndarray) -> list[Alert]:
+        """Alerts of one complete bin (``start``: the bin's UTC start; ``t_last``: its last step;
+        ``mean``: (K,) mean bit/s of each signal): the residual against the daily profile and the
+        level, through ``_step``."""
+        p = int(((start - start.floor("D")) / self.bin_))
+        r = np.log(mean + self.floor_) - self.profile_[p] - self.level_
+        alarm, shift, score = self._step(r)
+        return [Alert(t_last, *self.names_[k], float(np.expm1(shift[k])), self.name, float(score[k]))
+                for k in np.flatnonzero(alarm)]
+
+    def _reference_step(self, series: TrafficSeries) -> pd.Timedelta:
+        """Check the parameters and the reference series given to ``fit``; its time step."""
+        self.validate()
+        if not isinstance(series, TrafficSeries):
+            raise ValidationError(f"{self.name}.fit needs a TrafficSeries, got {type(series).__name__}")
+        if series.step is None:
+            raise ValidationError(f"{self.name}.fit: traffic {series.name!r} has a single step; give at least a day")
+        return series.step
+
+    def expected(self, times: pd.DatetimeIndex, signal: int = 0) -> np.ndarray:
+        """Normal traffic of one signal (default: the total) at UTC ``times``, bit/s, as learned."""
+        self._check_fitted("expected")
+        ph = phase_of_day(pd.DatetimeIndex(times), self.bin_)
+        return np.exp(self.profile_[ph, signal]) - self.floor_[signal]
 
     # ------------------------------------------------------------------ hooks / helpers
     def _calibrate(self, resid: np.ndarray) -> None:
@@ -285,6 +314,12 @@ class SurgeDetector(Params):
     def _check_fitted(self, what: str) -> None:
         if not hasattr(self, "profile_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(reference_series) before {what}()")
+
+
+def _first(names, n: int = 4) -> str:
+    """The first ``n`` signal names, for messages."""
+    names = [f"{p} {d}" if d != "total" else p for p, d in names]
+    return ", ".join(names[:n]) + (", ..." if len(names) > n else "")
 
 
 def phase_of_day(times: pd.DatetimeIndex, bin_td: pd.Timedelta) -> np.ndarray:

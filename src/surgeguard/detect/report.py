@@ -11,7 +11,7 @@ import pandas as pd
 from ..exceptions import ValidationError
 from ..report.svg import Line, line_chart_svg
 from ..traffic import TrafficSeries
-from .base import Alert, SurgeDetector, phase_of_day
+from .base import Alert, SurgeDetector
 
 __all__ = ["detector_section"]
 
@@ -40,8 +40,7 @@ def detector_section(series: TrafficSeries, alerts: Sequence[Alert], *, detector
     total = series.total.sum(axis=(1, 2)) - np.einsum("tii->t", series.total)
     lines = [Line("total traffic", total / 1e9, "#495057", width=1.3)]
     if detector is not None and hasattr(detector, "profile_"):
-        ph = phase_of_day(times, detector.bin_)
-        expected = np.exp(detector.profile_[ph, 0]) - detector.floor_[0]
+        expected = detector.expected(times)
         lines.append(Line("expected (normal)", expected / 1e9, "#2f9e44", dash="5,4", width=1.2))
     vlines = [(pd.Timestamp(a.time), f"{a.place if a.place == 'total' else a.place + ' ' + a.direction} "
                f"{a.shift:+.0%}") for a in alerts[:max_markers]]
@@ -50,15 +49,16 @@ def detector_section(series: TrafficSeries, alerts: Sequence[Alert], *, detector
     rows = "".join(
         f"<tr><td class=\"l\">{escape(pd.Timestamp(a.time).strftime('%Y-%m-%d %H:%M'))}</td>"
         f"<td class=\"l\">{escape(a.place)}</td><td class=\"l\">{escape(a.direction)}</td>"
-        f"<td>{a.shift:+.1%}</td><td class=\"l\">{escape(a.detector)}</td><td>{a.score:.1f}</td></tr>"
+        f"<td>{a.shift:+.1%}</td><td class=\"l\">{escape(a.detector)} {escape(a.kind)}</td><td>{a.score:.1f}</td></tr>"
         for a in alerts[:max_rows])
     more = f"<p class=\"sub\">… and {len(alerts) - max_rows} more.</p>" if len(alerts) > max_rows else ""
     table = ("<table><thead><tr><th class=\"l\">Time (UTC)</th><th class=\"l\">Place</th><th class=\"l\">Direction"
-             "</th><th>Shift</th><th class=\"l\">Detector</th><th>Score</th></tr></thead><tbody>"
+             "</th><th>Shift</th><th class=\"l\">Detector, kind</th><th>Score</th></tr></thead><tbody>"
              f"{rows}</tbody></table>{more}") if alerts else "<p>No alert was raised.</p>"
     if detector is not None:
         how = (f"Detector <code>{escape(repr(detector))}</code>: normal traffic is a daily profile per signal "
-               f"learned on {getattr(detector, 'n_reference_days_', float('nan')):.1f} reference days; each "
+               f"(per day type for 'seasonal') learned on {getattr(detector, 'n_reference_days_', float('nan')):.1f} "
+               "reference days; each "
                "alert re-baselines its signal, so one surge gives one alert per place unless it keeps growing.")
     else:
         how = "Alerts as raised online, each using only the traffic up to its time."

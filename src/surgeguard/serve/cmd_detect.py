@@ -23,20 +23,32 @@ app = typer.Typer()
 def detect(
     network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir"),
-    detector: str = typer.Option("cusum", "--detector", "-d", help="cusum or residual"),
+    detector: str = typer.Option("seasonal", "--detector", "-d", help="seasonal (default), cusum or residual"),
     reference_days: float = typer.Option(3.0, "--reference-days", callback=in_range(float, 1, None),
                                          help="days at the start that define normal traffic (>= 1)"),
-    places: str = typer.Option("all", "--places", help="'all' (total and every node's in/out) or 'total'"),
+    places: Optional[str] = typer.Option(None, "--places",
+                                         help="'all' (total and every node's in/out) or 'total' (default: the "
+                                              "detector's: seasonal 'total' and class totals, cusum/residual 'all')"),
     threshold: Optional[float] = typer.Option(None, "--threshold", callback=POSITIVE,
-                                              help="cusum: h in sigma units; residual: z (default: the library's)"),
+                                              help="seasonal: step_z, cusum: h, residual: z, in sigma units "
+                                                   "(default: the library's)"),
+    utc_offset: Optional[float] = typer.Option(None, "--utc-offset", callback=in_range(float, -14, 14),
+                                               help="seasonal: local time minus UTC, hours, for workdays/weekends "
+                                                    "(default: the traffic's, else 0)"),
     scenario: Optional[str] = typer.Option(None, "--scenario", "-s",
                                            help="inject a surge first, e.g. lockdown:growth=0.3,start=2004-03-05"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per alert, then a summary object"),
 ):
     """Replay a traffic series through an online surge detector and print its alerts (UTC)."""
-    params = {"places": places}
+    name = detector.strip().lower()
+    params = {} if places is None else {"places": places}
     if threshold is not None:
-        params["threshold" if detector.strip().lower() == "cusum" else "z"] = threshold
+        params[{"cusum": "threshold", "seasonal": "step_z"}.get(name, "z")] = threshold
+    if utc_offset is not None:
+        if name != "seasonal":
+            raise ValidationError(f"option --utc-offset applies to the seasonal detector, not {detector!r}; "
+                                  "drop it or use --detector seasonal")
+        params["utc_offset_hours"] = utc_offset
     det = get_detector(detector, **params)
     net = load_network(network)
     ts = load_traffic(traffic, net)
