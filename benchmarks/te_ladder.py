@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py, beside this file)
 
 __all__ = ["LADDER", "QUICK_LADDER", "SIZINGS", "Rung", "run_te_bench", "run_rung", "size_first_path",
-           "size_network", "sizing_matrix",
+           "size_network", "sizing_matrix", "failure_mask",
            "bench_matrices", "fit_exponent", "to_markdown"]
 
 
@@ -237,7 +237,7 @@ def _fast(net, paths, tm, device, tol, fast_options: dict, **kw) -> tuple[dict, 
     return out, Routing(paths, splits, "fast", {k: v for k, v in info.items() if k != "history"})
 
 
-def _failure_mask(net, paths, routing, tm, device="cpu"):
+def failure_mask(net, paths, routing, tm, device="cpu"):
     """Mask of the paths through the most loaded link of ``routing``, and the matrix without the
     ODs that this failure cuts off."""
     op = get_operator(paths, device)
@@ -334,7 +334,7 @@ def run_rung(rung: Rung, *, k: int = 4, device: str = "cpu", tol: float = 0.01, 
         cold, _ = _fast(net, paths, tm_d, device, tol, fast_options)
         warm, _ = _fast(net, paths, tm_d, device, tol, fast_options, warm=first)
         rec["warm_demand"] = {"cold": cold, "warm": warm}
-        usable, tm_f, link, cut = _failure_mask(net, paths, first, tms[0], device=dev)
+        usable, tm_f, link, cut = failure_mask(net, paths, first, tms[0], device=dev)
         cold_f, _ = _fast(net, paths, tm_f, device, tol, fast_options, path_mask=usable)
         warm_f, _ = _fast(net, paths, tm_f, device, tol, fast_options, path_mask=usable, warm=first)
         rec["warm_failure"] = {"link": link, "ods_cut_off": cut, "cold": cold_f, "warm": warm_f}

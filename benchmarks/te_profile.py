@@ -20,9 +20,9 @@ matrices and sizings as ``bench_te.py``):
    checks), bound LPs, forced-link work, dense passes over the ``(n_od, K)`` splits, Python
    bookkeeping, set-up and certificate; ms per iteration against the reference pair.
 
-Steps 1 and 2 run once per torch CPU thread count of ``--threads`` (default 1 and 2): on a shared,
-loaded 2-core machine every parallel torch call with 2 threads can wait for a descheduled thread
-(milliseconds per call), which this shows beside the single-thread numbers.
+Steps 1 and 2 run once per torch CPU thread count of ``--threads`` (default 1; e.g. ``1,2``): on a
+shared, loaded 2-core machine every parallel torch call with 2 threads can wait for a descheduled
+thread (milliseconds per call), which a 2-thread run shows beside the single-thread numbers.
 
 Writes ``te_profile.json`` and ``te_profile.md`` (with ``benchmarks/machine.py``'s description and
 the load average: the machine may be shared, so compare only numbers of one run).
@@ -63,13 +63,20 @@ GROUPS = {
 LOOP = tuple(p for g, ps in GROUPS.items() for p in ps if p not in ("forced links", "set-up", "certificate"))
 
 
+#: the clock of the measurements: "cpu" (``time.process_time``: CPU seconds of this process, the
+#: work without the time spent descheduled on a shared machine; with one torch thread) or "wall"
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+TIMER = {"clock": "cpu"}
+
+
 def median_seconds(fn, repeats: int) -> float:
+    timer = CLOCKS[TIMER["clock"]]
     fn()  # warm-up
     ts = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = timer()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(timer() - t0)
     return float(np.median(ts))
 
 
@@ -97,9 +104,10 @@ def bandwidth_gb_s(repeats: int) -> float:
 
 
 def run_profile(topology: str = "caida-701", sizings=("hard", "shifted"), tm_index: int = 0, k: int = 4,
-                repeats: int = 50, tol: float = 0.01, threads=(1, 2), log=print) -> dict:
+                repeats: int = 50, tol: float = 0.01, threads=(1,), clock: str = "cpu", log=print) -> dict:
     """The measurements of the module notes, as a dict: for each torch CPU thread count of
     ``threads`` (None: torch's setting), the reference products and the profiled solves."""
+    TIMER["clock"] = clock
     rung = next((r for r in LADDER if r.name == topology), None)
     key = rung.key if rung else topology
     net0 = read_topohub(key)
@@ -107,17 +115,21 @@ def run_profile(topology: str = "caida-701", sizings=("hard", "shifted"), tm_ind
     base, tms = bench_matrices(net0, max(tm_index + 1, 1))
     tm = tms[tm_index]
     op = get_operator(paths, "cpu")
+    # the tree-compressed form, for comparison, where the solver chose the plain matrix
+    tree = (get_operator(paths, "cpu", compressed=True) if op.kind != "tree" and "_trees" in paths.meta
+            else None)
     n_slots = op.n_od * op.K
     rec = {"benchmark": "te_profile", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "topology": topology,
            "key": key, "tm": tm_index, "k": k, "tol": tol, "n_nodes": net0.n_nodes, "n_links": net0.n_links,
            "n_od": paths.n_od, "n_paths": paths.n_paths, "slots": n_slots, "nnz": int(len(paths.link_idx)),
-           "operator": op.kind, "operator_nnz": op.nnz, "repeats": repeats, "machine": machine_info("cpu"),
+           "operator": op.kind, "operator_nnz": op.nnz, "repeats": repeats, "clock": clock, "machine": machine_info("cpu"),
            "runs": []}
     nets = {sizing: size_network(net0, paths, base, sizing) for sizing in sizings}
     r, rt = plain_matrices(paths, op)
     for t in threads:
         with torch_threads(t):
-            run = {"threads": torch.get_num_threads(), "reference": reference_products(r, rt, op, rec, repeats)}
+            run = {"threads": torch.get_num_threads(),
+                   "reference": reference_products(r, rt, op, rec, repeats, tree=tree)}
             ref = run["reference"]
             tag = f"[{topology}, {run['threads']} thread(s)]"
             log(f"{tag} reference: plain R f {ref['plain_links_from_paths_ms']:.3f} ms, R^T y "
@@ -130,9 +142,10 @@ def run_profile(topology: str = "caida-701", sizings=("hard", "shifted"), tm_ind
     return rec
 
 
-def reference_products(r, rt, op, rec: dict, repeats: int) -> dict:
-    """Median ms of one plain ``R f`` and one ``R^T y``, of the operator's ``loads`` and ``prices``,
-    and the copy bandwidth."""
+def reference_products(r, rt, op, rec: dict, repeats: int, tree=None) -> dict:
+    """Median ms of one plain ``R f`` and one ``R^T y``, of the operator's ``loads`` and ``prices``
+    (and of the tree-compressed operator ``tree``'s, when it is not the solver's), the per-OD
+    softmax, and the copy bandwidth."""
     f = torch.rand(rec["slots"], dtype=torch.float32)
     y = torch.rand(rec["n_links"], dtype=torch.float32)
     ref = {"plain_links_from_paths_ms": 1e3 * median_seconds(lambda: torch.mv(r, f), repeats),
@@ -140,15 +153,22 @@ def reference_products(r, rt, op, rec: dict, repeats: int) -> dict:
            "operator_loads_ms": 1e3 * median_seconds(lambda: op.loads(f), repeats),
            "operator_prices_ms": 1e3 * median_seconds(lambda: op.prices(y), repeats),
            "copy_bandwidth_gb_s": bandwidth_gb_s(max(repeats // 5, 3))}
-    # the per-OD softmax over the (n_od, K) logits (the largest dense pass): torch's kernel, and
-    # the same function as max, exp, sum, divide (a candidate replacement; not what the solver runs)
+    # the per-OD softmax over the logits (the largest dense pass), in the solver's rank-major
+    # (K, n_od) layout (what it runs) and in the OD-major (n_od, K) layout it used before (torch's
+    # kernel, and max, exp, sum, divide)
     th = torch.randn(op.n_od, op.K, dtype=torch.float32)
+    tk = th.t().contiguous()
 
     def manual_softmax():
         e = (th - th.amax(dim=1, keepdim=True)).exp_()
         return e.div_(e.sum(dim=1, keepdim=True))
     ref["softmax_torch_ms"] = 1e3 * median_seconds(lambda: torch.softmax(th, dim=1), repeats)
     ref["softmax_exp_sum_ms"] = 1e3 * median_seconds(manual_softmax, repeats)
+    ref["softmax_rank_major_ms"] = 1e3 * median_seconds(lambda: torch.softmax(tk, dim=0), repeats)
+    if tree is not None:
+        ref["tree_loads_ms"] = 1e3 * median_seconds(lambda: tree.loads(f), repeats)
+        ref["tree_prices_ms"] = 1e3 * median_seconds(lambda: tree.prices(y), repeats)
+        ref["tree_pair_ms"] = ref["tree_loads_ms"] + ref["tree_prices_ms"]
     ref["plain_pair_ms"] = ref["plain_links_from_paths_ms"] + ref["plain_paths_from_links_ms"]
     ref["operator_pair_ms"] = ref["operator_loads_ms"] + ref["operator_prices_ms"]
     # bytes of the pair: each matrix's values (float32) and column indices (int32), both row
@@ -166,7 +186,7 @@ def profile_solve(net, paths, tm, sizing: str, ref: dict, tol: float, log=print)
     _, info = solve_fast(net, paths, tm, device="cpu", tol=tol)
     plain = {k2: info[k2] for k2 in ("mlu", "lower_bound", "gap", "bound", "iterations", "status",
                                      "solve_seconds", "bound_lps", "bound_lp_seconds")}
-    prof: dict = {}
+    prof: dict = {"clock": TIMER["clock"]}
     _, info_p = solve_fast(net, paths, tm, device="cpu", tol=tol, profile=prof)
     rec = {"sizing": sizing, "capacity_source": net.meta.get("capacity_source"), "plain_solve": plain,
            "profiled_solve": {k2: info_p[k2] for k2 in plain},
@@ -215,16 +235,24 @@ def to_markdown(rec: dict) -> str:
                   f"| solver operator pair | {ref['operator_pair_ms']:.3f} |",
                   f"| plain pair's bytes at the copy bandwidth ({ref['copy_bandwidth_gb_s']:.1f} GB/s, "
                   f"{ref['plain_pair_bytes'] / 1e6:.1f} MB) | {ref['plain_pair_at_copy_bandwidth_ms']:.3f} |",
-                  f"| per-OD softmax over ({rec['n_od']:,}, {rec['slots'] // rec['n_od']}) logits, `torch.softmax` | "
-                  f"{ref['softmax_torch_ms']:.3f} |",
-                  f"| the same as max, exp, sum, divide (not what the solver runs) | {ref['softmax_exp_sum_ms']:.3f} |"]
+                  f"| per-OD softmax over ({rec['n_od']:,}, {rec['slots'] // rec['n_od']}) logits (OD-major, "
+                  f"the old layout), `torch.softmax` | {ref['softmax_torch_ms']:.3f} |",
+                  f"| the same as max, exp, sum, divide | {ref['softmax_exp_sum_ms']:.3f} |"]
+        if "softmax_rank_major_ms" in ref:
+            lines.append(f"| per-OD softmax over ({rec['slots'] // rec['n_od']}, {rec['n_od']:,}) logits (rank-major, "
+                         f"what the solver runs), `torch.softmax` | {ref['softmax_rank_major_ms']:.3f} |")
+        if "tree_pair_ms" in ref:
+            lines.append(f"| tree-compressed operator pair (not used here: the plain matrix is cheaper) | "
+                         f"{ref['tree_pair_ms']:.3f} |")
         for x in run["solves"]:
             lines += solve_lines(x, run["threads"])
-    lines += ["", "Notes: phases are wall-clock laps inside `solve_fast(profile=...)` (each charges the time "
-              "since the previous lap); `set-up`, `forced links` and `certificate` run once per solve, the "
+    clock = rec.get("clock", "wall")
+    lines += ["", f"Notes: times are {'CPU seconds of the process (`time.process_time`, one torch thread: the work done, without the time spent descheduled on the shared machine)' if clock == 'cpu' else 'wall-clock seconds'}, "
+              "for the reference products as for the phases, except the `Unprofiled` solve seconds (wall clock). "
+              "Phases are laps inside `solve_fast(profile=...)` (each charges the time since the previous lap); `set-up`, `forced links` and `certificate` run once per solve, the "
               "others per iteration (the bound checks every 5th, the bound LPs every 10th while the gap is "
               "open and they have taken under a quarter of the time). `dense passes` are the elementwise and "
-              "per-OD row operations over the (n_od, K) splits (flows d x, softmax weights, per-OD minimum of "
+              "per-OD operations over the (K, n_od) splits (flows d x, softmax weights, per-OD minimum of "
               "the path prices, gradient, fused Adam, softmax); Python's own overhead is in `bookkeeping` and in "
               "the dispatch of each torch call (a few microseconds each).", ""]
     return "\n".join(lines)
@@ -261,11 +289,13 @@ def main(argv=None) -> int:
     ap.add_argument("--sizings", default="hard,shifted", help="comma-separated sizings of te_ladder.SIZINGS")
     ap.add_argument("--tm", type=int, default=0, help="which matrix of the ladder")
     ap.add_argument("--repeats", type=int, default=50)
-    ap.add_argument("--threads", default="1,2", help="comma-separated torch CPU thread counts, one run each")
+    ap.add_argument("--threads", default="1", help="comma-separated torch CPU thread counts, one run each")
+    ap.add_argument("--clock", default="cpu", choices=sorted(CLOCKS),
+                    help="cpu: CPU seconds of the process (robust on a shared machine, with 1 thread); wall")
     ap.add_argument("--tag", default=None, help="file name part: te_profile[-TAG].{json,md}")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     a = ap.parse_args(argv)
-    rec = run_profile(a.topology, a.sizings.split(","), a.tm, repeats=a.repeats, threads=[int(t) for t in a.threads.split(",")],
+    rec = run_profile(a.topology, a.sizings.split(","), a.tm, repeats=a.repeats, threads=[int(t) for t in a.threads.split(",")], clock=a.clock,
                       log=lambda s: print(s, flush=True))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

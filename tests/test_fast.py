@@ -217,3 +217,46 @@ def test_tight_link_dual_lp_is_a_valid_bound_and_exact_on_all_links():
         assert bound(y) <= opt * (1 + 1e-7)
     y = tight_dual_bound(ps, op, u, d, net.capacity, live, delta=1.0)
     assert y is not None and bound(y) == pytest.approx(opt, rel=1e-6)
+
+
+def test_slots_are_rank_major_and_auto_operator_prefers_the_cheaper_form():
+    """Slot ``r * n_od + k`` holds OD k's r-th path (per-OD reductions over the first axis); with
+    ``compressed=None`` a deviation path set gets the plain matrix unless the tree form has far
+    fewer non-zeros."""
+    net, ps, tm = _instance("sndlib/germany50", "deviation")
+    op = FastOperator(ps, "cpu")
+    assert op.shape == (op.K, ps.n_od) and tuple(op.valid.shape) == op.shape
+    rank = np.arange(ps.n_paths) - np.repeat(ps.od_ptr[:-1], ps.paths_per_od)
+    np.testing.assert_array_equal(op.slot_of_path, rank * ps.n_od + ps.path_od)
+    ratio = len(ps.link_idx) / len(ps.meta["_trees"]["q_idx"])
+    assert op.kind == ("tree" if ratio > FastOperator.TREE_MIN_RATIO else "links")
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_prices_of_many_vectors_match_one_at_a_time(compressed):
+    net, ps, tm = _instance("sndlib/geant", "deviation")
+    op = FastOperator(ps, "cpu", compressed=compressed)
+    Y = torch.rand(ps.n_links, 3, dtype=torch.float64)
+    many = op.prices_many(Y)
+    for j in range(3):
+        np.testing.assert_allclose(many[:, j].numpy(), op.prices(Y[:, j].contiguous()).numpy(), rtol=1e-12)
+
+
+def test_warm_start_after_a_failure_is_a_certified_routing_of_the_masked_problem(case):
+    """The share the warm routing had on failed paths is spread over each OD's usable paths: the
+    splits stay on the simplex, failed paths carry nothing, and the bound holds for the masked LP."""
+    net, ps, tm, lp, fast = case
+    util = (ps.incidence @ (fast.splits * ps.demand(tm)[ps.path_od])) / net.capacity
+    failed = int(np.argmax(util))
+    on = np.zeros(ps.n_paths, bool)
+    on[np.repeat(np.arange(ps.n_paths), ps.hops)[ps.link_idx == failed]] = True
+    keep = ps.od_sum((~on).astype(int)) > 0
+    tm2 = tm.copy()
+    tm2[ps.od_src[~keep], ps.od_dst[~keep]] = 0.0
+    splits, info = solve_fast(net, ps, tm2, device="cpu", threads=1, path_mask=~on, warm=fast, tol=0.01)
+    assert (splits >= 0).all()
+    np.testing.assert_allclose(ps.od_sum(splits), 1.0, atol=1e-9)
+    assert (splits[on & keep[ps.path_od]] == 0).all()
+    assert info["gap"] <= 0.01 and info["status"] == "converged"
+    opt = Optimal(solver="simplex", second_stage=False).route(net, ps.subset(~on), tm2).info["mlu"]
+    assert info["lower_bound"] <= opt * (1 + 1e-7) <= info["mlu"] * (1 + 1e-7)

@@ -27,8 +27,9 @@ dual prices themselves: with link weights ``w = softmax(u / (tau U))`` and price
 The softmax prices of one iteration are a weak bound near the optimum (their weights spread over
 the near-tight links by tiny load differences). Three better bounds are tried:
 
-* every ``check_every`` iterations, exponential averages of the prices, and all weight on the
-  most loaded link;
+* every ``check_every`` iterations, exponential averages of the prices (with the path-link
+  matrix, all in one product with several columns; all weight on one link is not tried: its
+  bound never exceeds the forced-link one below);
 * every ``lp_bound_every`` iterations while the gap is open, :func:`tight_dual_bound`: the best
   prices supported on the links within ``delta`` (10%, widened when short) of the top of the best
   routing so far, by a small LP (HiGHS; only ODs whose every path crosses those links enter it:
@@ -41,12 +42,28 @@ the near-tight links by tiny load differences). Three better bounds are tried:
 A cold start puts 99% of each OD on its cheapest path (networks are dimensioned for shortest-path
 routing; a uniform start over long alternative paths can overload thin links a hundredfold).
 A warm start takes the previous splits (with 0.1% of the uniform split, so unused paths can come
-back), the previous bound's link weights, and starts at a low temperature. The loop stops at
+back; the share of failed paths spread evenly over each OD's usable ones), the previous bound's
+link weights, and starts at a low temperature. Every ``check_every`` iterations the MLU of an
+exponential average of the splits is checked too (``primal_ema``): it damps the iterates' swings.
+
+Fewer iterations where the optimum is set in the core (issue 16), what was measured and why the
+defaults stay: with 99% on the cheapest path and Adam's first moment at 0.9, each OD's logits
+need 20-30 steps of ``lr`` before much traffic leaves an overloaded shortest path (``shifted``
+caida-701: MLU 153 -> 133 in the first 9 of 20 iterations). Starting at 95% (a logit gap of 3.0
+instead of 5.7) with a first moment of 0.8 (``init_shortest=0.95, betas=(0.8, 0.99)``) cut the
+iterations to a 1% certified gap, summed over 3 matrices each (2 on caida-3356), from 740 to 472
+(caida-701 ``core``/``hard``/``shifted`` 52/29/62 -> 33/17/40, caida-3356 47/20/22 -> 40/13/10,
+GEANT 115/87/35 -> 75/49/31, Abilene ``core``/``shifted`` 79/192 -> 60/104), but on two
++-10% variations of caida-3356 ``core`` matrices it took 140-400 iterations against 20 and 30: the
+iterates then swing 2-4% above the bound at the final temperature and never reach the 1% gap.
+Each change alone did the same (60-70 iterations); a larger ``lr`` (0.3, 0.5) sent caida-3356
+``core`` to 550-590 iterations on one matrix. Until the final phase is made stable (a decaying
+step, or an exact polish over the links that bind), the defaults stay. The loop stops at
 ``gap <= tol``, ``max_iter`` or ``time_limit``; ``info["bound"]`` says whether the forced links or
 prices certified the result.
 
 Why this method: each iteration costs two sparse products (the cost that matters at 10^8
-non-zeros) plus about ten dense passes over the ``(n_od, K)`` splits; it needs no projection or
+non-zeros) plus about ten dense passes over the ``(K, n_od)`` splits; it needs no projection or
 line search; the gradient *is* the dual, so the bound is free; Adam's per-coordinate steps cope
 with ODs whose demands span six orders of magnitude. An earlier version ran optimistic
 multiplicative weights on both sides: on long-haul backbones its splits swung between the
@@ -58,9 +75,15 @@ forced links); the benchmark results are in ``benchmarks/results/te_*.md``.
 
 The products
 ------------
-Splits live in a dense ``(n_od, K)`` array (K = most paths of any OD; missing slots have price
-``inf`` and share 0), so the per-OD minimum and normalisation are dense row operations.
-For a path set from ``k_shortest_paths(method="deviation")`` the solver uses its compressed form
+Splits live in a dense ``(K, n_od)`` array (K = most paths of any OD; missing slots have price
+``inf`` and share 0; rank-major, so the per-OD minimum, sum and softmax are reductions over the
+short first axis: elementwise operations between ``K`` contiguous rows, 6-16x faster on the CPU
+than over the last axis of ``(n_od, K)``; ``torch.softmax`` over those 4 x 44,310 logits of
+caida-701 takes 0.58 ms against 5.7 ms in the other layout).
+The per-iteration profile (``benchmarks/te_profile.py``, ``results/te_profile*.md``) compares an
+iteration with one plain links <- paths plus one paths <- links product on the same matrix.
+For a path set from ``k_shortest_paths(method="deviation")`` whose path-link matrix has more than
+:attr:`FastOperator.TREE_MIN_RATIO` times as many non-zeros, the solver uses its compressed form
 (``paths.meta["_trees"]``): each path is a few tree pieces of the shortest-path tree of its source
 plus a few links, so ``R^T y`` is a prefix sum of ``y`` down each source's tree (a row-wise cumulative
 sum over the tree's pre-order) followed by a sparse product with ~3 non-zeros per path, and
@@ -96,6 +119,10 @@ __all__ = ["FastOperator", "get_operator", "clear_operator_cache", "resolve_devi
 
 #: above this many non-zeros the final certificate runs in float32 with a relative margin
 CERTIFY_F64_MAX_NNZ = 50_000_000
+#: up to this many non-zeros the certificate's float64 matrices stay cached with the operator (8
+#: bytes a non-zero; building their values cost 2 x 12 ms a solve at caida-3356, 1.8M non-zeros,
+#: a fifth of a one-iteration warm solve)
+CERTIFY_KEEP_F64_NNZ = 5_000_000
 F32_MARGIN = 1e-4
 
 
@@ -148,13 +175,19 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
-def _sparse_csr(torch, ptr, idx, val, shape, device):
-    """A torch CSR tensor with 32-bit indices where they fit (half the index traffic)."""
+def _csr_index(torch, ptr, idx, shape, device):
+    """(row pointers, column indices) of a torch CSR tensor: 32-bit where they fit (half the index
+    traffic); shared by the float32 and float64 matrices of an operator."""
     it = torch.int32 if (len(idx) < 2**31 - 1 and max(shape) < 2**31 - 1) else torch.int64
     npi = np.int32 if it == torch.int32 else np.int64
     crow = torch.from_numpy(np.ascontiguousarray(ptr, dtype=npi)).to(device)
     col = torch.from_numpy(np.ascontiguousarray(idx, dtype=npi)).to(device)
-    v = torch.from_numpy(np.ascontiguousarray(val)).to(device)
+    return crow, col
+
+
+def _sparse_csr(torch, index, v, shape):
+    """A torch CSR tensor from :func:`_csr_index`'s ``index`` and the values ``v`` (a tensor)."""
+    crow, col = index
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return torch.sparse_csr_tensor(crow, col, v, size=shape, check_invariants=False)
@@ -178,18 +211,43 @@ def _transpose_csr(ptr, idx, val, shape):
     return t.indptr, t.indices, t.data
 
 
+def _rows_by_slot(ptr, idx, val, slot, n_slots):
+    """A per-path CSR (``ptr`` over paths) re-ordered into slot order: (ptr over slots, idx, val)."""
+    lengths = np.diff(ptr)
+    cnt = np.zeros(n_slots, dtype=np.int64)
+    cnt[slot] = lengths
+    out_ptr = np.zeros(n_slots + 1, dtype=np.int64)
+    np.cumsum(cnt, out=out_ptr[1:])
+    order = np.argsort(slot, kind="stable")                 # paths in slot order
+    take = _ranges(np.asarray(ptr[:-1])[order], lengths[order])
+    return out_ptr, idx[take], (None if val is None else val[take])
+
+
 class FastOperator:
     """The path-link incidence of a :class:`PathSet` on one torch device.
 
-    ``loads(f)``: link loads from per-slot flows ``f`` (``n_od * K``); ``prices(y)``: per-slot price
+    ``loads(f)``: link loads from per-slot flows ``f`` (``K * n_od``); ``prices(y)``: per-slot price
     ``sum_{l in p} y_l`` from link prices ``y``. Built once per path set and device and cached.
+
+    Slots are rank-major: slot ``r * n_od + k`` is the ``r``-th path of OD ``k``, so per-slot vectors
+    are ``(K, n_od)`` arrays (:attr:`shape`) whose per-OD reductions (minimum, sum, softmax) run
+    over the short first axis, as elementwise operations between ``K`` contiguous rows: measured
+    6-16x faster on the CPU than the same reductions over the short last axis of ``(n_od, K)``.
 
     Attributes
     ----------
     kind : "tree" (compressed form of the deviation builder) or "links" (path-link matrix).
-    n_od, K : slot layout; ``valid`` (n_od, K) marks real paths; ``slot_path`` maps slots to paths.
+    n_od, K, shape : slot layout ``(K, n_od)``; ``valid`` (K, n_od) marks real paths;
+        ``slot_of_path`` maps paths to slots.
     setup_seconds : time to build it.
     """
+
+    #: with ``compressed=None`` the tree form is used when the path-link matrix has more than this
+    #: many times its non-zeros: each tree product also passes over ``sources x nodes`` prefix-sum
+    #: cells (float64) and indexes them three times, so at 1.2x (caida 701, 3356: paths of 2-4
+    #: hops) the plain matrix's pair of products is 2x faster (``te_profile.md``), while on
+    #: long-haul backbones (6x, americas; 7x, eurasia) the tree form reads far less memory.
+    TREE_MIN_RATIO = 2.0
 
     def __init__(self, paths: PathSet, device="cpu", *, compressed: bool | None = None):
         torch = _torch()
@@ -198,30 +256,26 @@ class FastOperator:
         self.n_od, self.n_links, self.n_paths = paths.n_od, paths.n_links, paths.n_paths
         counts = paths.paths_per_od
         self.K = K = int(counts.max()) if paths.n_od else 1
+        self.shape = (K, paths.n_od)
         rank = np.arange(paths.n_paths) - np.repeat(paths.od_ptr[:-1], counts)
-        slot = paths.path_od * K + rank                     # slot of each path
+        slot = rank * paths.n_od + paths.path_od            # slot of each path (rank-major)
         self.slot_of_path = slot
         n_slots = paths.n_od * K
         valid = np.zeros(n_slots, dtype=bool)
         valid[slot] = True
-        self.valid = torch.from_numpy(valid.reshape(paths.n_od, K)).to(device)
+        self.valid = torch.from_numpy(valid.reshape(self.shape)).to(device)
         self._valid_np = valid
         trees = paths.meta.get("_trees")
         usable = trees is not None and trees.get("_link_ptr") is paths.link_ptr
         if compressed is None:
-            compressed = usable
+            compressed = usable and len(paths.link_idx) > self.TREE_MIN_RATIO * len(trees["q_idx"])
         if compressed and not usable:
             raise ValidationError("compressed=True needs a path set built by k_shortest_paths(method='deviation')")
         self.kind = "tree" if compressed else "links"
         L = paths.n_links
         if self.kind == "links":
             # slots x links (row per slot), and its transpose
-            hops = np.zeros(n_slots, dtype=np.int64)
-            hops[slot] = paths.hops
-            ptr = np.zeros(n_slots + 1, dtype=np.int64)
-            np.cumsum(hops, out=ptr[1:])
-            # paths are in slot order already (ODs contiguous, ranks increasing)
-            idx = paths.link_idx
+            ptr, idx, _ = _rows_by_slot(paths.link_ptr, paths.link_idx, None, slot, n_slots)
             ones = np.ones(len(idx), dtype=np.float32)
             self._fw = (ptr, idx, (n_slots, L))
             tptr, tidx, _ = _transpose_csr(ptr, idx, ones, (n_slots, L))
@@ -234,13 +288,8 @@ class FastOperator:
             rows = len(trees["sources"])
             C = rows * n
             self.n_cells = C
-            qc = np.diff(trees["q_ptr"])
-            cnt = np.zeros(n_slots, dtype=np.int64)
-            cnt[slot] = qc
-            ptr = np.zeros(n_slots + 1, dtype=np.int64)
-            np.cumsum(cnt, out=ptr[1:])
-            idx = trees["q_idx"]
-            sgn = trees["q_sgn"].astype(np.float32)
+            ptr, idx, sgn = _rows_by_slot(trees["q_ptr"], trees["q_idx"], trees["q_sgn"], slot, n_slots)
+            sgn = sgn.astype(np.float32)
             self._fw = (ptr, idx, (n_slots, C + L))
             tptr, tidx, tval = _transpose_csr(ptr, idx, sgn, (n_slots, C + L))
             self._bw = (tptr, tidx, (C + L, n_slots))
@@ -262,6 +311,7 @@ class FastOperator:
             self._ctl = (cptr, cells[o], (L, C))
             self.tl = torch.from_numpy(np.where(has, tl, L)).to(device)
         self._mats = {}
+        self._index = {}
         self._forced = self._forced_pairs(paths)
         self.setup_seconds = time.perf_counter() - t0
         self._mat(torch.float32)
@@ -342,19 +392,16 @@ class FastOperator:
         if dtype in self._mats:
             return self._mats[dtype]
         npd = np.float32 if dtype == torch.float32 else np.float64
-        fp, fi, fs = self._fw
-        bp, bi, bs = self._bw
-        if self._sgn is None:
-            fv = np.ones(len(fi), dtype=npd)
-            bv = np.ones(len(bi), dtype=npd)
-        else:
-            fv = np.asarray(self._sgn[0], dtype=npd)  # no copy for float32
-            bv = np.asarray(self._sgn[1], dtype=npd)
-        mats = {"fw": _sparse_csr(torch, fp, fi, fv, fs, self.device),
-                "bw": _sparse_csr(torch, bp, bi, bv, bs, self.device)}
-        if self.kind == "tree":
-            cp, ci, cs = self._ctl
-            mats["ctl"] = _sparse_csr(torch, cp, ci, np.ones(len(ci), dtype=npd), cs, self.device)
+        parts = {"fw": self._fw, "bw": self._bw, **({"ctl": self._ctl} if self.kind == "tree" else {})}
+        if not self._index:   # the index arrays, once (a certificate's float64 matrices reuse them)
+            self._index = {k: _csr_index(torch, p, i, shape, self.device) for k, (p, i, shape) in parts.items()}
+        mats = {}
+        for k, (p, i, shape) in parts.items():
+            if self._sgn is not None and k != "ctl":
+                v = torch.from_numpy(np.asarray(self._sgn[0 if k == "fw" else 1], dtype=npd)).to(self.device)
+            else:
+                v = torch.ones(len(i), dtype=dtype, device=self.device)
+            mats[k] = _sparse_csr(torch, self._index[k], v, shape)
         self._mats[dtype] = mats
         return mats
 
@@ -399,6 +446,13 @@ class FastOperator:
         E.index_add_(0, self.pos_end, -v)
         Y = torch.cumsum(E.view(self._rows, self._n + 1), dim=1).view(-1).index_select(0, self.pos)
         return self._mv(mats["fw"], torch.cat([Y.to(y.dtype), y]))
+
+    def prices_many(self, Y):
+        """Slot prices ``(n_od * K, m)`` for ``m`` price vectors, the columns of ``Y`` ``(n_links, m)``;
+        with the path-link matrix in one pass over it."""
+        if self.kind == "links":
+            return _torch().sparse.mm(self._mat(Y.dtype)["fw"], Y)
+        return _torch().stack([self.prices(Y[:, j].contiguous()) for j in range(Y.shape[1])], dim=1)
 
     def release(self, dtype):
         """Drop the matrices of one dtype (the float64 ones after a certificate)."""
@@ -459,10 +513,10 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
         S = np.flatnonzero(u >= U * (1.0 - delta))
         ind = torch.zeros(len(u), dtype=torch.float32, device=op.device)
         ind[torch.from_numpy(S).to(op.device)] = 1.0
-        cnt = op.prices(ind).reshape(op.n_od, op.K)
+        cnt = op.prices(ind).reshape(op.shape)
         cnt = torch.where(usable_slots, cnt, torch.full_like(cnt, float("inf")))
-        rel_od = (cnt.amin(dim=1) >= 0.5).cpu().numpy() & (d > 0)
-        n_rows = int(np.asarray(usable_slots.sum(dim=1).cpu())[rel_od].sum())
+        rel_od = (cnt.amin(dim=0) >= 0.5).cpu().numpy() & (d > 0)
+        n_rows = int(np.asarray(usable_slots.sum(dim=0).cpu())[rel_od].sum())
         if n_rows <= max_rows or delta < 1e-3:
             break
         delta /= 2.0
@@ -501,15 +555,16 @@ class _Clock:
     device first, so kernels are charged to the phase that queued them. Only built when asked for:
     without a profile the solver's only extra work is an ``is None`` test per phase."""
 
-    def __init__(self, out: dict, device):
+    def __init__(self, out: dict, device, timer=time.perf_counter):
         self.out = out
         self.sync = _torch().cuda.synchronize if str(device).startswith("cuda") else None
-        self.t = time.perf_counter()
+        self.timer = timer
+        self.t = timer()
 
     def lap(self, phase: str) -> None:
         if self.sync is not None:
             self.sync()
-        now = time.perf_counter()
+        now = self.timer()
         self.out[phase] = self.out.get(phase, 0.0) + (now - self.t)
         self.t = now
 
@@ -587,12 +642,12 @@ class _Problem:
         cap = torch.from_numpy((cap64 / cscale).astype(np.float32)).to(dev)
         ok_np = np.zeros(n_od * K, dtype=bool)
         ok_np[op.slot_of_path] = usable
-        ok = torch.from_numpy(ok_np.reshape(n_od, K)).to(dev)
+        ok = torch.from_numpy(ok_np.reshape(op.shape)).to(dev)
         # the logits of unusable paths stay at -inf, except for ODs with no usable path at all (they
         # carry no demand; their split stays the uniform one, never NaN)
         live_np = np.zeros(n_od * K, dtype=bool)
         live_np[op.slot_of_path] = usable | (n_use[paths.path_od] == 0)
-        live = torch.from_numpy(live_np.reshape(n_od, K)).to(dev)
+        live = torch.from_numpy(live_np.reshape(op.shape)).to(dev)
         big = torch.where(ok, 0.0, 1e30)
         if clock is not None:
             clock.lap("set-up")
@@ -603,21 +658,54 @@ class _Problem:
 
     def lower_bound(self, y) -> float:
         """``sum_k d_k min_p price_p(y)``: a bound on the MLU for prices with ``sum_l c_l y_l = 1``."""
-        pv = self.op.prices(y).reshape(self.op.n_od, self.op.K).add_(self.big)
-        return float((self.dd * pv.amin(dim=1)).sum())
+        pv = self.op.prices(y).reshape(self.op.shape).add_(self.big)
+        return float((self.dd * pv.amin(dim=0)).sum())
+
+    def lower_bounds(self, ys: list) -> list[float]:
+        """:meth:`lower_bound` of each price vector of ``ys``; with the path-link matrix, all in one
+        sparse product with ``len(ys)`` columns (one pass over the matrix)."""
+        if len(ys) < 2 or self.op.kind != "links":
+            return [self.lower_bound(y) for y in ys]
+        torch = _torch()
+        pv = self.op.prices_many(torch.stack(ys, dim=1)).view(*self.op.shape, len(ys))
+        pv.add_(self.big.unsqueeze(2))
+        return (self.dd @ pv.amin(dim=0)).tolist()
+
+
+def _cold_splits(pb: _Problem, init_shortest: float) -> np.ndarray:
+    """The cold start per path: ``init_shortest`` of each OD on its first usable (cheapest) path
+    (what the network runs without TE), the rest uniform over its usable paths."""
+    paths, usable = pb.paths, pb.usable
+    if init_shortest <= 0:
+        return pb.base
+    first = np.zeros(paths.n_paths)
+    cum = np.cumsum(usable) - np.repeat(np.concatenate([[0], np.cumsum(usable)[paths.od_ptr[1:-1] - 1]]),
+                                        paths.paths_per_od)
+    first[usable & (cum == 1)] = 1.0
+    return np.where(first > 0, init_shortest, 0.0) + (1.0 - init_shortest) * pb.base
 
 
 def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_mix: float, warm_tau: float,
            tau_start: float, tau_end: float):
-    """The cold or warm start: (split logits (n_od, K), link weights of the warm routing or None,
-    the starting temperature)."""
+    """The cold or warm start: (split logits (K, n_od), link weights of the warm routing or None,
+    the starting temperature).
+
+    A warm start keeps the warm splits on the usable paths; the share an OD had on paths that are
+    no longer usable (a failure) is spread evenly over its usable paths. Measured (most loaded link
+    failed, iterations of the warm solves summed over GEANT ``core``/``shifted`` and caida-701
+    ``core``/``hard``/``shifted``, 3 matrices each, and caida-3356 ``core``): renormalising that share
+    in proportion to the warm shares (as before) 105 + 36 (caida-3356), spreading it as the cold
+    start does (99% on the cheapest usable path) 59 on caida-3356 alone, evenly 100 + 10."""
     torch = _torch()
     paths, op = pb.paths, pb.op
     x0 = np.zeros(op.n_od * op.K, dtype=np.float64)
     w_warm = None
     if warm is not None and warm.paths is paths:
-        # the warm splits mixed with `warm_mix` of the uniform split (unused paths can come back)
-        ws = paths.normalise(np.where(pb.usable, warm.splits, 0.0), fallback=pb.base)
+        ws = np.asarray(warm.splits, dtype=np.float64)
+        lost = paths.od_sum(np.where(pb.usable, 0.0, ws))
+        ws = np.where(pb.usable, ws, 0.0) + lost[paths.path_od] * pb.base
+        ws = paths.normalise(ws, fallback=pb.base)
+        # mixed with `warm_mix` of the uniform split (unused paths can come back)
         x0[op.slot_of_path] = (1.0 - warm_mix) * ws + warm_mix * pb.base
         state = warm.info.get("fast_state") or {}
         if state.get("w") is not None and len(state["w"]) == pb.cap.numel():
@@ -625,17 +713,9 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
         # near the optimum already: start at a lower temperature
         tau_start = max(min(tau_start, warm_tau), tau_end)
     else:
-        x0[op.slot_of_path] = pb.base
-        if init_shortest > 0:
-            # most of each OD on its first usable (cheapest) path: what the network runs without TE
-            usable = pb.usable
-            first = np.zeros(paths.n_paths)
-            cum = np.cumsum(usable) - np.repeat(np.concatenate([[0], np.cumsum(usable)[paths.od_ptr[1:-1] - 1]]),
-                                                paths.paths_per_od)
-            first[usable & (cum == 1)] = 1.0
-            x0[op.slot_of_path] = np.where(first > 0, init_shortest, 0.0) + (1.0 - init_shortest) * pb.base
+        x0[op.slot_of_path] = _cold_splits(pb, init_shortest)
     with np.errstate(divide="ignore"):
-        theta = torch.from_numpy(np.log(x0).astype(np.float32).reshape(op.n_od, op.K)).to(op.device)  # -inf: unused
+        theta = torch.from_numpy(np.log(x0).astype(np.float32).reshape(op.shape)).to(op.device)  # -inf: unused
     return theta, w_warm, tau_start
 
 
@@ -671,16 +751,14 @@ class _Bounds:
         for e in self.ema:
             self.ema[e] = y.clone() if self.ema[e] is None else self.ema[e].mul_(e).add_(y, alpha=1.0 - e)
 
-    def check_averages(self, pb: _Problem, u, y) -> None:
-        """Averaged prices (they smooth the oscillation of the softmax weights), and the most loaded
-        link alone (exact where one link sets the optimum)."""
-        torch = _torch()
+    def check_averages(self, pb: _Problem) -> None:
+        """Averaged prices (they smooth the oscillation of the softmax weights), all in one product.
+        (All weight on one link ``j`` would bound the MLU by the demand that must cross ``j`` over
+        ``c_j``: never above the forced-link bound, so that candidate is not tried.)"""
         cap = pb.cap
-        yh = torch.zeros_like(y)
-        j = int(torch.argmax(u))
-        yh[j] = 1.0 / cap[j]
-        for yc in [yh] + [e / (e * cap).sum() for e in self.ema.values()]:
-            self.offer(pb.lower_bound(yc), yc)
+        ys = [e / (e * cap).sum() for e in self.ema.values() if e is not None]
+        for yc, lb in zip(ys, pb.lower_bounds(ys)):
+            self.offer(lb, yc)
 
     def check_lp(self, pb: _Problem, best_u, best_U: float, tol: float) -> None:
         """The bound of :func:`tight_dual_bound` over the links near the top of the best routing so
@@ -712,15 +790,17 @@ class _Run:
 
 def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, max_iter: int, lr: float,
                betas, eps_rel: float, tau_start: float, tau_end: float, anneal: int, check_every: int,
-               lp_bound_every: int, time_limit: float | None, clock: _Clock | None = None) -> _Run:
+               lp_bound_every: int, time_limit: float | None, clock: _Clock | None = None,
+               primal_ema: float = 0.0) -> _Run:
     """Adam on the split logits over the smoothed MLU until the certified gap is ``tol`` (see the
     module notes); every iteration also offers its prices' bound to ``bounds``."""
     torch = _torch()
     op, cap, dd, big = pb.op, pb.cap, pb.dd, pb.big
-    n_od, K = op.n_od, op.K
-    ddK = dd.unsqueeze(1)
-    x = torch.softmax(theta, dim=1)
+    x = torch.softmax(theta, dim=0)
+    flows = torch.empty_like(x)          # (K, n_od) work arrays, reused by every iteration
+    masked = torch.empty_like(x)
     best_U, best_x, best_u = float("inf"), x, None
+    x_avg = None
     # Adam on the logits (one fused pass); its epsilon follows the largest gradient (see eps_rel)
     theta.grad = torch.zeros_like(theta)
     opt = torch.optim.Adam([theta], lr=lr, betas=betas, eps=1e-30,
@@ -734,10 +814,10 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         clock.lap("set-up")
     while it < max_iter:
         it += 1
-        u = (ddK * x).reshape(-1)
+        torch.mul(x, dd, out=flows)
         if clock is not None:
             clock.lap("flows")
-        u = op.loads(u).div_(cap)
+        u = op.loads(flows.view(-1)).div_(cap)
         if clock is not None:
             clock.lap("loads (links <- paths)")
         U_t = u.max()
@@ -746,11 +826,10 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         y = w.div_((w * cap).sum())
         if clock is not None:
             clock.lap("link prices")
-        pr = op.prices(y).reshape(n_od, K)
+        pr = op.prices(y).view(op.shape)
         if clock is not None:
             clock.lap("prices (paths <- links)")
-        pmin = (pr + big).amin(dim=1)
-        LB_t = (dd * pmin).sum()
+        LB_t = torch.dot(dd, torch.add(pr, big, out=masked).amin(dim=0))
         U, LB = torch.stack([U_t, LB_t]).tolist()
         if clock is not None:
             clock.lap("iterate bound")
@@ -761,12 +840,19 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
             break
         if U < best_U:
             best_U, best_x, best_u = U, x, u
+        if primal_ema:
+            x_avg = x.clone() if x_avg is None else x_avg.mul_(primal_ema).add_(x, alpha=1.0 - primal_ema)
         bounds.offer(LB, y)
         bounds.average(y)
         if clock is not None:
             clock.lap("bookkeeping")
         if check_every and it % check_every == 0:
-            bounds.check_averages(pb, u, y)
+            bounds.check_averages(pb)
+            if x_avg is not None:
+                u_avg = op.loads(torch.mul(x_avg, dd, out=flows).view(-1)).div_(cap)
+                U_avg = float(u_avg.max())
+                if U_avg < best_U:
+                    best_U, best_x, best_u = U_avg, x_avg.clone(), u_avg
             if clock is not None:
                 clock.lap("bound checks (averaged prices)")
         if (lp_bound_every and it % lp_bound_every == 0 and (best_U - bounds.best_LB) > tol * best_U
@@ -787,8 +873,9 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         # x_p d_k (price_p - sum_q x_q price_q). Adam is invariant to the constant per-OD factor d_k,
         # so it is left out (every OD moves by its price differences). Dead slots have x = 0.
         t = pr.mul_(x)
-        g = t.sub_(x * t.sum(dim=1, keepdim=True))
-        gmax = float(torch.linalg.vector_norm(g, float("inf")))
+        g = torch.addcmul(t, x, t.sum(dim=0), value=-1.0, out=masked)
+        gmin, gmax = torch.aminmax(g)
+        gmax = max(float(gmax), -float(gmin))
         vmax = b2 * vmax + (1.0 - b2) * gmax * gmax        # bounds max(v) of Adam's second moment
         opt.param_groups[0]["eps"] = eps_rel * (vmax / (1.0 - b2 ** it)) ** 0.5 + 1e-30
         theta.grad = g
@@ -798,7 +885,7 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         del t, g, pr
         if clock is not None:
             clock.lap("Adam step")
-        x = torch.softmax(theta, dim=1)
+        x = torch.softmax(theta, dim=0)
         if clock is not None:
             clock.lap("softmax")
     if clock is not None:
@@ -812,13 +899,13 @@ def _certify(pb: _Problem, run: _Run, bounds: _Bounds, certify: bool):
     torch = _torch()
     op, cap = pb.op, pb.cap
     xb = run.best_x.double()
-    xb = xb / xb.sum(dim=1, keepdim=True)
+    xb = xb / xb.sum(dim=0)
     mlu, lb = run.best_U, bounds.best_LB
     best_y, lb_forced = bounds.best_y, pb.lb_forced
     if certify and op.nnz > CERTIFY_F64_MAX_NNZ:
         # float64 copies of the matrices would not fit beside the float32 ones: certify in float32
         # with a margin well above its rounding (sums of non-negative terms, prefix sums in float64)
-        mlu = float((op.loads((pb.dd.unsqueeze(1) * xb.float()).reshape(-1)) / cap).max()) * (1 + F32_MARGIN)
+        mlu = float((op.loads((pb.dd * xb.float()).reshape(-1)) / cap).max()) * (1 + F32_MARGIN)
         if best_y is not None:
             yb = best_y / (best_y * cap).sum()
             lb = max(pb.lower_bound(yb) * (1 - F32_MARGIN), lb_forced)
@@ -827,13 +914,14 @@ def _certify(pb: _Problem, run: _Run, bounds: _Bounds, certify: bool):
     elif certify:
         dd64 = torch.from_numpy(pb.d / pb.dscale).to(op.device)
         cap_64 = torch.from_numpy(pb.cap64 / pb.cscale).to(op.device)
-        mlu = float((op.loads((dd64.unsqueeze(1) * xb).reshape(-1)) / cap_64).max())
+        mlu = float((op.loads((dd64 * xb).reshape(-1)) / cap_64).max())
         if best_y is not None:
             y64 = best_y.double()
             y64 = y64 / (y64 * cap_64).sum()
-            p64 = op.prices(y64).reshape(op.n_od, op.K) + pb.big.double()
-            lb = max(float((dd64 * p64.min(dim=1).values).sum()), lb_forced)
-        op.release(torch.float64)
+            p64 = op.prices(y64).reshape(op.shape) + pb.big.double()
+            lb = max(float((dd64 * p64.amin(dim=0)).sum()), lb_forced)
+        if op.nnz > CERTIFY_KEEP_F64_NNZ:
+            op.release(torch.float64)
     return xb, mlu, lb
 
 
@@ -876,7 +964,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
                lp_bound_every: int = 10, threads: int | None = None,
-               certify: bool = True, profile: dict | None = None) -> tuple[np.ndarray, dict]:
+               certify: bool = True, profile: dict | None = None,
+               primal_ema: float = 0.9) -> tuple[np.ndarray, dict]:
     """Run the first-order method (see module notes); returns (splits over all paths, info).
 
     Parameters
@@ -893,6 +982,12 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     tau_start, tau_end, anneal : the smoothing temperature, relative to the MLU: geometric from
         ``tau_start`` to ``tau_end`` over ``anneal`` iterations, then constant.
     dual_ema : decays of the exponential averages of the link prices whose bounds are checked.
+    primal_ema : decay of an exponential average of the splits, whose MLU is checked with the
+        dual averages (one extra links <- paths product every ``check_every`` iterations) and kept
+        when it beats the iterates (0 = off). Averaging damps the iterates' swings between
+        paths near the end. Measured (GEANT ``core``/``shifted``, caida-701 ``core``/``hard``/
+        ``shifted``, 3 matrices each, iterations summed): warm starts after a +-10% demand change
+        46 -> 32, after the most loaded link fails 100 -> 89; cold solves unchanged (276).
     init_shortest : cold start with this share of each OD on its cheapest usable path and the
         rest spread evenly (networks are usually dimensioned for shortest-path routing, so this
         starts near a feasible routing; the spread lets the other paths grow). 0 = uniform.
@@ -907,8 +1002,10 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         default: torch's setting.
     profile : a dict (default None: no timing): wall-clock seconds per phase are added into it
         (the set-up, the forced links, each step of the iteration, the bound checks and LPs, the
-        certificate), with ``iterations``. On CUDA each phase waits for the device, which slows the
-        solve. The arithmetic is the same as without it (only what depends on the clock, the
+        certificate), with ``iterations``. With ``profile={"clock": "cpu"}`` the phases are CPU
+        seconds of the process (``time.process_time``: on a shared machine, the work done without
+        the time spent descheduled; meaningful with one torch thread). On CUDA each phase waits for
+        the device, which slows the solve. The arithmetic is the same as without it (only what depends on the clock, the
         ``time_limit`` and the quarter-of-the-time cap on the bound LPs, can see a difference).
 
     ``info`` holds ``mlu`` (float64 MLU of the returned splits), ``lower_bound`` (certified: no
@@ -951,9 +1048,12 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
             return base, {"mlu": 0.0, "lower_bound": 0.0, "gap": 0.0, "iterations": 0, "status": "converged",
                           "bound": "none", "setup_seconds": setup, "solve_seconds": time.perf_counter() - t0,
                           "device": str(dev), "operator": op.kind}
-        clock = None if profile is None else _Clock(profile, op.device)
-        if clock is not None:
-            clock.t = t0
+        clock = None
+        if profile is not None:
+            cpu = profile.pop("clock", "wall") == "cpu"
+            clock = _Clock(profile, op.device, time.process_time if cpu else time.perf_counter)
+            if not cpu:
+                clock.t = t0
         pb = _Problem.build(network, paths, op, d, usable, n_use, base, clock)
         theta, w_warm, tau_start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix,
                                           warm_tau=warm_tau, tau_start=tau_start, tau_end=tau_end)
@@ -962,7 +1062,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         left = None if time_limit is None else max(float(time_limit) - (t0 - t_start), 0.0)
         run = _adam_loop(pb, theta, bounds, t0=t0, tol=tol, max_iter=max_iter, lr=lr, betas=betas,
                          eps_rel=eps_rel, tau_start=tau_start, tau_end=tau_end, anneal=anneal,
-                         check_every=check_every, lp_bound_every=lp_bound_every, time_limit=left, clock=clock)
+                         check_every=check_every, lp_bound_every=lp_bound_every, time_limit=left, clock=clock,
+                         primal_ema=primal_ema)
         out = _finish(pb, run, bounds, certify=certify, setup=setup, t0=t0, t_start=t_start)
         if clock is not None:
             clock.lap("certificate")

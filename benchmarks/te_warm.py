@@ -1,0 +1,171 @@
+"""Warm starts of ``fast`` after one link failure and after a +-10% demand change (issue 16).
+
+Usage::
+
+    python benchmarks/te_warm.py                                   # abilene .. caida-3356, core/hard/shifted
+    python benchmarks/te_warm.py --topologies geant,caida-701 --sizings hard --n-tm 5
+
+One process, one run, one torch CPU thread. For each topology of the ladder
+(``benchmarks/te_ladder.py``: same paths, matrices and sizings as ``bench_te.py``), each sizing and
+each of the first ``--n-tm`` matrices:
+
+1. ``fast`` on the matrix (cold): the routing the warm starts start from;
+2. *failure*: the most loaded link of that routing fails (its paths masked; the ODs it cuts off
+   dropped, as the ladder does), solved cold and warm (from the routing of step 1);
+3. *demand*: every demand times its own factor uniform in [0.9, 1.1] (seeded per matrix), solved
+   cold and warm.
+
+Each solve is timed in CPU seconds of the process (``time.process_time``: on a shared machine, the
+work done without the time spent descheduled) and wall seconds; the speed-up is cold / warm CPU
+seconds of the same instance in the same run. Per rung: median and worst speed-up, iterations.
+
+Writes ``te_warm[-TAG].json`` and ``te_warm[-TAG].md`` (with ``benchmarks/machine.py``'s description).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from surgeguard.io import read_topohub
+from surgeguard.io.output import atomic_write_json, atomic_write_text
+from surgeguard.optimise.first_order import clear_operator_cache, get_operator, solve_fast, torch_threads
+from surgeguard.paths import k_shortest_paths
+from surgeguard.routing import Routing
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py, beside this file)
+from te_ladder import LADDER, bench_matrices, failure_mask, size_network  # noqa: E402
+
+DEFAULT_TOPOLOGIES = ("abilene", "geant", "caida-701", "caida-3356")
+DEFAULT_SIZINGS = ("core", "hard", "shifted")
+KEYS = ("mlu", "lower_bound", "gap", "bound", "iterations", "status", "solve_seconds")
+
+
+def timed_solve(net, paths, tm, tol: float, **kw) -> tuple[dict, dict, np.ndarray]:
+    """(record with cpu and wall seconds, info, splits) of one ``fast`` solve on the CPU."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    splits, info = solve_fast(net, paths, tm, device="cpu", tol=tol, **kw)
+    rec = {k: info.get(k) for k in KEYS}
+    rec["cpu_seconds"] = time.process_time() - c0
+    rec["wall_seconds"] = time.perf_counter() - w0
+    return rec, info, splits
+
+
+def run_case(net, paths, tm, i: int, tol: float) -> dict:
+    """Step 1-3 of the module notes on one matrix."""
+    first, info, splits = timed_solve(net, paths, tm, tol)
+    routing = Routing(paths, splits, "fast", {k: v for k, v in info.items() if k != "history"})
+    usable, tm_f, link, cut = failure_mask(net, paths, routing, tm)
+    cold_f = timed_solve(net, paths, tm_f, tol, path_mask=usable)[0]
+    warm_f = timed_solve(net, paths, tm_f, tol, path_mask=usable, warm=routing)[0]
+    tm_d = tm * np.random.default_rng(1000 + i).uniform(0.9, 1.1, size=tm.shape)
+    cold_d = timed_solve(net, paths, tm_d, tol)[0]
+    warm_d = timed_solve(net, paths, tm_d, tol, warm=routing)[0]
+    return {"tm": i, "first": first,
+            "failure": {"link": link, "ods_cut_off": cut, "cold": cold_f, "warm": warm_f,
+                        "speedup": cold_f["cpu_seconds"] / max(warm_f["cpu_seconds"], 1e-9)},
+            "demand": {"cold": cold_d, "warm": warm_d,
+                       "speedup": cold_d["cpu_seconds"] / max(warm_d["cpu_seconds"], 1e-9)}}
+
+
+def run_warm(topologies=DEFAULT_TOPOLOGIES, sizings=DEFAULT_SIZINGS, n_tm: int = 3, k: int = 4,
+             tol: float = 0.01, log=print) -> dict:
+    rec = {"benchmark": "te_warm", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "k": k, "tol": tol,
+           "n_tm": n_tm, "machine": machine_info("cpu"), "rungs": []}
+    t_all = time.perf_counter()
+    with torch_threads(1):
+        for name in topologies:
+            rung = next((r for r in LADDER if r.name == name), None)
+            key = rung.key if rung else name
+            net0 = read_topohub(key)
+            paths = k_shortest_paths(net0, k=k, method="deviation")
+            base, tms = bench_matrices(net0, n_tm)
+            op = get_operator(paths, "cpu")
+            for sizing in sizings:
+                net = size_network(net0, paths, base, sizing)
+                cases = []
+                for i, tm in enumerate(tms):
+                    c = run_case(net, paths, tm, i, tol)
+                    cases.append(c)
+                    f, d = c["failure"], c["demand"]
+                    log(f"[{name} {sizing}] tm {i}: failure of {f['link']} {f['cold']['iterations']} -> "
+                        f"{f['warm']['iterations']} it ({f['speedup']:.1f}x); demand +-10% "
+                        f"{d['cold']['iterations']} -> {d['warm']['iterations']} it ({d['speedup']:.1f}x)")
+                r = {"name": name, "key": key, "sizing": sizing, "n_nodes": net0.n_nodes, "n_paths": paths.n_paths,
+                     "operator": op.kind, "cases": cases}
+                for kind in ("failure", "demand"):
+                    s = [c[kind]["speedup"] for c in cases]
+                    r[f"{kind}_speedup_median"] = float(np.median(s))
+                    r[f"{kind}_speedup_worst"] = float(np.min(s))
+                    r[f"{kind}_cold_iterations"] = [c[kind]["cold"]["iterations"] for c in cases]
+                    r[f"{kind}_warm_iterations"] = [c[kind]["warm"]["iterations"] for c in cases]
+                    r[f"{kind}_warm_max_gap"] = float(max(c[kind]["warm"]["gap"] for c in cases))
+                rec["rungs"].append(r)
+            clear_operator_cache(paths)
+    rec["total_seconds"] = time.perf_counter() - t_all
+    rec["load_average_end"] = machine_info("cpu").get("load_average")
+    return rec
+
+
+def to_markdown(rec: dict) -> str:
+    m = rec["machine"]
+    lines = ["# Warm starts of `fast`: one link failure, +-10% demand (CPU, 1 torch thread)", "",
+             f"Run {rec['started']}, {rec['total_seconds']:.0f} s in all, one process. k = {rec['k']}, "
+             f"{rec['n_tm']} matrices per rung and sizing (the ladder's), `fast` to a certified gap of "
+             f"{rec['tol']:.0%}. Failure: the most loaded link of the cold routing of the matrix (its "
+             "paths masked, ODs it cuts off dropped); demand: every OD's demand times U(0.9, 1.1). Warm = "
+             "started from the cold routing of the unchanged matrix. Speed-up = cold / warm CPU seconds "
+             "(`time.process_time`) of the same instance, same run.", "",
+             "Machine: " + ", ".join(f"{k} {v}" for k, v in m.items()), "",
+             f"Load average at the end: {tuple(round(v, 2) for v in rec.get('load_average_end') or ())} "
+             "(shared machine).", "",
+             "| topology | sizing | operator | failure: iterations cold -> warm | failure speed-up (median / worst) | "
+             "demand: iterations cold -> warm | demand speed-up (median / worst) | warm max gap |",
+             "|" + "---|" * 8]
+    for r in rec["rungs"]:
+        def its(kind):
+            return ", ".join(f"{a}->{b}" for a, b in zip(r[f"{kind}_cold_iterations"], r[f"{kind}_warm_iterations"]))
+        lines.append(f"| {r['name']} | {r['sizing']} | {r['operator']} | {its('failure')} | "
+                     f"{r['failure_speedup_median']:.1f}x / {r['failure_speedup_worst']:.1f}x | {its('demand')} | "
+                     f"{r['demand_speedup_median']:.1f}x / {r['demand_speedup_worst']:.1f}x | "
+                     f"{max(r['failure_warm_max_gap'], r['demand_warm_max_gap']):.4f} |")
+    lines += ["", "Per solve (CPU seconds):", "",
+              "| topology | sizing | matrix | failed link | failure cold (s) | warm (s) | demand cold (s) | warm (s) |",
+              "|" + "---|" * 8]
+    for r in rec["rungs"]:
+        for c in r["cases"]:
+            f, d = c["failure"], c["demand"]
+            lines.append(f"| {r['name']} | {r['sizing']} | {c['tm']} | {f['link']} | {f['cold']['cpu_seconds']:.3f} | "
+                         f"{f['warm']['cpu_seconds']:.3f} | {d['cold']['cpu_seconds']:.3f} | "
+                         f"{d['warm']['cpu_seconds']:.3f} |")
+    lines += ["", "Notes: where the cold solve itself takes one iteration (the forced-link bound certifies "
+              "the first routing: a failure that leaves an OD a single way out), the warm solve cannot be "
+              "much faster; both then cost the set-up, one iteration and the certificate.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--topologies", default=",".join(DEFAULT_TOPOLOGIES))
+    ap.add_argument("--sizings", default=",".join(DEFAULT_SIZINGS))
+    ap.add_argument("--n-tm", type=int, default=3)
+    ap.add_argument("--tag", default=None, help="file name part: te_warm[-TAG].{json,md}")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    a = ap.parse_args(argv)
+    rec = run_warm(a.topologies.split(","), a.sizings.split(","), a.n_tm, log=lambda s: print(s, flush=True))
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "te_warm" + (f"-{a.tag}" if a.tag else "")
+    atomic_write_json(out / f"{name}.json", rec, indent=1)
+    atomic_write_text(out / f"{name}.md", to_markdown(rec))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
