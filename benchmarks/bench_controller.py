@@ -1,7 +1,8 @@
 """The controller's interval: seconds per stage on Morocco, GÉANT and a 1,000-node backbone.
 
-Usage: python benchmarks/bench_controller.py [--data ../shared/data] [--skip-large] [--prometheus]
-Writes benchmarks/results/controller.{json,md}.
+Usage: python benchmarks/bench_controller.py [--data ../shared/data] [--skip-large] [--only NAME ...] [--prometheus]
+Writes benchmarks/results/controller.{json,md} (with ``--only``, the other networks' rows are kept
+from the existing controller.json, each with the time of its own run).
 
 Protocol
 --------
@@ -30,6 +31,11 @@ preparation) and warm-up are reported apart; they happen once per process.
 * ``--prometheus``: the query stage against a real Prometheus for Morocco: a day of the
   simulator's counters backfilled with promtool, one interval read per query, as the live controller
   does.
+
+The estimator's conjugate gradients (the CG path: backbone/americas) start each interval from
+where the previous one ended (``predict(..., warm=...)``; the first run interval starts cold, the
+warm-up being given the true matrices): the iterations, start and relative misfit of every interval
+are recorded.
 
 Targets (issue 12): at most 1 s per interval for Morocco and GÉANT, at most 30 s at 1,000 nodes.
 """
@@ -97,7 +103,11 @@ def run_case(name: str, net, *, step: str, n_hist: int, n_run: int, policy: str,
         ctl.start(ts.times[n_hist])
         info = ctl.warm_up(history=ts.window(0, n_hist))
         warm_s = time.perf_counter() - t0
-        res = ctl.run(max_intervals=n_run)
+        res, solver = [], []
+        for _ in range(n_run):  # one at a time, to record the estimator's solver facts per interval
+            res += ctl.run(max_intervals=1)
+            facts = ctl.estimator.info_[0] if getattr(ctl.estimator, "info_", None) else {}
+            solver.append({k: facts.get(k) for k in ("solver", "iterations", "start", "residual")})
     finally:
         ctl.close()
     stages = {s: [r.stages.get(s, 0.0) for r in res] for s in STAGES}
@@ -112,8 +122,12 @@ def run_case(name: str, net, *, step: str, n_hist: int, n_run: int, policy: str,
            "stage_max_s": {s: float(np.max(v)) for s, v in stages.items()},
            "interval_mean_s": float(np.mean(totals)), "interval_max_s": float(np.max(totals)),
            "interval_first_s": float(totals[0]),
+           "stages_per_interval_s": {s: [float(x) for x in v] for s, v in stages.items()},
+           "interval_per_interval_s": [float(x) for x in totals],
            "predicted_mlu_mean": float(np.mean([r.predicted_mlu for r in res])),
-           "store_rows_per_interval": float(np.mean([sum(r.stored.rows.values()) for r in res]))}
+           "store_rows_per_interval": float(np.mean([sum(r.stored.rows.values()) for r in res])),
+           "estimator": solver, "run_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "load_average_after": list(os.getloadavg())}
     out["target_s"] = TARGETS[name]
     out["met"] = out["interval_max_s"] <= TARGETS[name]
     return out
@@ -152,6 +166,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--skip-large", action="store_true", help="leave out backbone/americas")
+    ap.add_argument("--only", action="append", choices=sorted(TARGETS), metavar="NAME",
+                    help=f"run only this network (repeatable; one of {', '.join(sorted(TARGETS))}); the others' rows "
+                         "are kept from the existing controller.json")
+    ap.add_argument("--intervals-large", type=int, default=4,
+                    help="intervals run on backbone/americas (the first is the policy's and estimator's cold start)")
     ap.add_argument("--prometheus", action="store_true", help="time the query stage against a real Prometheus")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
@@ -168,7 +187,19 @@ def main() -> None:
         res["skipped"]["geant"] = f"{geant} not found"
     if not args.skip_large:
         cases.append(("backbone/americas", lambda: read_topohub("backbone/americas"),
-                      dict(step="1h", n_hist=25, n_run=3, policy="fast", file_source=False, splits=False)))
+                      dict(step="1h", n_hist=25, n_run=args.intervals_large, policy="fast", file_source=False,
+                           splits=False)))
+    if args.only:
+        cases = [c for c in cases if c[0] in args.only]
+        old = args.out / "controller.json"
+        kept = json.loads(old.read_text()) if old.is_file() else {}
+        for name, c in kept.get("cases", {}).items():
+            if name not in args.only:
+                c.setdefault("run_utc", kept.get("run_utc"))
+                res["cases"][name] = c
+        res["kept_from"] = {name: res["cases"][name]["run_utc"] for name in res["cases"]}
+        if not args.prometheus and "prometheus_query" in kept:
+            res["prometheus_query"] = kept["prometheus_query"]
     for name, load, kw in cases:
         work = Path(tempfile.mkdtemp(prefix="bench_controller_"))
         try:
@@ -186,6 +217,8 @@ def main() -> None:
             print(f"Prometheus query: {res['prometheus_query']['one_interval_mean_s']:.3f} s per interval", flush=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    order = [name for name in TARGETS if name in res["cases"]]
+    res["cases"] = {name: res["cases"][name] for name in order}
     res["seconds"] = time.perf_counter() - t_all
     res["load_average_end"] = list(os.getloadavg())
     args.out.mkdir(parents=True, exist_ok=True)
@@ -213,6 +246,23 @@ def markdown(res: dict) -> str:
                      f"{c['policy']} | {'yes' if c['splits_stored'] else 'no'} | {c['intervals']} | {st} | {c['interval_mean_s']:.3f} ({c['interval_max_s']:.3f}) "
                      f"| {c['target_s']:g} | {'yes' if c['met'] else 'NO'} | {c['setup_s']:.1f} | {c['warm_up_s']:.1f} "
                      f"| {c['store_rows_per_interval']:,.0f} |")
+    kept = res.get("kept_from", {})
+    if kept:
+        lines.append("\nRows kept from earlier runs (`--only`): "
+                     + ", ".join(f"{n} ({t})" for n, t in kept.items()) + ".")
+    for name, c in res["cases"].items():
+        est = [e for e in c.get("estimator", []) if e.get("solver") == "cg"]
+        per = c.get("stages_per_interval_s")
+        if per and c["intervals"] > 1:  # the intervals after the first (the solvers' cold start)
+            warm = {s: float(np.mean(v[1:])) for s, v in per.items()}
+            lines.append(f"\n{name}, the {c['intervals'] - 1} intervals after the first: "
+                         f"{float(np.mean(c['interval_per_interval_s'][1:])):.3f} s per interval; "
+                         + ", ".join(f"{s} {v:.3f}" for s, v in warm.items()) + " (means, s).")
+        if est:
+            lines.append(f"\n{name}: the estimator's conjugate gradients per interval (iterations, start, relative "
+                         "misfit): " + "; ".join(f"{e['iterations']} {e['start']} {e['residual']:.1e}" for e in est)
+                         + f" (tolerance 1e-4). Load average after this network's run: "
+                         f"{tuple(round(x, 2) for x in c['load_average_after'])}.")
     for name, why in res["skipped"].items():
         lines.append(f"\n{name}: skipped ({why}).")
     q = res.get("prometheus_query")

@@ -114,7 +114,7 @@ def _correct(est: TMEstimator, system: System, prior, y, links, tin, tout, ctx, 
     """Project ``prior`` onto the measurements, clip at 0, IPF onto the totals."""
     b = _measurements(y, links, tin, tout)
     x, info = system.project(prior, b, links, w, U, s, solver=est.solver, tol=est.tol, max_iter=est.max_iter,
-                             cache=ctx["cache"])
+                             cache=ctx["cache"], warm=ctx.get("warm"))
     info["clipped"] = int((x < 0).sum())
     x = ipf(np.maximum(x, 0.0), system.src, system.dst, tin, tout)
     return x, info

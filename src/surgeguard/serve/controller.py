@@ -271,6 +271,7 @@ class Controller:
         self.routing_matrix = routing_matrix if routing_matrix is not None else ecmp_routing_matrix(network)
         self.paths = paths if paths is not None else k_shortest_paths(network, k=cfg.network.k_paths)
         self.estimator = get_estimator(cfg.estimate.method, missing="skip").prepare(self.routing_matrix)
+        self.estimator_warm = None  # where the estimator's last interval ended (see TMEstimator.predict)
         self.setup_seconds = time.perf_counter() - t0
         self.forecaster = get_forecaster(cfg.forecast.model)
         self.forecaster_fitted = False
@@ -495,7 +496,10 @@ class Controller:
             return None, float("nan"), f"no estimate: node {self.nodes[k]!r} has never had its totals measured"
         if np.isnan(bps).all():
             return None, float("nan"), "no estimate: no link has ever been measured"
-        x = self.estimator.predict(self.routing_matrix, bps[None], tin[None], tout[None], times=[ds])
+        # conjugate gradients start from the last interval's multipliers (large networks: half the iterations)
+        x = self.estimator.predict(self.routing_matrix, bps[None], tin[None], tout[None], times=[ds],
+                                   warm=self.estimator_warm)
+        self.estimator_warm = self.estimator.warm_
         q = fit_quality(self.routing_matrix, x, bps[None], tin[None], tout[None])
         return x[0], float(q["link_rel_l2"].iloc[0]), ""
 
