@@ -130,6 +130,8 @@ def run_case(name: str, net, *, step: str, n_hist: int, n_run: int, policy: str,
            "load_average_after": list(os.getloadavg())}
     out["target_s"] = TARGETS[name]
     out["met"] = out["interval_max_s"] <= TARGETS[name]
+    # after the first interval (the solvers' and the estimator's cold start, once per controller start)
+    out["met_after_first"] = bool(len(totals) > 1 and max(totals[1:]) <= TARGETS[name])
     return out
 
 
@@ -227,6 +229,13 @@ def main() -> None:
     print(f"written {args.out / 'controller.md'}")
 
 
+def _after_first(c: dict) -> str:
+    per = c.get("interval_per_interval_s") or []
+    if len(per) < 2:
+        return "-"
+    return "yes" if max(per[1:]) <= c["target_s"] else "NO"
+
+
 def markdown(res: dict) -> str:
     m = res["machine"]
     lines = ["# Controller: seconds per interval, by stage", "",
@@ -238,13 +247,13 @@ def markdown(res: dict) -> str:
                 f"at the end {tuple(round(x, 2) for x in res['load_average_end'])}" if "load_average_start" in res
                 else ""), "",
              "| network | nodes | OD pairs | paths | step | telemetry | policy | splits stored | intervals | "
-             + " | ".join(STAGES) + " | interval (s) | target (s) | met | set-up (s) | warm-up (s) | rows stored |",
+             + " | ".join(STAGES) + " | interval (s) | target (s) | met (every interval / after the first) | set-up (s) | warm-up (s) | rows stored |",
              "|---|---|---|---|---|---|---|---|---|" + "---|" * len(STAGES) + "---|---|---|---|---|---|"]
     for name, c in res["cases"].items():
         st = " | ".join(f"{c['stage_mean_s'][s]:.3f} ({c['stage_max_s'][s]:.3f})" for s in STAGES)
         lines.append(f"| {name} | {c['nodes']:,} | {c['od_pairs']:,} | {c['paths']:,} | {c['step']} | {c['source']} | "
                      f"{c['policy']} | {'yes' if c['splits_stored'] else 'no'} | {c['intervals']} | {st} | {c['interval_mean_s']:.3f} ({c['interval_max_s']:.3f}) "
-                     f"| {c['target_s']:g} | {'yes' if c['met'] else 'NO'} | {c['setup_s']:.1f} | {c['warm_up_s']:.1f} "
+                     f"| {c['target_s']:g} | {'yes' if c['met'] else 'NO'} / {_after_first(c)} | {c['setup_s']:.1f} | {c['warm_up_s']:.1f} "
                      f"| {c['store_rows_per_interval']:,.0f} |")
     kept = res.get("kept_from", {})
     if kept:

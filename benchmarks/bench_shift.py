@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -282,7 +283,10 @@ def write_md(result: dict, path: Path) -> None:
     L = ["# Learned routing under distribution shift: train on earlier days, test on later ones", "",
          f"Run {result['run_at']}, {result['seconds'] / 60:.1f} min, `python benchmarks/bench_shift.py"
          f"{' --quick' if result['quick'] else ''}`. Machine: {m.get('cpu')}, {m.get('cpu_count')} cores, "
-         f"python {m.get('python')}, torch {m.get('torch')}; load average at start {m.get('loadavg_start')}.", "",
+         f"python {m.get('python')}, torch {m.get('torch')}; load average (1, 5, 15 min) at the start "
+         f"{result.get('load_average_start')}, at the end {result.get('load_average_end')}"
+         + (f" ({result['load_note']})" if result.get("load_note") else "") + ". Decision times are wall "
+         "clock and grow with the load; the ratios do not depend on it.", "",
          "Protocol: see the module docstring of benchmarks/bench_shift.py (folds, scale, surge, what is chosen "
          "where). Targets: best AI policy (learned, hedge, hedge-online) mean ratio <= 1.03, p99 <= 1.15, mean "
          "never worse than robust, under the surge no interval > 100 % where the oracle <= 90 %, decision <= 1 s.", "",
@@ -327,13 +331,15 @@ def main(argv=None):
         return 0
     t0 = time.perf_counter()
     info = machine_info()
+    load_start = list(os.getloadavg())
 
     def log(msg):
         print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
 
     nets = [run_network(n.strip(), data, args.quick, not args.no_lodo, log) for n in args.networks.split(",")]
     result = {"run_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "quick": args.quick,
-              "machine": info, "seconds": time.perf_counter() - t0, "targets": TARGETS, "networks": nets}
+              "machine": info, "load_average_start": load_start, "load_average_end": list(os.getloadavg()),
+              "seconds": time.perf_counter() - t0, "targets": TARGETS, "networks": nets}
     out = Path(args.out)
     suffix = "_quick" if args.quick else ""
     (out / f"shift{suffix}.json").write_text(json.dumps(result, indent=1, default=str))

@@ -171,6 +171,24 @@ def test_a_file_ends_and_the_run_stops(tmp_path):
     assert "end of telemetry after 2020-03-19T02:25:00Z" in lines[-1]
 
 
+def test_hedge_policy_decides_from_the_estimated_history(case, tmp_path):
+    """`policy = "hedge"` (no model: optimal-last and robust blended) with `input = "history"`: every
+    decision is the hedge's, stored with its splits on the simplex, and no worse than its worst expert."""
+    _, ts, _, counters, imap = case
+    cfg = file_config(counters, imap, tmp_path / "s.duckdb", **{"policy.name": "hedge", "policy.input": "history"})
+    ctl = build_controller(cfg, log=lambda _: None)
+    try:
+        results = ctl.run(max_intervals=4)
+        weights = ctl.policy.weights_ @ ctl.policy.blends_
+    finally:
+        ctl.close()
+    assert [r.status for r in results] == ["ok"] * 4 and all(r.policy == "hedge" for r in results)
+    assert ctl.policy.expert_names_ == ["optimal-last", "robust"] and weights.sum() == pytest.approx(1.0)
+    assert len(ctl.policy.history_) >= 4  # scored every interval seen (warm-up included)
+    with open_store(tmp_path / "s.duckdb", read_only=True) as st:
+        assert (st.decisions()["policy"] == "hedge").all()
+
+
 def test_metrics_served_and_critical_class_protection(case, tmp_path):
     net, ts, _, counters, imap = case
     cfg = file_config(counters, imap, tmp_path / "s.duckdb", **{
@@ -266,6 +284,8 @@ BAD_CONFIGS = [
     ("[policy\nname = 1\n", [], ["is not valid TOML", "fix the syntax"]),
     ("[telemetry]\nsource = \"file\"\n", [], ["source = \"file\" needs [telemetry] file"]),
     ("", ["--k", "0"], ["option --k must be an int >= 1", "got 0"]),
+    ("[policy]\nname = \"optimal\"\nmodel = \"m.pt\"\n", [], ["[policy] model = 'm.pt'", "takes no model"]),
+    ("[policy]\nname = \"hedge\"\nmodel = \"nope.pt\"\n", [], ["[policy] model = 'nope.pt' not found"]),
     ("", ["--policy-input", "tomorrow"], ["option --policy-input must be one of forecast, history", "tomorrow"]),
     ("", ["--classes", "critical:abc"], ["option --classes must be a class spec", "critical:abc", "not a number"]),
     ("", ["--retry-initial", "10", "--retry-max", "5"], ["retry_max = 5.0 is below retry_initial = 10.0"]),

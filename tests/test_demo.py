@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from surgeguard.serve.demo import LOCKDOWN_START
+from surgeguard.serve.demo import DEMO_STAGES, LOCKDOWN_START
 from surgeguard.routing.learned import LearnedRouter
 from surgeguard.serve.cli import app
 
@@ -42,6 +42,11 @@ def test_demo_one_day(tmp_path):
         assert escape(c["link"]) in html
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["policies"].keys() == pols.keys()
+    # every stage timed, in order, and together no more than the whole run
+    for key in ("stage_seconds", "stage_cpu_seconds"):
+        assert list(summary[key]) == list(DEMO_STAGES)
+        assert all(v >= 0 for v in summary[key].values())
+    assert sum(summary["stage_seconds"].values()) <= summary["seconds"] + 1e-6
     # the learned model saw only the past: its last training/validation target is before the lockdown
     lockdown = pd.Timestamp(LOCKDOWN_START)
     info = summary["learned"]

@@ -24,6 +24,9 @@ FAST = {
     "mstl": {"season_days": (1.0, 7.0)},
     "lgbm": {"n_estimators": 20, "lags": (1, 2, 3), "rolling_window": 3, "min_child_samples": 5},
     "neural": {"epochs": 2, "hidden": 8, "embedding": 2, "window": 4, "batch_size": 64},
+    "direct": {"epochs": 2, "hidden": 8, "embedding": 2, "window": 4, "outputs": 3, "batch_size": 64},
+    "lstm": {"epochs": 20, "hidden": 8, "window": 4, "batch_size": 64, "lr": 0.01},
+    "gru": {"epochs": 20, "hidden": 8, "window": 4, "batch_size": 64, "lr": 0.01},
 }
 
 

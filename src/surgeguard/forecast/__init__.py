@@ -4,7 +4,8 @@
   ``(h, N, N)`` bit/s (a dict ``{'mean': ..., q: ...}`` with quantiles), ``update(series)``
   (new history, no retraining) and ``predict_next(history)`` for replays.
 * :func:`get_forecaster` -- by name: ``'naive'``, ``'seasonal_naive'``, ``'ets'``, ``'mstl'``,
-  ``'lgbm'``, ``'neural'``.
+  ``'lgbm'``, ``'neural'``, ``'direct'`` (pooled network, one output per lead up to an hour,
+  daily profile) and the published per-flow baselines ``'lstm'``, ``'gru'``.
 * :class:`Forecast` -- the facade over long frames ``unique_id, ds, y`` (fit, predict,
   cross_validation).
 * :mod:`surgeguard.forecast.evaluate` -- chronological split, metrics, backtests;
@@ -14,14 +15,16 @@ Examples
 --------
 >>> from surgeguard.forecast import get_forecaster, available_forecasters
 >>> available_forecasters()
-['ets', 'lgbm', 'mstl', 'naive', 'neural', 'seasonal_naive']
+['direct', 'ets', 'gru', 'lgbm', 'lstm', 'mstl', 'naive', 'neural', 'seasonal_naive']
 """
 
 from .base import FORECASTERS, TMForecaster, available_forecasters, get_forecaster, register_forecaster
+from .direct import DirectForecaster
 from .facade import Forecast
 from .gbm import LGBMForecaster
 from .models import Naive, SeasonalNaive
 from .neural import NeuralForecaster
+from .rnn import GRUForecaster, LSTMForecaster
 from .stats import ETS, MSTLForecaster
 
 __all__ = [
@@ -37,4 +40,7 @@ __all__ = [
     "MSTLForecaster",
     "LGBMForecaster",
     "NeuralForecaster",
+    "DirectForecaster",
+    "LSTMForecaster",
+    "GRUForecaster",
 ]

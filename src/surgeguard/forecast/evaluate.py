@@ -7,6 +7,8 @@ Protocol (:func:`evaluate_forecaster`):
   parameters are learned on train only; validation serves early stopping (``lgbm``,
   ``neural``), the conformal quantiles, and model selection (``valid`` metrics). Nothing is
   tuned on test.
+* Validation errors are also reported per horizon (``valid_horizons``, origins and targets
+  inside the validation part), so that a model can be chosen per horizon before looking at test.
 * Test forecasts are made from rolling origins with the actual past and no retraining. The error
   at horizon ``h`` is that of the h-th step ahead (forecast made at step t - h for step t - 1).
   Every test step is a 1-step target; for longer horizons at most ``max_origins`` evenly spaced
@@ -85,7 +87,8 @@ def evaluate_forecaster(model: TMForecaster, series: TrafficSeries, *, train: fl
     Returns
     -------
     dict with ``fit_seconds``, ``predict_next_ms`` (one ``predict_next`` on the full history),
-    ``valid`` (1-step metrics on validation), ``test`` ({label: metrics}), ``coverage``,
+    ``valid`` (1-step metrics on validation), ``valid_horizons`` ({label: metrics} on validation
+    for the horizons that fit in it), ``test`` ({label: metrics}), ``coverage``,
     ``skipped`` and the split sizes.
     """
     if not isinstance(series, TrafficSeries):
@@ -121,12 +124,21 @@ def evaluate_forecaster(model: TMForecaster, series: TrafficSeries, *, train: fl
     res = {"model": m.name, "params": {k: _jsonable(v) for k, v in m.get_params().items()},
            "n_steps": T, "n_train": a, "n_valid": b - a, "n_test": T - b, "step": str(series.step),
            "n_flows": int(keep.sum()), "fit_seconds": fit_s, "calibration": m.calibration_}
-    for attr in ("best_epoch_", "best_iteration_", "seasons_", "lags_"):
+    for attr in ("best_epoch_", "best_iteration_", "seasons_", "lags_", "use_profile_", "use_yesterday_"):
         if hasattr(m, attr):
             res[attr.rstrip("_")] = _jsonable(getattr(m, attr))
     vt = np.arange(max(a, m.min_history_), b)
     res["valid"] = metrics(vt, m.rolling_forecast(Ya, series.times, vt, 1)[:, 0])
     hz = dict(horizons) if horizons is not None else default_horizons(series.step)
+    res["valid_horizons"] = {}
+    for label, h in hz.items():
+        origins = np.arange(max(a, m.min_history_), b - h + 1)
+        if len(origins) == 0:
+            continue
+        if h > 1 and len(origins) > max_origins:
+            origins = np.unique(np.linspace(origins[0], origins[-1], max_origins).round().astype(int))
+        p = m.rolling_forecast(Ya, series.times, origins, h)[:, h - 1]
+        res["valid_horizons"][label] = {"steps": int(h), **metrics(origins + h - 1, p)}
     res["test"], res["skipped"] = {}, {}
     for label, h in hz.items():
         origins = np.arange(b, T - h + 1)

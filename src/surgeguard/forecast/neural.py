@@ -13,8 +13,9 @@ One network is shared by every flow (OD pair). For flow s and target step t its 
 and its output is the change from the last value (the forecast is ``z[t-1] + output``, clipped
 at 0). ``arch='mlp'`` feeds all of it to a two-layer perceptron; ``arch='gru'`` runs a GRU over
 the two windows and joins the rest before the output layer. Training minimises the L1 error
-(MAE) with Adam; the epoch count is chosen by early stopping on the holdout part of the fit
-series (patience ``patience``), and the best epoch's weights are kept. Multi-step forecasts are
+(MAE) with Adam (:func:`~surgeguard.forecast.training.train_net`); the epoch count is chosen by
+early stopping on the holdout part of the fit series (patience ``patience``), and the best
+epoch's weights are kept. Multi-step forecasts are
 recursive (each prediction becomes the next input). torch is imported lazily, inside this module's
 functions, so importing :mod:`surgeguard.forecast` does not load it.
 """
@@ -29,6 +30,7 @@ import pandas as pd
 from ..exceptions import ValidationError
 from ..validation import Boolean, Interval, NoneOr, Options
 from .base import TMForecaster, register_forecaster, season_steps
+from .training import torch_threads, train_net
 
 __all__ = ["NeuralForecaster"]
 
@@ -119,72 +121,24 @@ class NeuralForecaster(TMForecaster):
         self.context_ = max(int(self.window), self.day_ + 2 if self.use_season_ else 0)
         self.tot_scale_ = float(max((Z * self.scale_).sum(axis=1).max(), 1e-12))
         self.n_features_ = 2 * int(self.window) + (3 if self.use_season_ else 0) + 2
-        threads = torch.get_num_threads()
-        if self.n_threads:
-            torch.set_num_threads(int(self.n_threads))
-        try:
+        with torch_threads(self.n_threads):
             torch.manual_seed(int(self.random_state))
-            gen = torch.Generator().manual_seed(int(self.random_state))
             dev = torch.device(self.device)
             L = self.context_
-            Xtr, Itr, Ytr = self._samples(Z, times, np.arange(L, n_train))
+            train = self._samples(Z, times, np.arange(L, n_train))
+            valid = None
             if Z_valid is not None and len(Z_valid):
                 Zall, tall = np.vstack([Z, Z_valid]), times.append(times_valid)
-                Xva, Iva, Yva = self._samples(Zall, tall, np.arange(max(L, n_train), len(Zall)))
-            else:
-                Xva = None
-            if len(Ytr) == 0:
+                valid = self._samples(Zall, tall, np.arange(max(L, n_train), len(Zall)))
+            if len(train[-1]) == 0:
                 raise ValidationError("neural: no training samples; give a longer series or a shorter window")
             net = _build_net(self.arch, self.n_features_, int(self.window), S, int(self.hidden),
                              int(self.embedding)).to(dev)
-            opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
-            Xt, It, Yt = (torch.as_tensor(a) for a in (Xtr, Itr, Ytr))
-            if Xva is not None:
-                Xv, Iv, Yv = (torch.as_tensor(a).to(dev) for a in (Xva, Iva, Yva))
-            best, best_state, wait, hist = np.inf, None, 0, []
-            n = len(Yt)
-            per_epoch = n if not self.samples_per_epoch else min(n, int(self.samples_per_epoch))
-            bs = int(self.batch_size)
-            for epoch in range(int(self.epochs)):
-                e0 = time.perf_counter()
-                net.train()
-                perm = torch.randperm(n, generator=gen)[:per_epoch]
-                tot, cnt = 0.0, 0
-                for a in range(0, per_epoch, bs):
-                    idx = perm[a:a + bs]
-                    xb, ib, yb = Xt[idx].to(dev), It[idx].to(dev), Yt[idx].to(dev)
-                    loss = (net(xb, ib) - yb).abs().mean()
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    tot += float(loss.detach()) * len(idx)
-                    cnt += len(idx)
-                train_l1 = tot / max(cnt, 1)
-                if Xva is not None:
-                    net.eval()
-                    with torch.no_grad():
-                        val = float(torch.cat([(net(Xv[a:a + 65536], Iv[a:a + 65536]) - Yv[a:a + 65536]).abs()
-                                               for a in range(0, len(Yv), 65536)]).mean())
-                else:
-                    val = train_l1
-                hist.append({"epoch": epoch, "train_l1": train_l1, "holdout_l1": val,
-                             "seconds": time.perf_counter() - e0})
-                if val < best - 1e-7:
-                    best, wait = val, 0
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                    self.best_epoch_ = epoch
-                else:
-                    wait += 1
-                    if wait >= int(self.patience):
-                        break
-            if best_state is not None:
-                net.load_state_dict(best_state)
-            net.eval()
+            self.best_epoch_, self.history_ = train_net(
+                net, train, valid, epochs=self.epochs, patience=self.patience, batch_size=self.batch_size,
+                lr=self.lr, weight_decay=self.weight_decay, samples_per_epoch=self.samples_per_epoch,
+                random_state=self.random_state, device=dev)
             self.net_ = net
-            self.history_ = hist
-        finally:
-            if self.n_threads:
-                torch.set_num_threads(threads)
         self.fit_seconds_ = time.perf_counter() - t_start
 
     def _min_history(self) -> int:
@@ -204,10 +158,7 @@ class NeuralForecaster(TMForecaster):
         out = np.empty((len(origins), h, S))
         chunk = max(1, 200_000 // max(S * (L + h), 1))
         dev = torch.device(self.device)
-        threads = torch.get_num_threads()
-        if self.n_threads:
-            torch.set_num_threads(int(self.n_threads))
-        try:
+        with torch_threads(self.n_threads):
             for a in range(0, len(origins), chunk):
                 o = np.asarray(origins[a:a + chunk])
                 n = len(o)
@@ -230,9 +181,6 @@ class NeuralForecaster(TMForecaster):
                     B[:, p, :] = nxt
                     TB[:, p] = (nxt * self.scale_).sum(axis=1) / self.tot_scale_
                 out[a:a + len(o)] = B[:, L:, :]
-        finally:
-            if self.n_threads:
-                torch.set_num_threads(threads)
         return out
 
     # ------------------------------------------------------------------ features

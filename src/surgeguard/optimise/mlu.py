@@ -75,7 +75,10 @@ class MluLP:
         if solver == "auto":
             solver = "simplex" if n_x <= 50_000 else "ipm"
         self.solver = solver
-        self.h = highs.load(lp, highs.solver_options(solver, time_limit, threads))
+        self._options = highs.solver_options(solver, time_limit, threads)
+        self.h = highs.load(lp, self._options)
+        self._lp = lp
+        self.h2 = None  # the latency stage's own model, built on first use (see ``solve``)
         lat = paths.latency_ms + 1e-3 * paths.cost / max(float(paths.cost.max()), 1.0)
         self._lat_cost = lat / max(float(lat.max()), 1e-12)
         self._od_rows = np.arange(n_od, dtype=np.int32)
@@ -83,7 +86,6 @@ class MluLP:
         self._usable = np.ones(n_x, bool)
         self.build_seconds = time.perf_counter() - t0
         self.n_solves = 0
-        self._stage2_active = False
 
     def set_usable(self, usable: np.ndarray | None) -> None:
         """Allow flow only on the paths where ``usable`` is true (``None``: all paths).
@@ -94,8 +96,28 @@ class MluLP:
         usable = np.ones(n_x, bool) if usable is None else np.asarray(usable, bool)
         if usable.shape != (n_x,):
             raise ValueError(f"usable has shape {usable.shape}; expected ({n_x},)")
-        self.h.changeColsBounds(n_x, self._all_cols[:-1], np.zeros(n_x), np.where(usable, highs.INF, 0.0))
+        for h in self._models():
+            h.changeColsBounds(n_x, self._all_cols[:-1], np.zeros(n_x), np.where(usable, highs.INF, 0.0))
         self._usable = usable.copy()
+
+    def _models(self):
+        return [self.h] if self.h2 is None else [self.h, self.h2]
+
+    def _latency_model(self):
+        """The latency stage as a second model with the latency objective fixed: each solve only
+        changes bounds, so HiGHS restarts from its previous (dual feasible) basis, and the stage-1
+        model keeps its own basis too (switching one model's objective back and forth cost ~4x)."""
+        if self.h2 is None:
+            n_x = self.paths.n_paths
+            h2 = highs.load(self._lp, self._options)
+            h2.changeColsCost(n_x + 1, self._all_cols, np.concatenate([self._lat_cost, [0.0]]))
+            h2.changeColsBounds(n_x, self._all_cols[:-1], np.zeros(n_x), np.where(self._usable, highs.INF, 0.0))
+            n_od = self.paths.n_od
+            base = -np.asarray(self.network.capacity, dtype=float) / self.c0
+            for l in np.flatnonzero(-self.capacity / self.c0 != base):
+                h2.changeCoeff(int(n_od + l), int(n_x), float(-self.capacity[l] / self.c0))
+            self.h2 = h2
+        return self.h2
 
     def set_capacity(self, capacity: np.ndarray) -> None:
         """Change link capacities (bit/s) in place: the U coefficient of each changed link row."""
@@ -104,7 +126,8 @@ class MluLP:
             raise ValueError(f"capacity has shape {capacity.shape}; expected {self.capacity.shape}")
         n_od, n_x = self.paths.n_od, self.paths.n_paths
         for l in np.flatnonzero(capacity != self.capacity):
-            self.h.changeCoeff(int(n_od + l), int(n_x), float(-capacity[l] / self.c0))
+            for h in self._models():
+                h.changeCoeff(int(n_od + l), int(n_x), float(-capacity[l] / self.c0))
         self.capacity = capacity.copy()
 
     def solve(self, tm: np.ndarray, *, second_stage: bool = True, stage2_rtol: float = 1e-7):
@@ -124,10 +147,6 @@ class MluLP:
         s = float(np.max((ps.incidence @ first) / self.capacity))  # first-path MLU >= U*
         rhs = d / (self.c0 * s)
         h.changeRowsBounds(len(rhs), self._od_rows, rhs, rhs)
-        if self._stage2_active:  # restore the stage-1 objective and U bound
-            h.changeColsCost(n_x + 1, self._all_cols, np.concatenate([np.zeros(n_x), [1.0]]))
-            h.changeColBounds(n_x, 0.0, highs.INF)
-            self._stage2_active = False
         self.n_solves += 1
         t1 = time.perf_counter()
         what = f"the min-MLU LP ({n_x} paths, {self.network.n_links} links)"
@@ -137,12 +156,12 @@ class MluLP:
         t2 = time.perf_counter()
         info.update(mlu=u * s, stage1_seconds=t2 - t1)
         if second_stage:
-            h.changeColsCost(n_x + 1, self._all_cols, np.concatenate([self._lat_cost, [0.0]]))
-            h.changeColBounds(n_x, 0.0, u * (1 + stage2_rtol))
-            self._stage2_active = True
+            h2 = self._latency_model()
+            h2.changeRowsBounds(len(rhs), self._od_rows, rhs, rhs)
+            h2.changeColBounds(n_x, 0.0, u * (1 + stage2_rtol))
             try:
-                highs.run(h, "the latency stage of the min-MLU LP")
-                x = highs.primal(h, "the latency stage of the min-MLU LP")[:-1]
+                highs.run(h2, "the latency stage of the min-MLU LP")
+                x = highs.primal(h2, "the latency stage of the min-MLU LP")[:-1]
                 info["stage2_seconds"] = time.perf_counter() - t2
             except (SolverError, InfeasibleError):
                 info["stage2_status"] = "failed; stage-1 routing kept"

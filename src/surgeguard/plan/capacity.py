@@ -857,7 +857,7 @@ _CHECK_POLICIES = ("shortest", "optimal", "oracle")
 
 def check_capacity(network: Network, paths, series: TrafficSeries, capacities: dict, *, start: int = 0,
                    stop: int | None = None, target_util: float = 0.8, latency_stage: bool = True,
-                   policies=_CHECK_POLICIES) -> CapacityCheck:
+                   policies=_CHECK_POLICIES, known: dict | None = None) -> CapacityCheck:
     """Replay ``series`` on several capacity vectors with up to three routings and count congestion.
 
     For each variant (``{name: capacity (n_links,) bit/s}``) and step t: ``shortest`` (ECMP),
@@ -866,6 +866,9 @@ def check_capacity(network: Network, paths, series: TrafficSeries, capacities: d
     min-MLU LP of step t). Loss is the one loss model of :mod:`surgeguard.evaluate.metrics` (each
     overloaded link drops its excess in proportion). ``policies`` is a tuple for every variant or a
     dict ``{variant: tuple}``; only ``optimal``/``oracle`` need LPs (about 10-15 ms a step on Morocco).
+    ``known`` gives results already computed elsewhere, ``{variant: {policy: (mlu, lost_bps)}}`` with
+    one value per checked step in each array (e.g. a replay's ``optimal`` on the network as it is):
+    those are taken as they are instead of being solved again.
     """
     t0 = time.perf_counter()
     series = series.reorder(network.node_names)
@@ -883,16 +886,37 @@ def check_capacity(network: Network, paths, series: TrafficSeries, capacities: d
         bad = [p for p in pols if p not in _CHECK_POLICIES]
         if bad:
             raise ValidationError(f"check policies {bad} unknown; choose from {list(_CHECK_POLICIES)}")
-        need_lp = "optimal" in pols or "oracle" in pols
+        given = _known_results((known or {}).get(name, {}), pols, name, stop - start)
+        todo = tuple(p for p in pols if p not in given)
+        need_lp = "optimal" in todo or "oracle" in todo
         if need_lp and lp is None:
             lp = PathLP(network, paths)
-        res, lost = _replay_variant(paths, lp, D, cap, pols, sp_split, start, stop, latency_stage)
+        res, lost = _replay_variant(paths, lp, D, cap, todo, sp_split, start, stop, latency_stage)
+        for p, (m, ls) in given.items():
+            res[p], lost[p] = m, float(ls.sum())
+        res = {p: res[p] for p in pols}
         per[name] = res
         for p, v in res.items():
             rows.append({"variant": name, "policy": p, "intervals": int(len(v)), "intervals_over_1": int((v > 1 + 1e-9).sum()),
                          "intervals_over_target": int((v > target_util + 1e-9).sum()), "mlu_max": float(v.max()),
                          "lost_bits": float(lost[p] * dt) if p != "oracle" else float("nan")})
     return CapacityCheck(pd.DataFrame(rows), per, series.times[start:stop], time.perf_counter() - t0)
+
+
+def _known_results(given: dict, pols: tuple, variant: str, n_steps: int) -> dict:
+    """The ``known`` results of one variant (see :func:`check_capacity`), checked: policies it
+    checks, one value per step."""
+    out = {}
+    for p, pair in given.items():
+        if p not in pols:
+            raise ValidationError(f"known results for policy {p!r} of variant {variant!r}, which checks only "
+                                  f"{list(pols)}; give results for those policies")
+        m, ls = (np.asarray(a, dtype=float) for a in pair)
+        if m.shape != (n_steps,) or ls.shape != (n_steps,):
+            raise ValidationError(f"known results for {variant!r}/{p!r} have {m.shape} MLUs and {ls.shape} losses; "
+                                  f"expected one of each per checked step ({n_steps})")
+        out[p] = (m, ls)
+    return out
 
 
 def _mlu_and_loss(paths, cap: np.ndarray, flows: np.ndarray) -> tuple[float, float]:
@@ -962,7 +986,7 @@ def planning_series(series: TrafficSeries, scenario=None, *, network: Network | 
 def lockdown_plan_study(network: Network, paths, series: dict | tuple, before: int, *, scenario="lockdown",
                         classes=None, target_util: float = 0.8, modules=None, failures: str | None = None,
                         time_limit: float = 60.0, check_start: int | None = None, latency_stage: bool = True,
-                        full_check: bool = False) -> dict:
+                        full_check: bool = False, method: str = "auto", known: dict | None = None) -> dict:
     """The demo's capacity-plan study, in one call.
 
     Plan with the traffic known before step ``before`` (the steps ``0 .. before-1`` of ``series``
@@ -982,6 +1006,9 @@ def lockdown_plan_study(network: Network, paths, series: dict | tuple, before: i
     full_check : check every variant with all three routings; by default (faster) the plan with
         ``shortest``, ``optimal`` and ``oracle``, the network before with ``shortest`` and
         ``optimal``, and the two baselines with ``shortest`` (they are sized for it).
+    method, time_limit : the plan's (:class:`PlanSettings`).
+    known : results of the check computed elsewhere, as :func:`check_capacity` takes them (e.g. the
+        replay's ``optimal`` on the network ``before`` the plan).
 
     Returns
     -------
@@ -999,7 +1026,7 @@ def lockdown_plan_study(network: Network, paths, series: dict | tuple, before: i
         raise ValidationError(f"before={before} must be within the planning series' {len(base)} steps")
     plan_ts = planning_series(base.window(0, before), scenario, network=network)
     plan = plan_capacity(network, plan_ts, paths=paths, target_util=target_util, modules=modules, failures=failures,
-                         classes=classes, time_limit=time_limit)
+                         classes=classes, time_limit=time_limit, method=method)
     base_up = shortest_upgrade(network, plan_ts, paths=paths, target_util=target_util, modules=plan.modules)
     base_congest = shortest_upgrade(network, plan_ts, paths=paths, target_util=target_util, modules=plan.modules,
                                     congest_util=1.0)
@@ -1010,6 +1037,6 @@ def lockdown_plan_study(network: Network, paths, series: dict | tuple, before: i
                                                    "shortest-upgrade": base_up["capacity_after"],
                                                    "congested-upgrade": base_congest["capacity_after"]},
                            start=check_start or 0, target_util=target_util, latency_stage=latency_stage,
-                           policies=pols)
+                           policies=pols, known=known)
     return {"plan": plan, "baseline": base_up, "baseline_congest": base_congest, "check": check,
             "planning_series": plan_ts, "seconds": time.perf_counter() - t0}

@@ -55,12 +55,13 @@ def forecast(
     network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir (the history)"),
     model: str = typer.Option("seasonal_naive", "--model", "-m",
-                              help="naive, seasonal_naive, ets, mstl, lgbm or neural"),
+                              help="naive, seasonal_naive, ets, mstl, lgbm, neural, direct, "
+                                   "lstm or gru"),
     horizon: int = typer.Option(1, "--horizon", "-H", callback=AT_LEAST_ONE, help="steps to forecast after the series ends"),
     quantiles: Optional[str] = typer.Option(None, "--quantiles", "-q", help="e.g. 0.1,0.9 (conformal bands)"),
     holdout: float = typer.Option(0.1, "--holdout", callback=in_range(float, 0, 0.5, "left"), help="share of the series held out for early stopping and "
                                                           "the conformal quantiles"),
-    seed: int = typer.Option(0, "--seed", callback=NON_NEGATIVE_INT, help="random seed (lgbm, neural)"),
+    seed: int = typer.Option(0, "--seed", callback=NON_NEGATIVE_INT, help="random seed (lgbm, neural, direct, lstm, gru)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="write the forecast to this file (.csv or .parquet; an existing file "
                                             "needs --force)"),

@@ -53,6 +53,7 @@ from ..estimate import available_estimators
 from ..exceptions import InputError, SurgeguardError, ValidationError
 from ..forecast import available_forecasters
 from ..routing import policy_names
+from ..routing.policies import policy_accepts
 from ..telemetry.sources import step_seconds
 from .options import OptionError
 
@@ -153,6 +154,8 @@ class PolicySettings:
     classes: str = _opt("", "traffic classes for critical-class protection (priority allocation), e.g. "
                             "critical:0.05:1.5x,interactive:0.35,bulk:0.6 or a .json file; empty: none",
                         "--classes", "classes")
+    model: str = _opt("", "a model file from `surgeguard train`, for the learned and hedge policies (hedge "
+                          "then blends it with optimal-last and robust); empty: none", "--model", "path")
     input: str = _opt("forecast", "what the policy routes: forecast (route the forecast matrix) or history "
                                   "(the policy decides from the estimated history itself)", "--policy-input",
                       choices=("forecast", "history"))
@@ -404,6 +407,13 @@ class RunConfig:
         if self.controller.retry_max < self.controller.retry_initial:
             raise ValidationError(f"{where}[controller] retry_max = {self.controller.retry_max!r} is below "
                                   f"retry_initial = {self.controller.retry_initial!r}; make it at least that")
+        pc = self.policy
+        if pc.model and not policy_accepts(pc.name, "model"):
+            raise ValidationError(f"{where}[policy] model = {pc.model!r} is given but policy {pc.name!r} takes no "
+                                  "model; use name = \"learned\" or \"hedge\", or leave model empty")
+        if pc.model and not Path(pc.model).is_file():
+            raise ValidationError(f"{where}[policy] model = {pc.model!r} not found; give the path of a model "
+                                  "written by `surgeguard train`")
         return self
 
 
