@@ -235,12 +235,7 @@ class Hedge(Policy):
         t0 = time.perf_counter()
         if self._pending is None or self._pending[0] != T - 1:
             self._catch_up(network, paths, history)
-        E, routings = self._expert_splits(network, paths, history)
-        opt = self._optimum(network, paths, history.matrix(T - 1), routings)
-        self._opt_cache[T - 1] = opt
-        if self._pending is not None and self._pending[0] == T - 1:
-            self._score(network, paths, self._pending[1], history.matrix(T - 1), opt, T - 1)
-        self._pending = (T, E)
+        E = self._advance(network, paths, history)
         if self.model is not None and self.refit_every is not None:
             self._since_refit += 1
             if self._since_refit >= int(self.refit_every):
@@ -257,13 +252,19 @@ class Hedge(Policy):
         self.weights_ = np.full(len(self.blends_), 1.0 / len(self.blends_))
         self._pending = None
         for t in range(max(1, T - int(self.warmup)), T):
-            h = history.window(0, t)
-            E, routings = self._expert_splits(network, paths, h)
-            opt = self._optimum(network, paths, h.matrix(t - 1), routings)
-            self._opt_cache[t - 1] = opt
-            if self._pending is not None and self._pending[0] == t - 1:
-                self._score(network, paths, self._pending[1], h.matrix(t - 1), opt, t - 1)
-            self._pending = (t, E)
+            self._advance(network, paths, history.window(0, t))
         # the last warm-up decision (for interval T-1) is scored by decide, with the optimum of matrix T-1
+
+    def _advance(self, network, paths, h: TrafficSeries) -> np.ndarray:
+        """One interval: the experts' splits for the interval after ``h``, the optimum of ``h``'s last
+        matrix, and the pending decision (made for that matrix) scored on it. Returns the splits."""
+        t = len(h)
+        E, routings = self._expert_splits(network, paths, h)
+        opt = self._optimum(network, paths, h.matrix(t - 1), routings)
+        self._opt_cache[t - 1] = opt
+        if self._pending is not None and self._pending[0] == t - 1:
+            self._score(network, paths, self._pending[1], h.matrix(t - 1), opt, t - 1)
+        self._pending = (t, E)
+        return E
 
 register_policy("hedge", Hedge)
