@@ -295,6 +295,14 @@ def write_md(result: dict, path: Path) -> None:
          ">100 % where oracle <= 90 % | decision max s (after the first; with its experts) | targets met |",
          "|---|---|---|---|---|---|---|---|---|---|---|"]
     L += verdicts(result["networks"])
+    if result.get("decision_timing"):
+        L += ["", "Decision time of `hedge` measured alone (`--timing`: its experts computed inside it, nothing "
+              "shared; the shift fold's test days; after the first decision, which replays 24 intervals to set "
+              "the weights):", "", "| network | decisions | mean s | p99 s | max s | first s | load average |",
+              "|---|---|---|---|---|---|---|"]
+        for d in result["decision_timing"]:
+            L.append(f"| {d['network']} | {d['decisions']} | {d['mean_s']:.3f} | {d['p99_s']:.3f} | {d['max_s']:.3f} | "
+                     f"{d['first_s']:.2f} | {[round(x, 2) for x in d['load_average']]} |")
     for n in result["networks"]:
         L += ["", f"## {n['network']}: {n['nodes']} nodes, {n['od_pairs']} OD pairs, {n['paths']} paths "
               f"({n['paths_how']}), {n['steps']} steps of {n['step']}", "",
@@ -317,6 +325,26 @@ def write_md(result: dict, path: Path) -> None:
     path.write_text("\n".join(L) + "\n")
 
 
+def decision_timing(name: str, data: Path, n: int = 60) -> dict:
+    """Seconds per ``hedge`` decision, its experts included (each computed here, nothing shared), on
+    the shift fold's test days after the first decision (whose warm-up replays 24 intervals); the
+    model is trained briefly (the decision's cost does not depend on its quality)."""
+    net, ps, ts, _ = load(name, data)
+    f = folds(name, ts, lodo=False)[1]
+    tr = training_series(ts, f["train"])
+    m = train(net, ps, tr, LEARNED_GRID[0], epochs=3, seconds=60.0)
+    a = f["test"][0]
+    h = Hedge(model=m)
+    out = []
+    for t in range(a, a + n + 1):
+        t0 = time.perf_counter()
+        h.decide(net, ps, ts.window(0, t))
+        out.append(time.perf_counter() - t0)
+    d = np.asarray(out[1:])
+    return {"network": name, "decisions": n, "first_s": out[0], "mean_s": float(d.mean()),
+            "p99_s": float(np.percentile(d, 99)), "max_s": float(d.max()), "load_average": list(os.getloadavg())}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
@@ -324,10 +352,20 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="5 epochs, 24 test steps per fold (a smoke run)")
     ap.add_argument("--no-lodo", action="store_true", help="skip the leave-one-day-out folds")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--timing", action="store_true",
+                    help="only time hedge's decisions (experts included) and add them to the existing shift.json/md")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not data.is_dir():
         print(f"skipped: the shared data folder {data} is absent (pass --data)")
+        return 0
+    if args.timing:
+        out = Path(args.out)
+        result = json.loads((out / "shift.json").read_text())
+        result["decision_timing"] = [decision_timing(n.strip(), data) for n in args.networks.split(",")]
+        (out / "shift.json").write_text(json.dumps(result, indent=1, default=str))
+        write_md(result, out / "shift.md")
+        print(json.dumps(result["decision_timing"], indent=1))
         return 0
     t0 = time.perf_counter()
     info = machine_info()
