@@ -44,6 +44,7 @@ future one), with the optima computed for the weights (:meth:`LearnedRouter.part
 
 from __future__ import annotations
 
+import collections
 import itertools
 import time
 
@@ -58,6 +59,9 @@ from .policies import TIME_LIMIT, Policy, get_policy, policy_accepts, register_p
 from .routing import Routing
 
 __all__ = ["Hedge", "simplex_grid"]
+
+#: scored intervals kept in ``Hedge.history_`` (a week at 5 minutes): a controller runs for months
+HISTORY_KEPT = 2016
 
 
 def simplex_grid(n: int, grid: int) -> np.ndarray:
@@ -92,7 +96,8 @@ class Hedge(Policy):
     Attributes (after a decision)
     ----------
     weights_ : (C,) current weight of each blend; ``blends_`` (C, n_experts) the blends;
-    expert_names_ : the experts' names; ``history_`` one record per scored interval.
+    expert_names_ : the experts' names; ``history_`` one record per scored interval (the last
+        :data:`HISTORY_KEPT`).
 
     Examples
     --------
@@ -164,7 +169,7 @@ class Hedge(Policy):
         self._warm = [None] * len(pols)
         self._since_refit = 0
         self._opt_cache: dict[int, float] = {}
-        self.history_ = []
+        self.history_ = collections.deque(maxlen=HISTORY_KEPT)
         self._key_ = key
 
     # ------------------------------------------------------------------ pieces
@@ -261,7 +266,9 @@ class Hedge(Policy):
         t = len(h)
         E, routings = self._expert_splits(network, paths, h)
         opt = self._optimum(network, paths, h.matrix(t - 1), routings)
-        self._opt_cache[t - 1] = opt
+        if self.refit_every is not None:  # the optima a refit reuses: the last refit_window only
+            self._opt_cache[t - 1] = opt
+            self._opt_cache.pop(t - 1 - int(self.refit_window), None)
         if self._pending is not None and self._pending[0] == t - 1:
             self._score(network, paths, self._pending[1], h.matrix(t - 1), opt, t - 1)
         self._pending = (t, E)
