@@ -86,7 +86,13 @@ def test_partial_fit_learns_a_new_regime():
         return float(np.mean(out))
 
     r0 = ratio()
+    last = new.total[38:40]
+    s0 = m.predict_splits(last)
+    assert np.array_equal(m.predict_splits(last), s0)  # the same history twice: the same answer
     m.partial_fit(net, ps, new.window(0, 40), epochs=30, lr=3e-3)
+    s1 = m.predict_splits(last)  # new weights: not the remembered answer of the old ones
+    m._last_out_ = None
+    assert np.array_equal(s1, m.predict_splits(last)) and not np.allclose(s1, s0)
     r1 = ratio()
     assert r1 < r0 - 0.01, (r0, r1)
 

@@ -180,13 +180,13 @@ def run_demo(out_dir: str | Path = "demo-output", *, days: float = 14.0,
         base = gravity_series(net0, start - pd.Timedelta(days=1), periods + warmup, "15min", total_bps=DEMO_TOTAL_BPS,
                               random_state=seed, classes=DEFAULT_CLASSES.shares_dict(), name="morocco-synthetic")
         before = int(np.searchsorted(base.times, lockdown_at))  # size on the traffic before the lockdown
-        net = size_capacities(net0, base.window(0, max(before, 1)), target_util=0.6)
+        paths = k_shortest_paths(net0, k=4)  # IGP metrics decide them, not capacities: shared with the sizing
+        net = size_capacities(net0, base.window(0, max(before, 1)), target_util=0.6, paths=paths)
         scenario = Lockdown(start=lockdown_at, class_factors=dict(LOCKDOWN_CLASS_FACTORS))
         series = scenario.apply(base, network=net)
         # the routing policies see the total of the classes only: summed once here, not again for every
         # history window (the class replay, the detector and the controller keep the classes)
         total = TrafficSeries(series.total, series.nodes, series.times, name=series.name, meta=dict(series.meta))
-        paths = k_shortest_paths(net, k=4)
         scen_info = scenario.describe(base)
         scen_info["capacities"] = net.meta.get("capacity_source", "")
         scen_info["traffic"] = (f"synthetic gravity series, {DEMO_TOTAL_BPS / 1e9:.0f} Gbit/s mean before the "
