@@ -437,3 +437,20 @@ def test_surgeguard_serve_runs_the_controller_and_binds_loopback(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode in (0, -signal.SIGINT, 130), proc.returncode
+
+
+def test_alerts_say_what_moved(example):
+    """Alerts read back with their kind (level / step / shape) from a store of their own."""
+    from surgeguard.detect import Alert
+    from surgeguard.store import open_store
+
+    net = example.controller.network
+    store = open_store(":memory:")
+    t0 = pd.Timestamp("2020-03-20 17:00", tz="UTC")
+    store.write_interval(t0, alerts=[Alert(t0, "total", "total", 0.3, "seasonal", 6.0, kind="step"),
+                                     Alert(t0, net.node_names[0], "out", 0.2, "seasonal", 4.0, kind="shape")])
+    state = ApiState(net, store, settings=ApiSettings(token=TOKEN))
+    with TestClient(create_app(state)) as c:
+        rows = c.get("/api/v1/alerts").json()["rows"]
+    assert sorted((r["place"], r["kind"]) for r in rows) == sorted([("total", "step"), (net.node_names[0], "shape")])
+    store.close()

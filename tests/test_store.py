@@ -66,7 +66,7 @@ def full_interval(net, ds, seed=0):
     ps = k_shortest_paths(net, k=2)
     routing = Routing.uniform(ps, "robust")
     routing.info.update({"mlu": 0.61, "lower_bound": 0.6, "solve_seconds": 0.01, "prices": np.ones(3)})
-    alerts = [Alert(ds, "R1", "in", 0.3, "cusum", 7.5), Alert(ds, "total", "total", -0.1, "residual")]
+    alerts = [Alert(ds, "R1", "in", 0.3, "cusum", 7.5), Alert(ds, "total", "total", -0.1, "residual", kind="shape")]
     return dict(link_rates=loads, node_totals=loads, estimate=MatrixRecord(tm, net.node_names, "tomogravity", 0.02),
                 forecast=fc, alerts=alerts, decision=Decision.from_routing(routing),
                 stages={"query": 0.1, "estimate": 0.2}, stale=["R0->R1"]), tm, loads, routing
@@ -106,6 +106,7 @@ def test_an_interval_round_trips_through_every_table(store, net):
     al = store.alerts()
     assert al[["place", "direction"]].values.tolist() == [["R1", "in"], ["total", "total"]]
     assert np.isnan(al["score"].iloc[1]) and al["time"].iloc[0] == T0
+    assert al["kind"].tolist() == ["level", "shape"]
 
     dec = store.decisions()
     assert dec.loc[0, ["policy", "mlu", "lower_bound", "status"]].tolist() == ["robust", 0.61, 0.6, "ok"]
@@ -281,6 +282,8 @@ def test_a_version_1_store_is_migrated_and_keeps_its_data(tmp_path):
     con.execute("INSERT INTO link_rates VALUES ('2020-03-20 10:00:00+00', 'A->B', 1e9, false), "
                 "('2020-03-20 10:00:00+00', 'B->A', NULL, false), ('2020-03-20 10:05:00+00', 'A->B', 2e9, true)")
     con.execute("INSERT INTO estimates VALUES ('2020-03-20 10:05:00+00', 'A', 'B', 3e8, 'gravity', NULL)")
+    con.execute("INSERT INTO alerts VALUES ('2020-03-20 10:05:00+00', '2020-03-20 10:05:00+00', 'total', 'total', "
+                "0.2, 5.0, 'cusum')")
     assert "n_link_rates" not in dict(_layout(con)["intervals"])
     con.close()
 
@@ -289,8 +292,10 @@ def test_a_version_1_store_is_migrated_and_keeps_its_data(tmp_path):
         assert {"migrated_2", "created_at"} <= set(store.meta()) and store.meta()["created_at"].startswith("2020")
         iv = store.intervals()
         assert iv["n_link_rates"].tolist() == [2, 1] and iv["n_estimates"].tolist() == [0, 1]
-        assert iv["n_forecasts"].tolist() == [0, 0]
+        assert iv["n_forecasts"].tolist() == [0, 0] and iv["n_alerts"].tolist() == [0, 1]
         assert store.verify().empty
+        al = store.alerts()  # an alert stored before alerts had a kind: kept, its kind unknown
+        assert al["shift"].tolist() == [0.2] and al["kind"].isna().all()
         lr = store.link_rates()
         assert lr["bps"].isna().tolist() == [False, True, False] and lr["stale"].tolist() == [False, False, True]
         assert store.runs()["version"].tolist() == ["0.0.9"]
@@ -310,13 +315,13 @@ def test_an_old_store_read_only_or_unmigrated_is_refused_with_the_fix(tmp_path):
     con.close()
     with pytest.raises(InputError) as exc:
         DuckDBStore(path, read_only=True)
-    assert "schema version 1, older than 2" in one_line(exc) and "without read_only" in str(exc.value)
+    assert f"schema version 1, older than {CURRENT_VERSION}" in one_line(exc) and "without read_only" in str(exc.value)
     with DuckDBStore(path, migrate=False) as store:
         assert store.schema_version == 1
         with pytest.raises(InputError) as exc:
             store.link_rates()
         assert "call migrate()" in one_line(exc)
-        assert store.migrate() == [2] and store.link_rates().empty
+        assert store.migrate() == list(range(2, CURRENT_VERSION + 1)) and store.link_rates().empty
 
 
 def test_a_newer_store_is_refused(tmp_path):

@@ -479,9 +479,11 @@ def _alerts(obj, ds, where: str, times: _Times) -> pd.DataFrame:
         df = obj.reset_index(drop=True)
         if "time" not in df.columns and "ds" in df.columns:
             df = df.rename(columns={"ds": "time"})
-        df = _frame(df, f, where, ["time", "place", "direction", "shift", "detector"], ["score"])
+        df = _frame(df, f, where, ["time", "place", "direction", "shift", "detector"], ["score", "kind"])
         if "score" not in df.columns:
             df = df.assign(score=np.nan)
+        if "kind" not in df.columns:
+            df = df.assign(kind="level")
     else:
         if isinstance(obj, (str, bytes)) or not isinstance(obj, Iterable):
             raise ValidationError(f"{where}: {f} must be a list of Alert objects or a data frame, got "
@@ -490,11 +492,12 @@ def _alerts(obj, ds, where: str, times: _Times) -> pd.DataFrame:
         for k, a in enumerate(obj):
             try:
                 rows.append({"time": a.time, "place": a.place, "direction": a.direction, "shift": a.shift,
-                             "detector": a.detector, "score": getattr(a, "score", float("nan"))})
+                             "detector": a.detector, "score": getattr(a, "score", float("nan")),
+                             "kind": getattr(a, "kind", "level")})
             except AttributeError:
                 raise ValidationError(f"{where}: {f}[{k}] is a {type(a).__name__}, not an Alert (time, place, "
                                       "direction, shift, detector, score)") from None
-        df = pd.DataFrame(rows, columns=["time", "place", "direction", "shift", "detector", "score"])
+        df = pd.DataFrame(rows, columns=["time", "place", "direction", "shift", "detector", "score", "kind"])
     t, flags = _times(df["time"], f"{f}.time", where)
     times.check(flags, f"{f}.time")
     place = _names(df["place"].tolist(), f"{f}.place", where)
@@ -509,8 +512,9 @@ def _alerts(obj, ds, where: str, times: _Times) -> pd.DataFrame:
     score = _floats(df["score"].to_numpy(), f"{f}.score", where, "")
     _check_range(score, f"{f}.score", where, lambda k: f"{place[k]} {direction[k]}", nan_ok=True, low=-math.inf,
                  high=math.inf, unit="(detector statistic)")
+    kind = _names(df["kind"].tolist(), f"{f}.kind", where)
     out = pd.DataFrame({"ds": ds, "time": t, "place": place, "direction": direction, "shift": shift, "score": score,
-                        "detector": detector})
+                        "detector": detector, "kind": kind})
     _unique(out, ["time", "place", "direction", "detector"], f, where)
     return out
 

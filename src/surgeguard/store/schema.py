@@ -26,7 +26,7 @@ Adding a migration: append a :class:`Migration` with the next number and update
 a store migrated from version 1 both match :data:`TABLES`). Never edit a released migration.
 
 >>> CURRENT_VERSION, [t for t in TABLES][:3]
-(2, ['runs', 'intervals', 'link_rates'])
+(3, ['runs', 'intervals', 'link_rates'])
 """
 
 from __future__ import annotations
@@ -119,6 +119,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("shift", "DOUBLE", "relative shift against the learned normal (0.15 = +15 %)"),
         ("score", "DOUBLE", "detector statistic when it fired (residual sigmas); NULL when unknown"),
         ("detector", "VARCHAR", "detector name"),
+        ("kind", "VARCHAR", "what moved: 'level', 'step' or 'shape' (Alert.kind); NULL for alerts stored "
+                            "before schema version 3"),
     ), "ds", ("ds", "time", "place", "direction", "detector")),
     Table("decisions", (
         ("ds", "TIMESTAMPTZ", "interval the routing is for (UTC)"),
@@ -184,6 +186,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables for runs, intervals, link rates, node totals, estimates, forecasts, alerts, decisions "
                  "and splits", _V1),
     Migration(2, "per-table row counts of each interval (intervals.n_<table>), counted from the stored rows", _V2),
+    Migration(3, "what each alert saw move (alerts.kind: level, step or shape); NULL for the alerts already stored",
+              ("ALTER TABLE alerts ADD COLUMN kind VARCHAR",)),
 )
 
 #: the schema version this surgeguard writes and reads

@@ -194,6 +194,8 @@ class AlertRow(_Model):
     shift: float = Field(description="relative shift against the learned normal (0.15 = +15 %)")
     score: Optional[float]
     detector: str
+    kind: Optional[str] = Field(None, description="what moved: 'level', 'step' or 'shape'; null for alerts stored "
+                                                  "before the store recorded it")
 
 
 class AlertPage(_Page):

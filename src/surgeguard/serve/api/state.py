@@ -501,7 +501,8 @@ class ApiState:
 
 def alert_rows(df: pd.DataFrame) -> list[dict]:
     return [{"ds": r.ds, "time": r.time, "place": r.place, "direction": r.direction, "shift": float(r.shift),
-             "score": num(r.score), "detector": r.detector} for r in df.itertuples(index=False)]
+             "score": num(r.score), "detector": r.detector,
+             "kind": r.kind if isinstance(getattr(r, "kind", None), str) else None} for r in df.itertuples(index=False)]
 
 
 def _json_safe(obj):
