@@ -54,6 +54,12 @@ class Robust(Policy):
     its routing judged on the last observed matrix). ``mean_mlu`` is the mean over the scenarios
     (the LP's objective), ``scenario_mlu`` the MLU on each.
 
+    One :class:`~surgeguard.optimise.scenario.ScenarioLP` serves every call on the same network
+    and paths, so consecutive decisions (a window that slides by one matrix) start from the last
+    optimal basis with each matrix in the slot it had: on GÉANT 0.03 s a decision instead of 0.2 s
+    on average and up to 4 s. ``info["start"]`` says how each was solved ("cold", "warm", or
+    "cached" for the same window as the last call).
+
     Examples
     --------
     >>> from surgeguard.examples import two_paths
