@@ -398,7 +398,7 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
                  other_cap_s: float = 60.0, n_tm: int | None = None, tag: str | None = None,
                  workers: int | None = None, lp_rungs=None, time_limit: float | None = None,
                  threads: int | None = None, sizing: str = "first-path", warm: bool = True,
-                 log=print) -> dict:
+                 n_lp: dict | None = None, log=print) -> dict:
     """Run the ladder and write ``te_<tag>.json`` and ``te_<tag>.md`` to ``out_dir``.
 
     Parameters
@@ -419,6 +419,8 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
         no more than 30%, so the optimum is set in the meshed core), "hard" (70% x a random factor
         in [0.6, 1.2] per circuit) or "shifted" (sized for another matrix): see :data:`SIZINGS`.
     warm : run the warm-start tests (False: skip them, to save time).
+    n_lp : rung name -> matrices solved by HiGHS IPM there (default: the rung's ``n_lp``; at most
+        its matrices), e.g. ``{"caida-3356": 5}`` where 20 IPM solves would take too long.
 
     Returns the result dict (also written as JSON).
     """
@@ -432,6 +434,8 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
         r = r or Rung(t.replace("/", "-"), t, n_tm=5, n_lp=2)
         if n_tm is not None:
             r = dataclasses.replace(r, n_tm=n_tm, n_lp=min(r.n_lp, n_tm))
+        if n_lp and r.name in n_lp:
+            r = dataclasses.replace(r, n_lp=min(int(n_lp[r.name]), r.n_tm))
         rungs.append(r)
     if sizing not in SIZINGS:
         raise ValidationError(f"unknown sizing {sizing!r}; use one of {', '.join(SIZINGS)}")
@@ -440,7 +444,7 @@ def run_te_bench(topologies=None, out_dir="benchmarks/results", *, quick: bool =
     out_dir.mkdir(parents=True, exist_ok=True)
     with torch_threads(threads):
         result = {"benchmark": "te", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "device": device,
-                  "k": k, "tol": tol, "time_limit": time_limit, "sizing": sizing,
+                  "k": k, "tol": tol, "time_limit": time_limit, "sizing": sizing, "n_lp": n_lp,
                   "machine": machine_info(device), "rungs": []}
         t_all = time.perf_counter()
         _warm_up(device)
@@ -566,7 +570,7 @@ def to_markdown(result: dict) -> str:
             f"{int(np.median([x['iterations'] for x in f]))} | {r['fast_median_gap']:.4f} / {r['fast_max_gap']:.4f}"
             f"{'' if all(x['status'] == 'converged' for x in f) else ' (not all converged)'} | "
             f"{_s(r.get('fast_median_gap_to_lp'), '{:+.4f}')} / {_s(r.get('fast_max_gap_to_lp'), '{:+.4f}')} | "
-            f"{_s(r.get('speedup_vs_ipm'), '{:.0f}x')} | "
+            f"{_s(r.get('speedup_vs_ipm'), '{:.3g}x')} | "
             f"{sum(x.get('bound') == 'forced links' for x in f)} / {sum(x.get('bound') == 'prices' for x in f)} | "
             f"{wstr(wd)} | {wstr(wf)} | {r['peak_rss_gb']:.1f} |")
     se = result.get("scaling_exponents") or {}
@@ -574,6 +578,8 @@ def to_markdown(result: dict) -> str:
         lines += ["", "Scaling exponent b of time = a * n_paths^b (least squares over the ladder): "
                   + ", ".join(f"{k} {_s(v)}" for k, v in se.items()) + "."]
     lines += _per_matrix_lines(result)
+    if result.get("notes"):     # added by hand when rungs of two runs are merged (say which and why)
+        lines += [""] + [f"Note: {n}" for n in result["notes"]]
     skipped = [f"{r['name']}: {r['lp_skipped']}" for r in result["rungs"] if r.get("lp_skipped")]
     if skipped:
         lines += ["", "LP not run: " + "; ".join(skipped) + "."]

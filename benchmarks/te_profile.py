@@ -250,8 +250,9 @@ def to_markdown(rec: dict) -> str:
     lines += ["", f"Notes: times are {'CPU seconds of the process (`time.process_time`, one torch thread: the work done, without the time spent descheduled on the shared machine)' if clock == 'cpu' else 'wall-clock seconds'}, "
               "for the reference products as for the phases, except the `Unprofiled` solve seconds (wall clock). "
               "Phases are laps inside `solve_fast(profile=...)` (each charges the time since the previous lap); `set-up`, `forced links` and `certificate` run once per solve, the "
-              "others per iteration (the bound checks every 5th, the bound LPs every 10th while the gap is "
-              "open and they have taken under a quarter of the time). `dense passes` are the elementwise and "
+              "others per iteration (the bound checks every 5th; the bound LPs, while the gap is open, every 5th "
+              "once the best routing has stalled and at least every 10th, while their CPU time stays within a "
+              "quarter of the iterations'). `dense passes` are the elementwise and "
               "per-OD operations over the (K, n_od) splits (flows d x, softmax weights, per-OD minimum of "
               "the path prices, gradient, fused Adam, softmax); Python's own overhead is in `bookkeeping` and in "
               "the dispatch of each torch call (a few microseconds each).", ""]

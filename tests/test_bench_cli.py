@@ -132,3 +132,22 @@ def test_solve_fast_profile_times_the_phases_and_changes_nothing():
     for phase in phases:
         assert prof[phase] >= 0.0
     assert sum(v for k, v in prof.items() if k != "iterations") <= i1["solve_seconds"] + 1e-3
+
+
+def test_lp_matrices_sets_the_ipm_solves_per_rung(tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["bench", "te", "--quick", "--topologies", "abilene", "--lp-matrices", "abilene=1",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "te_cpu-quick.json").read_text())
+    (rung,) = res["rungs"]
+    assert len(rung["lp"]) == 1 and len(rung["fast"]) == 3 and res["n_lp"] == {"abilene": 1}
+
+
+def test_bad_lp_matrices_is_a_one_line_error(tmp_path):
+    r = runner.invoke(app, ["bench", "te", "--lp-matrices", "caida-701:20", "--out", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "--lp-matrices" in r.output and "caida-701:20" in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1

@@ -260,3 +260,67 @@ def test_warm_start_after_a_failure_is_a_certified_routing_of_the_masked_problem
     assert info["gap"] <= 0.01 and info["status"] == "converged"
     opt = Optimal(solver="simplex", second_stage=False).route(net, ps.subset(~on), tm2).info["mlu"]
     assert info["lower_bound"] <= opt * (1 + 1e-7) <= info["mlu"] * (1 + 1e-7)
+
+
+def test_bound_lp_rows_drop_supersets_and_merge_equal_ods():
+    """The reduction of the bound LP: a path whose links of S include another path's of the same OD
+    is dropped; ODs left with the same link sets merge, their demands summed."""
+    # rows (paths) in OD order; S-links per row as (row, column) pairs
+    t_of = np.array([0, 0, 1, 1, 2, 3, 3])
+    d = np.array([1.0, 2.0, 4.0, 8.0])
+    sets = [[0], [0, 1], [1, 0], [0], [1], [2], [0, 2]]
+    e_row = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    e_col = np.concatenate([np.array(s) for s in sets])
+    grp, d_grp, rows, cols = first_order._merge_od_rows(t_of, d, e_row, e_col, 3)
+    # ODs 0 and 1 keep {0} only and merge; OD 2 keeps {1}; OD 3 keeps {2}
+    assert len(d_grp) == 3 and sorted(d_grp) == [3.0, 4.0, 8.0]
+    got = sorted((float(d_grp[grp[r]]), tuple(sorted(cols[rows == r]))) for r in range(len(grp)))
+    assert got == [(3.0, (0,)), (4.0, (1,)), (8.0, (2,))]
+
+
+def test_reduced_bound_lp_has_the_optimum_of_the_full_one():
+    """tight_dual_bound (with its rows reduced) reaches the optimum of the LP over all paths of the
+    ODs that must cross the links near the top, built here without any reduction."""
+    from scipy.optimize import linprog
+
+    net, ps, tm = _instance("sndlib/germany50", "deviation")
+    op = get_operator(ps, "cpu")
+    d = ps.demand(tm)
+    first = np.zeros(ps.n_paths)
+    first[ps.od_ptr[:-1]] = 1.0
+    u = (ps.incidence @ (first * d[ps.path_od])) / net.capacity
+    inc = ps.incidence.tocsc()
+    for delta in (0.1, 0.3):
+        y = tight_dual_bound(ps, op, u, d, net.capacity, op.valid, delta=delta)
+        S = np.flatnonzero(u >= u.max() * (1 - delta))
+        onS = np.asarray(inc[S, :].sum(axis=0)).ravel()             # links of S on each path
+        rel = np.flatnonzero((ps.od_min(onS) >= 1) & (d > 0))
+        if not len(rel):
+            continue
+        pp = np.concatenate([np.arange(ps.od_ptr[k], ps.od_ptr[k + 1]) for k in rel])
+        t_of = np.concatenate([np.full(ps.od_ptr[k + 1] - ps.od_ptr[k], i) for i, k in enumerate(rel)])
+        A_y = -inc[S, :][:, pp].T.toarray()
+        A = np.hstack([A_y, np.eye(len(rel))[t_of]])
+        res = linprog(np.concatenate([np.zeros(len(S)), -d[rel]]), A_ub=A, b_ub=np.zeros(len(pp)),
+                      A_eq=np.concatenate([net.capacity[S], np.zeros(len(rel))])[None, :], b_eq=[1.0],
+                      bounds=(0, None), method="highs")
+        assert res.status == 0 and y is not None
+        got = float((d * ps.od_min(ps.incidence.T @ (y / (y * net.capacity).sum()))).sum())
+        assert got == pytest.approx(-res.fun, rel=1e-6)
+
+
+def test_restarts_from_the_best_routing_keep_splits_and_certificate(case):
+    """With a restart after every non-improving iteration (the most it can happen), the result is
+    still a distribution per OD whose MLU is the incidence product, above the LP optimum, with a
+    bound below it; the bound LP is never solved twice for the same best routing."""
+    net, ps, tm, lp, fast = case
+    splits, info = solve_fast(net, ps, tm, device="cpu", threads=1, restart_after=1, max_iter=60, tol=1e-9)
+    assert (splits >= 0).all()
+    np.testing.assert_allclose(ps.od_sum(splits), 1.0, atol=1e-9)
+    util = (ps.incidence @ (splits * ps.demand(tm)[ps.path_od])) / net.capacity
+    assert info["mlu"] == pytest.approx(util.max(), rel=1e-6)
+    opt = lp.info["mlu"]
+    assert info["lower_bound"] <= opt * (1 + 1e-7) <= info["mlu"] * (1 + 2e-7)
+    # at most one LP per distinct best MLU (and delta): fewer LPs than their chances (60 / 5)
+    best = {round(h[2], 12) for h in info["history"]}
+    assert info["bound_lps"] <= 2 * len(best)

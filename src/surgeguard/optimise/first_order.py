@@ -30,11 +30,22 @@ the near-tight links by tiny load differences). Three better bounds are tried:
 * every ``check_every`` iterations, exponential averages of the prices (with the path-link
   matrix, all in one product with several columns; all weight on one link is not tried: its
   bound never exceeds the forced-link one below);
-* every ``lp_bound_every`` iterations while the gap is open, :func:`tight_dual_bound`: the best
-  prices supported on the links within ``delta`` (10%, widened when short) of the top of the best
-  routing so far, by a small LP (HiGHS; only ODs whose every path crosses those links enter it:
-  thousands of rows). When the routing is near-optimal the links that set the optimum are among
-  these, and this LP returns the optimal bound; it is limited to a quarter of the solve time;
+* while the gap is open, :func:`tight_dual_bound`: the best prices supported on the links within
+  ``delta`` (20%, widened to 30% when short) of the top of the best routing so far, by a small LP
+  (HiGHS; only ODs whose every path crosses those links enter it, their rows reduced: see
+  :func:`_merge_od_rows`). When the routing is near-optimal the links that set the optimum are
+  among these, and this LP returns the optimal bound. It runs every ``lp_bound_every`` (5)
+  iterations once the best routing has stalled (improved by less than ``tol`` in those
+  iterations), at least every ``lp_force_every`` (10), and only while the LPs' time, the next one
+  estimated at the last one's, stays within ``lp_share`` (a quarter) of the iterations' (CPU
+  seconds of the process on the CPU, wall seconds on an accelerator). Measured (issue 16,
+  ``te_profile*.md``, CPU seconds, one thread): the reduction makes the LP 5-70x cheaper at the
+  same optimum (caida-3356 ``core``, the links within 30% of the top: 0.75-9 s -> 0.09-0.17 s);
+  with the stall rule and ``delta`` 20%, caida-3356 ``core`` takes 20 iterations instead of 30
+  (matrices 0-2: 77 -> 51 summed), the bound LPs 25-31% of the loop's time instead of 52%, and
+  an iteration 3.4-3.7x the two plain products instead of 5.0-5.4x (2.4x without the LPs);
+  caida-701 and caida-3356 ``hard``/``shifted`` are unchanged (29-62 iterations summed, the same
+  counts). An LP is not repeated on the same best routing with the same ``delta`` (same answer);
 * the *forced* load: links that every candidate path of some OD crosses (a stub node's only link,
   a bridge) carry that demand whatever the routing, so ``max_l forced_l / c_l`` is a bound
   (computed once per path set, in bounded-memory chunks).
@@ -489,6 +500,71 @@ def clear_operator_cache(paths: PathSet | None = None) -> None:
         _CACHE.pop(paths, None)
 
 
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: well-spread 64-bit keys from integers (wrapping arithmetic)."""
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _merge_od_rows(t_of, d, e_row, e_col, n_cols):
+    """The rows of :func:`tight_dual_bound`'s LP, reduced without changing its optimum.
+
+    ``t_of`` (rows,): the OD of each row (a path; rows sorted by OD); ``d``: demand per OD; the
+    (row, column) pairs ``e_row``, ``e_col`` (sorted by row): the links of ``S`` on each path, at
+    least one per row. A row whose link set contains another row's of the same OD is redundant
+    (``t_k <=`` the smaller sum already); ODs left with the same link sets have the same
+    constraints, so they merge into one with their summed demand (each OD's ``t_k`` then takes the
+    same value; the optimum is the same). Link sets are compared through sums of 64-bit mixed
+    keys (a collision could only weaken the LP's prices; the bound of the prices it returns is
+    computed exactly over every OD afterwards). Returns (OD group of each kept row, demand per
+    group, e_row, e_col) with rows and groups renumbered from 0.
+
+    Measured (caida-3356 ``core``, the links within 15-30% of the top): 7,896 -> 145 rows,
+    26,282 -> 1,840, 57,466 -> 8,446."""
+    n_rows = len(t_of)
+    ns = np.bincount(e_row, minlength=n_rows)
+    e_ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(ns, out=e_ptr[1:])
+    # pairs (p, q) of distinct rows of one OD; q makes p redundant when S(q) is within S(p)
+    # (equal sets: the lower row stays)
+    first = np.searchsorted(t_of, t_of, side="left")
+    n_od_rows = np.searchsorted(t_of, t_of, side="right") - first
+    p = np.repeat(np.arange(n_rows), n_od_rows)
+    q = _ranges(first, n_od_rows)
+    cand = (p != q) & (ns[q] <= ns[p])
+    p, q = p[cand], q[cand]
+    # is every S-link of q on p?  keys (row, link), sorted, looked up for each link of q
+    keys = np.sort(e_row * n_cols + e_col)
+    pair = np.repeat(np.arange(len(p)), ns[q])
+    look = np.repeat(p, ns[q]) * n_cols + e_col[_ranges(e_ptr[q], ns[q])]
+    pos = np.minimum(np.searchsorted(keys, look), len(keys) - 1)
+    hits = np.bincount(pair[keys[pos] == look], minlength=len(p))
+    dom = (hits == ns[q]) & ((ns[q] < ns[p]) | (q < p))
+    drop = np.zeros(n_rows, dtype=bool)
+    drop[p[dom]] = True
+    # a hash of each row's link set, then of each OD's set of rows
+    with np.errstate(over="ignore"):
+        h_row = np.add.reduceat(_mix64(e_col), e_ptr[:-1])         # a set's key: the sum of its links'
+        kept = np.flatnonzero(~drop)
+        od_start = np.flatnonzero(np.r_[True, t_of[kept][1:] != t_of[kept][:-1]])
+        h_od = np.add.reduceat(_mix64(h_row[kept]), od_start)
+    _, rep, grp = np.unique(h_od, return_index=True, return_inverse=True)
+    d_grp = np.bincount(grp.ravel(), weights=d[t_of[kept][od_start]], minlength=len(rep))
+    # rows of each group's representative OD
+    rep_od = t_of[kept][od_start][rep]
+    od_grp = np.full(int(t_of.max()) + 1, -1, dtype=np.int64)
+    od_grp[rep_od] = np.arange(len(rep))
+    rows = kept[od_grp[t_of[kept]] >= 0]
+    new_row = np.full(n_rows, -1, dtype=np.int64)
+    new_row[rows] = np.arange(len(rows))
+    sel = new_row[e_row] >= 0
+    return od_grp[t_of[rows]], d_grp, new_row[e_row[sel]], e_col[sel]
+
+
 def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots, *,
                       delta: float = 0.1, max_rows: int = 150_000):
     """Link prices from a small LP over the links within ``delta`` of the most loaded one.
@@ -530,17 +606,21 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
     pp, t_of = pp[keep], t_of[keep]
     hops = paths.link_ptr[pp + 1] - paths.link_ptr[pp]
     links = paths.link_idx[_ranges(paths.link_ptr[pp], hops)]
-    row = np.repeat(np.arange(len(pp)), hops)
     col = np.full(len(u), -1, dtype=np.int64)
     col[S] = np.arange(len(S))
     m = col[links] >= 0
-    nS = len(S)
-    A = sp.csr_matrix((np.concatenate([-np.ones(int(m.sum())), np.ones(len(pp))]),
-                       (np.concatenate([row[m], np.arange(len(pp))]), np.concatenate([col[links[m]], nS + t_of]))),
-                      shape=(len(pp), nS + len(rel)))
-    A_eq = sp.csr_matrix((cap[S] / cap[S].max(), (np.zeros(nS, dtype=np.int64), np.arange(nS))), shape=(1, nS + len(rel)))
-    c = np.concatenate([np.zeros(nS), -d[rel] / d[rel].max()])
-    res = linprog(c, A_ub=A, b_ub=np.zeros(len(pp)), A_eq=A_eq, b_eq=[1.0], bounds=(0, None), method="highs")
+    e_row = np.repeat(np.arange(len(pp)), hops)[m]     # the S-links of each path (rows in OD order)
+    e_col = col[links[m]]
+    t_of, d_t, e_row, e_col = _merge_od_rows(t_of, d[rel], e_row, e_col, len(S))
+    nS, n_t, n_r = len(S), len(d_t), int(e_row.max()) + 1
+    A = sp.csr_matrix((np.concatenate([-np.ones(len(e_row)), np.ones(n_r)]),
+                       (np.concatenate([e_row, np.arange(n_r)]), np.concatenate([e_col, nS + t_of]))),
+                      shape=(n_r, nS + n_t))
+    A_eq = sp.csr_matrix((cap[S] / cap[S].max(), (np.zeros(nS, dtype=np.int64), np.arange(nS))), shape=(1, nS + n_t))
+    c = np.concatenate([np.zeros(nS), -d_t / d_t.max()])
+    # dual simplex without presolve: 25-30% faster on these small reduced LPs (caida-3356 ``core``)
+    res = linprog(c, A_ub=A, b_ub=np.zeros(n_r), A_eq=A_eq, b_eq=[1.0], bounds=(0, None), method="highs-ds",
+                  options={"presolve": False})
     if res.status != 0:
         return None
     y = np.zeros(len(u))
@@ -719,6 +799,14 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
     return theta, w_warm, tau_start
 
 
+def _lp_clock(device):
+    """The clock that shares time between the bound LPs and the iterations: CPU seconds of the
+    process on the CPU (the work done, whatever the machine's load: on a shared machine the wall
+    clock charges each phase its waits too), the wall clock on an accelerator (its iterations
+    cost the CPU little, the LPs run on the CPU)."""
+    return time.process_time if str(device) == "cpu" else time.perf_counter
+
+
 @dataclass
 class _Bounds:
     """The best certified bound so far and the price candidates tried for it."""
@@ -729,11 +817,19 @@ class _Bounds:
     lp_seconds: float = 0.0
     n_lp: int = 0
     lp_delta: float = 0.1
+    lp_last: float = 0.0                        # seconds of the last bound LP (the next one's estimate)
+    clock: Any = time.perf_counter              # the clock of lp_seconds (see :func:`_lp_clock`)
+    lp_input: tuple = ()                        # (best MLU, delta) of the last bound LP
+
+    def lp_affordable(self, elapsed: float, share: float) -> bool:
+        """Whether one more bound LP (estimated to cost as much as the last one) keeps all of them
+        within ``share`` of the ``elapsed`` seconds of the iterations."""
+        return self.lp_seconds + self.lp_last <= share * elapsed
 
     @classmethod
-    def start(cls, pb: _Problem, w_warm, dual_ema) -> "_Bounds":
+    def start(cls, pb: _Problem, w_warm, dual_ema, lp_delta: float = 0.1) -> "_Bounds":
         """The forced-link bound, and the bound of the warm routing's link weights when there are any."""
-        b = cls(pb.lb_forced)
+        b = cls(pb.lb_forced, lp_delta=lp_delta, clock=_lp_clock(pb.op.device))
         yw = None
         if w_warm is not None:
             yw = w_warm / pb.cap
@@ -764,15 +860,17 @@ class _Bounds:
         """The bound of :func:`tight_dual_bound` over the links near the top of the best routing so
         far (the current iterate may swing); widens the link set when it falls short."""
         torch = _torch()
-        t_lp = time.perf_counter()
+        self.lp_input = (best_U, self.lp_delta)
+        t_lp = self.clock()
         yl = tight_dual_bound(pb.paths, pb.op, best_u.double().cpu().numpy(), pb.d / pb.dscale,
                               pb.cap64 / pb.cscale, pb.live, delta=self.lp_delta)
-        self.lp_seconds += time.perf_counter() - t_lp
         self.n_lp += 1
         LBl = -1.0
         if yl is not None:
             yl = torch.from_numpy(yl.astype(np.float32)).to(pb.op.device)
             LBl = self.offer(pb.lower_bound(yl), yl)
+        self.lp_last = self.clock() - t_lp
+        self.lp_seconds += self.lp_last
         if LBl < best_U * (1.0 - tol):
             self.lp_delta = min(1.5 * self.lp_delta, 0.3)   # not enough links in the set: widen it
 
@@ -791,7 +889,8 @@ class _Run:
 def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, max_iter: int, lr: float,
                betas, eps_rel: float, tau_start: float, tau_end: float, anneal: int, check_every: int,
                lp_bound_every: int, time_limit: float | None, clock: _Clock | None = None,
-               primal_ema: float = 0.0) -> _Run:
+               primal_ema: float = 0.0, lp_share: float = 0.25, lp_force_every: int = 10,
+               restart_after: int = 0) -> _Run:
     """Adam on the split logits over the smoothed MLU until the certified gap is ``tol`` (see the
     module notes); every iteration also offers its prices' bound to ``bounds``."""
     torch = _torch()
@@ -810,6 +909,9 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
     status = "iteration limit"
     history = []
     it = 0
+    c0 = bounds.clock()                  # the bound LPs' share of the iterations' time counts from here
+    it_best = 0
+    n_restarts = 0
     if clock is not None:
         clock.lap("set-up")
     while it < max_iter:
@@ -840,6 +942,7 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
             break
         if U < best_U:
             best_U, best_x, best_u = U, x, u
+            it_best = it
         if primal_ema:
             x_avg = x.clone() if x_avg is None else x_avg.mul_(primal_ema).add_(x, alpha=1.0 - primal_ema)
         bounds.offer(LB, y)
@@ -853,10 +956,17 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
                 U_avg = float(u_avg.max())
                 if U_avg < best_U:
                     best_U, best_x, best_u = U_avg, x_avg.clone(), u_avg
+                    it_best = it
             if clock is not None:
                 clock.lap("bound checks (averaged prices)")
+        # a bound LP every ``lp_bound_every`` iterations once the best routing has stalled (improved
+        # by less than ``tol`` since the last chance), at least every ``lp_force_every``; all of them
+        # within ``lp_share`` of the iterations' time
         if (lp_bound_every and it % lp_bound_every == 0 and (best_U - bounds.best_LB) > tol * best_U
-                and bounds.lp_seconds <= 0.25 * (time.perf_counter() - t0)):   # at most a quarter of the time
+                and ((len(history) >= lp_bound_every and best_U >= (1.0 - tol) * history[-lp_bound_every][2])
+                     or (lp_force_every and it % lp_force_every == 0))
+                and bounds.lp_input != (best_U, bounds.lp_delta)     # the same LP again gives the same bound
+                and bounds.lp_affordable(bounds.clock() - c0, lp_share)):
             bounds.check_lp(pb, best_u, best_U, tol)
             if clock is not None:
                 clock.lap("bound LPs")
@@ -885,6 +995,15 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         del t, g, pr
         if clock is not None:
             clock.lap("Adam step")
+        if restart_after and it - it_best >= restart_after:
+            # the iterates have swung above the best routing for ``restart_after`` iterations: start
+            # again from it with half the step and fresh moments
+            with torch.no_grad():
+                theta.copy_(torch.log(best_x))
+            opt.state.clear()
+            opt.param_groups[0]["lr"] *= 0.5
+            it_best = it
+            n_restarts += 1
         x = torch.softmax(theta, dim=0)
         if clock is not None:
             clock.lap("softmax")
@@ -963,7 +1082,9 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01,
                path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
-               lp_bound_every: int = 10, threads: int | None = None,
+               lp_bound_every: int = 5, lp_share: float = 0.25, lp_delta: float = 0.2, lp_force_every: int = 10,
+               restart_after: int = 20,
+               threads: int | None = None,
                certify: bool = True, profile: dict | None = None,
                primal_ema: float = 0.9) -> tuple[np.ndarray, dict]:
     """Run the first-order method (see module notes); returns (splits over all paths, info).
@@ -995,9 +1116,19 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         share is forced to 0; every OD with demand needs one usable path.
     check_every : every so many iterations, bounds from the averaged prices and from the most
         loaded link alone (one extra product each).
-    lp_bound_every : every so many iterations while the gap is open (and while these LPs have
-        taken under a quarter of the time), the bound of :func:`tight_dual_bound` (a small LP over
-        the most loaded links of the best routing so far); 0 = never.
+    restart_after : when the best routing has not improved for this many iterations, the iterates
+        restart from it with half the step and fresh Adam moments (0 = never). Measured (issue 16):
+        a warm start after a +-10% demand change on caida-3356 ``core`` (matrix 2) swung 1-2% above
+        its best routing for 200 iterations (220 in all, 1.2% gap); with restarts after 20: 40
+        iterations; cold solves of abilene/GEANT/caida-701 ``core``/``shifted``, 3 matrices each,
+        unchanged but one GEANT matrix (50 -> 45 iterations).
+    lp_bound_every, lp_force_every, lp_share, lp_delta : the bound of :func:`tight_dual_bound`
+        (a small LP over the links within ``lp_delta`` of the top of the best routing so far)
+        every ``lp_bound_every`` iterations while the gap is open, when the best routing improved
+        by less than ``tol`` since the last of them or the iteration is a multiple of
+        ``lp_force_every``, and only while the LPs take at most ``lp_share`` of the iterations'
+        time (CPU seconds on the CPU, the next LP estimated at the last one's cost), and not
+        again on the same best routing with the same ``lp_delta`` (its answer would not change); 0 = never.
     threads : torch CPU threads for this call (restored afterwards, :func:`torch_threads`);
         default: torch's setting.
     profile : a dict (default None: no timing): wall-clock seconds per phase are added into it
@@ -1006,7 +1137,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         seconds of the process (``time.process_time``: on a shared machine, the work done without
         the time spent descheduled; meaningful with one torch thread). On CUDA each phase waits for
         the device, which slows the solve. The arithmetic is the same as without it (only what depends on the clock, the
-        ``time_limit`` and the quarter-of-the-time cap on the bound LPs, can see a difference).
+        ``time_limit`` and the ``lp_share`` cap on the bound LPs, can see a difference).
 
     ``info`` holds ``mlu`` (float64 MLU of the returned splits), ``lower_bound`` (certified: no
     routing over these paths has a lower MLU), ``gap`` (``(mlu - lower_bound) / mlu``),
@@ -1057,12 +1188,13 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         pb = _Problem.build(network, paths, op, d, usable, n_use, base, clock)
         theta, w_warm, tau_start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix,
                                           warm_tau=warm_tau, tau_start=tau_start, tau_end=tau_end)
-        bounds = _Bounds.start(pb, w_warm, dual_ema)
+        bounds = _Bounds.start(pb, w_warm, dual_ema, lp_delta)
         # the loop measures from t0; the set-up before it counts against the limit too
         left = None if time_limit is None else max(float(time_limit) - (t0 - t_start), 0.0)
         run = _adam_loop(pb, theta, bounds, t0=t0, tol=tol, max_iter=max_iter, lr=lr, betas=betas,
                          eps_rel=eps_rel, tau_start=tau_start, tau_end=tau_end, anneal=anneal,
                          check_every=check_every, lp_bound_every=lp_bound_every, time_limit=left, clock=clock,
+                         lp_share=lp_share, lp_force_every=lp_force_every, restart_after=restart_after,
                          primal_ema=primal_ema)
         out = _finish(pb, run, bounds, certify=certify, setup=setup, t0=t0, t_start=t_start)
         if clock is not None:

@@ -60,12 +60,25 @@ def te(
     sizing: str = typer.Option("first-path", "--sizing",
                                help="capacities: first-path, core (forced loads at <= 30%), hard (70% x "
                                     "U(0.6, 1.2) per circuit) or shifted (sized for a shifted matrix)"),
+    lp_matrices: Optional[str] = typer.Option(
+        None, "--lp-matrices", help="matrices HiGHS IPM solves per rung, as RUNG=N pairs, e.g. "
+                                    "caida-701=20,caida-3356=5 (default: the ladder's)"),
+    lp_cap: float = typer.Option(300.0, "--lp-cap", min=1.0, help="seconds for one HiGHS IPM solve"),
 ):
     """Path building, HiGHS IPM/simplex/PDLP and `fast` on a ladder up to 3,815 nodes, in one run."""
     if tag is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", tag):
         raise OptionError(option_message("--tag", "letters, digits, '.', '_' or '-', e.g. cpu-night", tag))
+    n_lp = None
+    if lp_matrices:
+        n_lp = {}
+        for part in lp_matrices.split(","):
+            name, _, count = part.partition("=")
+            if not name.strip() or not count.strip().isdigit():
+                raise OptionError(option_message("--lp-matrices", "RUNG=N pairs separated by commas, e.g. "
+                                                 "caida-701=20,caida-3356=5", lp_matrices))
+            n_lp[name.strip()] = int(count)
     device = check_device(device)
     claim_output_dir(out, "--out")
     ladder = load_te_ladder()
     ladder.run_te_bench(topologies.split(",") if topologies else None, out, quick=quick, device=device,
-                        tag=tag, sizing=sizing)
+                        tag=tag, sizing=sizing, n_lp=n_lp, lp_cap_s=lp_cap)
