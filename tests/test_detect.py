@@ -171,6 +171,12 @@ def test_cli_detect_json(tmp_path):
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["params"]["utc_offset_hours"] == -6 and summary["params"]["step_z"] == 5
+    assert "note:" not in r.stderr                                  # 3 reference days: no note
+    # one reference day: the thresholds rest on bin-to-bin noise, and the command says so on stderr
+    r = runner.invoke(app, ["detect", "-n", net, "-t", tm, "--reference-days", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert "bin-to-bin" in r.stderr and "3 days or more" in r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["summary"]
 
 
 @pytest.mark.parametrize("args, needle", [

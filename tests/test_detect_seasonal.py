@@ -157,3 +157,35 @@ def test_report_section_draws_the_day_type_profiles():
     alerts = det.predict(surged.window(7 * 96, len(ts)))
     title, html = detector_section(surged, alerts, detector=det)
     assert "expected (normal)" in html and "seasonal step" in html
+
+
+def test_a_step_is_re_measured_once_its_window_is_past_it():
+    """After a step alarm the detector's level is re-measured once the step window holds only traffic
+    after the step: it is then the traffic's new level, and no level alert follows."""
+    ts = weekly_series(days=10, seed=2)
+    at = 8 * 96 + 43
+    surged = Lockdown(start=ts.times[at], growth=0.3, ramp_days=0, daytime_boost=0).apply(ts)
+    det = get_detector("seasonal").fit(ts.window(0, 7 * 96))
+    day_end = ts.times.get_loc(pd.Timestamp("2020-03-17T23:45Z")) + 1
+    alerts = det.predict(surged.window(7 * 96, day_end))
+    assert [a.kind for a in alerts if a.kind != "shape"] == ["step"]
+    assert not det.rebase_[0] and abs(det.level_[0] - np.log1p(0.3)) < 0.06   # the step's full size
+    assert not [a for a in alerts if a.kind == "level"]
+
+
+def test_step_spread_follows_the_time_of_day():
+    ts = weekly_series(days=8, seed=10)
+    v = ts.values.copy()
+    hour = ts.times.hour.to_numpy()
+    night = (hour >= 1) & (hour < 6)
+    rng = np.random.default_rng(0)
+    v[night] *= np.exp(rng.normal(0, 0.15, night.sum()))[:, None, None]   # noisy nights
+    noisy = TrafficSeries(v, NODES, ts.times, name="noisy nights")
+    det = get_detector("seasonal").fit(noisy.window(0, 7 * 96))
+    lim = det.step_limit_[:, 0]
+    assert lim.shape == (96,)
+    assert lim[4 * 4:5 * 4].mean() > 1.5 * lim[14 * 4:15 * 4].mean()       # 04:00 vs 14:00
+    flat = get_detector("seasonal", step_scale_hours=None).fit(noisy.window(0, 7 * 96))
+    assert np.ptp(flat.step_limit_[:, 0]) == 0.0
+    with pytest.raises(ValidationError, match="borrowed_factor"):
+        get_detector("seasonal", borrowed_factor=0.5).fit(ts)

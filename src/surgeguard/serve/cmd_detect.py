@@ -62,6 +62,9 @@ def detect(
         raise ValidationError(f"option --reference-days must be shorter than the series ({len(ts)} steps of "
                               f"{ts.step} = {span:.1f} days); got {reference_days:g}")
     det.fit(ts.window(0, ref))
+    if str(getattr(det, "sigma_source_", "")).startswith("bin-to-bin"):
+        typer.echo(f"note: the reference ({reference_days:g} days) holds under two days of a day type, so the "
+                   "thresholds rest on bin-to-bin noise and expect false alarms; give 3 days or more", err=True)
     alerts = det.predict(ts.window(ref, len(ts)))
     days = (ts.times[-1] - ts.times[ref]) / pd.Timedelta(days=1)
     if as_json:
