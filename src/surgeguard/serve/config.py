@@ -144,7 +144,7 @@ class ForecastSettings:
 
 @dataclass(frozen=True)
 class DetectSettings:
-    detector: str = _opt("cusum", "surge detector, or none", "--detector", "detector")
+    detector: str = _opt("seasonal", "surge detector, or none", "--detector", "detector")
 
 
 @dataclass(frozen=True)
