@@ -25,6 +25,9 @@ FAST = {
     "lgbm": {"n_estimators": 20, "lags": (1, 2, 3), "rolling_window": 3, "min_child_samples": 5},
     "neural": {"epochs": 2, "hidden": 8, "embedding": 2, "window": 4, "batch_size": 64},
     "direct": {"epochs": 2, "hidden": 8, "embedding": 2, "window": 4, "outputs": 3, "batch_size": 64},
+    "linear": {"window": 4, "outputs": 3},
+    "blend": {"members": ("linear", "naive"), "member_params": {"linear": {"window": 4, "outputs": 3}},
+              "outputs": 3, "grid": 0.25},
     "lstm": {"epochs": 20, "hidden": 8, "window": 4, "batch_size": 64, "lr": 0.01},
     "gru": {"epochs": 20, "hidden": 8, "window": 4, "batch_size": 64, "lr": 0.01},
 }

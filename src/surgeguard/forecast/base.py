@@ -67,7 +67,8 @@ def get_forecaster(name: str, **params) -> "TMForecaster":
 
     Parameters
     ----------
-    name : 'naive', 'seasonal_naive', 'ets', 'mstl', 'lgbm', 'neural', 'direct', 'lstm' or 'gru' (see
+    name : 'naive', 'seasonal_naive', 'ets', 'mstl', 'lgbm', 'neural', 'direct', 'linear', 'blend',
+        'lstm' or 'gru' (see
         :func:`available_forecasters`).
     **params : constructor parameters of that class.
 
@@ -84,7 +85,7 @@ def get_forecaster(name: str, **params) -> "TMForecaster":
     >>> get_forecaster("arima")
     Traceback (most recent call last):
     ...
-    surgeguard.exceptions.ValidationError: unknown forecaster 'arima'; choose one of: direct, ets, gru, lgbm, lstm, mstl, naive, neural, seasonal_naive
+    surgeguard.exceptions.ValidationError: unknown forecaster 'arima'; choose one of: blend, direct, ets, gru, lgbm, linear, lstm, mstl, naive, neural, seasonal_naive
     """
     return FORECASTERS.get(name, **params)
 

@@ -31,8 +31,9 @@ import pandas as pd
 from ..exceptions import ValidationError
 from ..traffic import TrafficSeries
 from .base import TMForecaster
+from .linear import lad_weights
 
-__all__ = ["chronological_split", "forecast_errors", "default_horizons", "evaluate_forecaster"]
+__all__ = ["chronological_split", "forecast_errors", "default_horizons", "evaluate_forecaster", "noise_floor"]
 
 
 def chronological_split(n_steps: int, train: float = 0.7, valid: float = 0.1) -> tuple[int, int]:
@@ -165,6 +166,52 @@ def evaluate_forecaster(model: TMForecaster, series: TrafficSeries, *, train: fl
         m.predict_next(series)
     res["predict_next_ms"] = 1e3 * (time.perf_counter() - t0) / reps
     return res
+
+
+def noise_floor(series: TrafficSeries, *, train: float = 0.7, valid: float = 0.1,
+                horizons: Mapping[str, int] | None = None, k: int = 6) -> dict:
+    """How far below the last value a forecaster could get on the test part: two oracles.
+
+    Both work on the per-flow max-normalised values (train max) of the flows that carried traffic
+    in the training part, and predict the change of each test value from the value ``h`` steps
+    earlier with one L1 (least absolute deviation) linear regression pooled over flows, **fitted
+    on the test part itself** (oracle parameters):
+
+    * ``causal``: inputs are the ``k - 1`` values before that one (as changes from it): the best
+      pooled linear forecaster, fitted with hindsight.
+    * ``two_sided``: the same plus the ``k - 1`` values *after* the target, i.e. an interpolation
+      that sees the future. No forecaster knows the future, so its error is a practical floor
+      for any forecaster that, like it, reads a few values around the target; a forecaster whose
+      improvement over the last value exceeds the two-sided oracle's would be surprising.
+
+    Returns
+    -------
+    {label: {"steps", "naive_mae_maxnorm", "causal_improvement", "two_sided_improvement"}}
+    (improvements as fractions of the naive error on the same targets).
+    """
+    T = len(series)
+    a, b = chronological_split(T, train, valid)
+    Y = series.total.reshape(T, -1)
+    mx = Y[:a].max(axis=0)
+    Z = Y[:, mx > 0] / mx[mx > 0]
+    out = {}
+    for label, h in (dict(horizons) if horizons is not None else default_horizons(series.step)).items():
+        ts = np.arange(max(b, k + h), T - k)
+        if len(ts) < 2:
+            continue
+        last = Z[ts - h]
+        y = (Z[ts] - last).ravel()
+        past = [(Z[ts - h - j] - last).ravel() for j in range(1, k)]
+        fut = [(Z[ts + j] - last).ravel() for j in range(1, k)]
+        one = [np.ones_like(y)]
+        naive = float(np.abs(y).mean())
+        res = {"steps": int(h), "naive_mae_maxnorm": naive, "targets": int(len(ts))}
+        for name, cols in (("causal", past + one), ("two_sided", past + fut + one)):
+            X = np.stack(cols, axis=1)[None]
+            w = lad_weights(X, y[None], iterations=30)
+            res[f"{name}_improvement"] = 1 - float(np.abs(y - X[0] @ w[0]).mean()) / naive if naive > 0 else 0.0
+        out[label] = res
+    return out
 
 
 def _jsonable(v):

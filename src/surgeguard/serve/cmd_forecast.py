@@ -55,8 +55,8 @@ def forecast(
     network: str = typer.Option(..., "--network", "-n", help="topology file or topohub key"),
     traffic: str = typer.Option(..., "--traffic", "-t", help="traffic series file/dir (the history)"),
     model: str = typer.Option("seasonal_naive", "--model", "-m",
-                              help="naive, seasonal_naive, ets, mstl, lgbm, neural, direct, "
-                                   "lstm or gru"),
+                              help="naive, seasonal_naive, ets, mstl, lgbm, neural, direct, linear, "
+                                   "blend, lstm or gru"),
     horizon: int = typer.Option(1, "--horizon", "-H", callback=AT_LEAST_ONE, help="steps to forecast after the series ends"),
     quantiles: Optional[str] = typer.Option(None, "--quantiles", "-q", help="e.g. 0.1,0.9 (conformal bands)"),
     holdout: float = typer.Option(0.1, "--holdout", callback=in_range(float, 0, 0.5, "left"), help="share of the series held out for early stopping and "
