@@ -15,6 +15,7 @@ import contextlib
 import html
 import math
 import multiprocessing
+import os
 import queue as queue_mod
 import threading
 import time
@@ -349,6 +350,10 @@ def _side_worker(results, ctx: dict) -> None:  # pragma: no cover - runs in the 
             results.put(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
+#: thread-count variables set to 1 for the demo's second process (unless the user set them)
+_SIDE_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 class _Side:
     """The demo's side stages (:data:`DEMO_SIDE_STAGES`): started in a second (spawned) process when
     ``parallel``, or run here in order when asked for. ``get(name, stage)`` shows the stage's bar
@@ -363,7 +368,16 @@ class _Side:
             self.results = mp.Queue()
             self.proc = mp.Process(target=_side_worker, args=(self.results, ctx), name="surgeguard-demo-side",
                                    daemon=True)
-            self.proc.start()
+            # one BLAS/OpenMP thread there: this process works on the other core, and thread pools
+            # spinning against each other on a small machine slow small products tens of times
+            saved = {k: os.environ.get(k) for k in _SIDE_THREAD_VARS}
+            os.environ.update({k: "1" for k, v in saved.items() if v is None})
+            try:
+                self.proc.start()
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
 
     def get(self, name: str, stage: _Stages):
         if not self.parallel:
