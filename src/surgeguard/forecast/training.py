@@ -3,7 +3,8 @@
 :func:`train_net` minimises the mean absolute error (L1, on per-flow max-normalised values; or
 the mean squared error) with Adam over shuffled mini-batches, draws at most ``samples_per_epoch`` samples per epoch, stops
 early when the holdout error (same loss) has not improved for ``patience`` epochs and keeps the best epoch's
-weights. :func:`torch_threads` sets torch's CPU thread count for a block and restores it.
+weights. ``torch_threads`` (from :mod:`surgeguard.optimise.first_order`, re-exported here) sets torch's CPU
+thread count for a block and restores it.
 torch is imported lazily, inside the functions, so importing :mod:`surgeguard.forecast` does not
 load it.
 """
@@ -11,27 +12,13 @@ load it.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from typing import Sequence
 
 import numpy as np
 
+from ..optimise.first_order import torch_threads  # the package's one thread-count helper
+
 __all__ = ["train_net", "torch_threads", "predict_batches"]
-
-
-@contextmanager
-def torch_threads(n_threads: int | None):
-    """Run a block with ``n_threads`` torch CPU threads (None or 0: leave torch's setting)."""
-    import torch  # lazy: torch is heavy and optional
-
-    before = torch.get_num_threads()
-    if n_threads:
-        torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        if n_threads:
-            torch.set_num_threads(before)
 
 
 def predict_batches(net, inputs: Sequence, device, batch: int = 65536) -> np.ndarray:

@@ -164,7 +164,11 @@ def resolve_device(device=None):
 
 @contextlib.contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with ``threads`` torch CPU threads, restored afterwards; None changes nothing.
+    """Run the block with ``threads`` torch CPU threads, restored afterwards; None or 0 changes nothing.
+
+    The one such helper of the package (``fast``, the learned router and the neural forecasters use
+    it): on a small shared CPU, torch's thread pool spinning against other processes can make a
+    step ten times slower, so callers default to 1.
 
     >>> import torch
     >>> before = torch.get_num_threads()
@@ -174,7 +178,7 @@ def torch_threads(threads: int | None) -> Iterator[None]:
     >>> torch.get_num_threads() == before
     True
     """
-    if threads is None:
+    if not threads:
         yield
         return
     torch = _torch()

@@ -54,7 +54,6 @@ section on the policy is :func:`surgeguard.report.sections.learned.learned_secti
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import time
@@ -66,6 +65,7 @@ from tqdm.auto import tqdm
 from ..exceptions import InputError, NotFittedError, ValidationError
 from ..io.output import atomic_path, make_output_dir
 from ..network import Network
+from ..optimise.first_order import torch_threads
 from ..optimise.mlu import MluLP
 from ..optimise.scenario import ScenarioLP
 from ..paths import PathSet
@@ -178,7 +178,7 @@ class LearnedRouter(Params):
     prior : 'robust' (mix the model's routing with the scenario LP's, see module notes) or None.
     mix : weight of the prior routing, or 'auto' (chosen on the validation part; 0.5 without one).
     prior_window : matrices the prior LP looks back over.
-    threads : torch threads during training and inference (1: see :func:`_threads`; None or 0:
+    threads : torch threads during training and inference (1: see :func:`~surgeguard.optimise.first_order.torch_threads`; None or 0:
         torch's default).
     random_state : seed for torch and the sample order.
 
@@ -303,7 +303,7 @@ class LearnedRouter(Params):
         -------
         self
         """
-        with _threads(self.threads):
+        with torch_threads(self.threads):
             return self._fit(network, paths, series, val_start, val_stop, progress)
 
     def _fit(self, network, paths, series, val_start, val_stop, progress):
@@ -489,7 +489,7 @@ class LearnedRouter(Params):
         ``hedge`` policy does); the others are solved here. The input scale (``od_mean_``) and the
         robust mix stay as fitted. Returns self.
         """
-        with _threads(self.threads):
+        with torch_threads(self.threads):
             torch = _torch()
             self.check_compatible(network, paths)
             series = series.reorder(network.node_names)
@@ -565,7 +565,7 @@ class LearnedRouter(Params):
         if last is not None and last[0] == Dh.tobytes():
             s = last[1].copy()
         else:
-            with torch.no_grad(), _threads(self.threads):
+            with torch.no_grad(), torch_threads(self.threads):
                 s = self.module_(torch.as_tensor(self._features(Dh)))[0].double().numpy()
             self._last_out_ = (Dh.tobytes(), s.copy())
         if self.prior and self.mix_ > 0 and not pure:
@@ -658,20 +658,6 @@ class LearnedRouter(Params):
 def load_learned(path) -> LearnedRouter:
     """Read a model file written by ``surgeguard train`` or :meth:`LearnedRouter.save`."""
     return LearnedRouter.load(path)
-
-
-@contextlib.contextmanager
-def _threads(n: int | None):
-    """Run torch on ``n`` threads inside the block (1 by default: on a small shared CPU, torch's
-    thread pool spinning against other processes makes a step ten times slower)."""
-    torch = _torch()
-    prev = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)
 
 
 def _progress(total: int, progress: bool | None):
