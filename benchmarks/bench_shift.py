@@ -177,7 +177,7 @@ def run_fold(name, net, ps, ts, opt_all, fold, choice, quick, log, surge_too=Tru
             sc = Lockdown(start=ts.times[a] + pd.Timedelta(hours=SURGE["after_test_start_hours"]),
                           growth=SURGE["growth"], ramp_days=SURGE["ramp_days"], utc_offset_hours=UTC_OFFSET[name])
             series, info = sc.apply(tss, network=net), sc.describe(tss)
-        opt_last, robust = Shared(get_policy("optimal"), "optimal-last"), Shared(Robust(window=12), "robust")
+        opt_last, robust = Shared(get_policy("optimal-last"), "optimal-last"), Shared(Robust(window=12), "robust")
         pols = [("shortest", get_policy("shortest")), ("optimal-last", opt_last), ("robust", robust)]
         for k, m in models.items():
             cfg = json.loads(k)
@@ -298,16 +298,17 @@ def write_md(result: dict, path: Path) -> None:
     if result.get("decision_timing"):
         L += ["", "Decision time of `hedge` measured alone (`--timing`: its experts computed inside it, nothing "
               "shared; the shift fold's test days; after the first decision, which replays 24 intervals to set "
-              "the weights); `robust` alone on the same intervals (its scenario LP started from the last basis, "
-              "each matrix kept in its slot: optimise/scenario.py)"
+              "the weights); `robust` alone on the same intervals (its default scenario LP: interior point without "
+              "crossover, optimise/scenario.py; how each was solved in brackets)"
               + (f"; measured {result['decision_timing'][0]['measured_at']} (the decision times in the fold tables "
                  f"and the headline are the fold run's, {result['run_at']})"
                  if result["decision_timing"][0].get("measured_at") else "") + ":", "",
-              "| network | decisions | mean s | p99 s | max s | first s | robust alone mean / max s (warm starts) "
+              "| network | decisions | mean s | p99 s | max s | first s | robust alone mean / max s (how solved) "
               "| load average |", "|---|---|---|---|---|---|---|---|"]
         for d in result["decision_timing"]:
-            rob = (f"{d['robust_mean_s']:.3f} / {d['robust_max_s']:.3f} ({d['robust_warm']})"
-                   if "robust_mean_s" in d else "")
+            how = d.get("robust_starts") or {"warm": d.get("robust_warm")}
+            rob = (f"{d['robust_mean_s']:.3f} / {d['robust_max_s']:.3f} "
+                   f"({', '.join(f'{k} {v}' for k, v in how.items())})" if "robust_mean_s" in d else "")
             L.append(f"| {d['network']} | {d['decisions']} | {d['mean_s']:.3f} | {d['p99_s']:.3f} | {d['max_s']:.3f} | "
                      f"{d['first_s']:.2f} | {rob} | {[round(x, 2) for x in d['load_average']]} |")
     for n in result["networks"]:
@@ -348,7 +349,7 @@ def decision_timing(name: str, data: Path, n: int = 60) -> dict:
         h.decide(net, ps, ts.window(0, t))
         out.append(time.perf_counter() - t0)
     d = np.asarray(out[1:])
-    # the robust expert alone on the same intervals (its scenario LP warm-started from the last basis)
+    # the robust expert alone on the same intervals (its default solver)
     rob, rob_out, starts = Robust(), [], []
     for t in range(a - 1, a + n + 1):
         t0 = time.perf_counter()
@@ -359,7 +360,7 @@ def decision_timing(name: str, data: Path, n: int = 60) -> dict:
     return {"network": name, "decisions": n, "first_s": out[0], "mean_s": float(d.mean()),
             "p99_s": float(np.percentile(d, 99)), "max_s": float(d.max()),
             "robust_mean_s": float(rd.mean()), "robust_max_s": float(rd.max()),
-            "robust_warm": int(sum(s == "warm" for s in starts[1:])), "load_average": list(os.getloadavg()),
+            "robust_starts": {k: starts[1:].count(k) for k in sorted(set(starts[1:]), key=str)}, "load_average": list(os.getloadavg()),
             "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 

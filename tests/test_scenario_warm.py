@@ -1,4 +1,5 @@
-"""The scenario LP on a sliding window: slots kept, warm starts, the cached answer (issue 15).
+"""The scenario LP on a sliding window: slots kept, warm starts, the cached answer (issue 15);
+the central solver (interior point, no crossover) against the simplex' vertex.
 
 A warm solve must land on the same LP optimum as a cold one (objective within 1e-6 relative);
 the start only changes how many simplex iterations it takes.
@@ -9,13 +10,13 @@ import pandas as pd
 import pytest
 
 from surgeguard import TrafficSeries
-from surgeguard.examples import ring
+from surgeguard.examples import morocco, ring
 from surgeguard.exceptions import SolverError
 from surgeguard.io import GEANT_NODES, read_node_link_json, read_sndlib_demands
 from surgeguard.optimise import highs
 from surgeguard.optimise.scenario import ScenarioLP
 from surgeguard.paths import read_tunnels_file
-from surgeguard.routing import k_shortest_paths
+from surgeguard.routing import get_policy, k_shortest_paths
 from surgeguard.routing.robust import Robust
 
 RTOL = 1e-6
@@ -32,12 +33,12 @@ def bursty():
 
 
 def _cold(net, ps, tms, **kw):
-    return ScenarioLP(net, ps).solve(tms, **kw)
+    return ScenarioLP(net, ps, solver="simplex").solve(tms, **kw)
 
 
 def test_sliding_window_warm_equals_cold(bursty):
     net, ps, v = bursty
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     for t in range(8, 20):
         splits, info = lp.solve(v[t - 8:t])
         if t > 8:  # one matrix left, one came: the other 7 kept their slots
@@ -54,7 +55,7 @@ def test_sliding_window_warm_equals_cold(bursty):
 
 def test_slots_follow_the_matrices(bursty):
     net, ps, v = bursty
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     lp.solve(v[0:4])
     D = np.stack([ps.demand(tm) for tm in v[1:5]])  # matrices 1, 2, 3 stay; 4 takes 0's slot
     order, kept = lp.slot_order(D)
@@ -72,7 +73,7 @@ def test_slots_follow_the_matrices(bursty):
 def test_repeated_matrices_each_keep_a_slot(bursty):
     net, ps, v = bursty
     tms = np.stack([v[0], v[1], v[1], v[2]])
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     lp.solve(tms)
     nxt = np.stack([v[1], v[1], v[2], v[3]])
     order, kept = lp.slot_order(np.stack([ps.demand(tm) for tm in nxt]))
@@ -83,7 +84,7 @@ def test_repeated_matrices_each_keep_a_slot(bursty):
 
 def test_the_same_window_is_not_solved_again(bursty):
     net, ps, v = bursty
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     s1, i1 = lp.solve(v[0:6])
     n = lp.n_solves
     s2, i2 = lp.solve(v[0:6].copy())
@@ -100,7 +101,7 @@ def test_the_same_window_is_not_solved_again(bursty):
 
 def test_a_growing_window_stays_warm_and_a_shrinking_one_starts_cold(bursty):
     net, ps, v = bursty
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     for t in range(1, 7):  # the first matrices of a replay: 1, 2, ... scenarios
         _, info = lp.solve(v[:t])
         assert info["start"] == ("cold" if t == 1 else "warm")
@@ -113,7 +114,7 @@ def test_a_growing_window_stays_warm_and_a_shrinking_one_starts_cold(bursty):
 def test_weights_follow_their_scenario_into_its_slot(bursty):
     """After a slide the slot order is not the caller's: the weights must be permuted with it."""
     net, ps, v = bursty
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     lp.solve(v[0:5])
     w = np.array([5.0, 0.0, 0.0, 0.0, 1.0])  # in the caller's order: matrix 1 heavy, matrix 5 light
     s, info = lp.solve(v[1:6], weights=w)
@@ -126,7 +127,7 @@ def test_weights_follow_their_scenario_into_its_slot(bursty):
 
 def test_second_stage_after_a_warm_start(bursty):
     net, ps, v = bursty
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     lp.solve(v[0:6], second_stage=True)
     _, info = lp.solve(v[1:7], second_stage=True)
     _, ref = _cold(net, ps, v[1:7], second_stage=True)
@@ -138,18 +139,18 @@ def test_second_stage_after_a_warm_start(bursty):
 def test_robust_decisions_reuse_the_last_basis(bursty):
     net, ps, v = bursty
     ts = TrafficSeries(v, net.node_names, pd.date_range("2020-03-20", periods=len(v), freq="15min", tz="UTC"))
-    pol = Robust(window=6)
+    pol = Robust(window=6, solver="simplex")
     starts = [pol.decide(net, ps, ts.window(0, t)).info["start"] for t in range(6, 12)]
     assert starts == ["cold"] + ["warm"] * 5
     r = pol.decide(net, ps, ts.window(0, 11))
     assert r.info["start"] == "cached"
-    ref = Robust(window=6).decide(net, ps, ts.window(0, 11))
+    ref = Robust(window=6, solver="simplex").decide(net, ps, ts.window(0, 11))
     assert r.info["mean_mlu"] == pytest.approx(ref.info["mean_mlu"], rel=RTOL)
 
 
 def test_grow_basis_and_set_basis(bursty):
     net, ps, v = bursty
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     lp.solve(v[0:2])
     h = lp.h
     b = h.getBasis()
@@ -175,7 +176,7 @@ def test_geant_sliding_window_warm_equals_cold_in_fewer_iterations(shared_data):
     ts = read_sndlib_demands(shared_data / "geant" / "sndlib_geant_15min_xml_20050504T1500-20050507T2345.tar.xz",
                              nodes=net).reorder(net.node_names)
     ps = read_tunnels_file(net, d / "tunnels.txt")
-    lp = ScenarioLP(net, ps)
+    lp = ScenarioLP(net, ps, solver="simplex")
     warm_it, cold_it = 0, 0
     for t in range(112, 124):
         _, info = lp.solve(ts.values[t - 12:t])
@@ -187,3 +188,60 @@ def test_geant_sliding_window_warm_equals_cold_in_fewer_iterations(shared_data):
             cold_it += 3 * ref["simplex_iterations"]
             assert info["mean_mlu"] == pytest.approx(ref["mean_mlu"], rel=RTOL)
     assert warm_it < 0.25 * cold_it
+
+
+def _tight(net, ps, splits, tms, mlu):
+    """(scenario, link) pairs whose utilisation is within 1e-5 of that scenario's MLU."""
+    D = np.stack([ps.demand(tm) for tm in tms])
+    util = (ps.incidence @ (splits[None, :] * D[:, ps.path_od]).T) / net.capacity[:, None]  # (L, S)
+    return util >= mlu[None, :] * (1 - 1e-5)
+
+
+@pytest.mark.parametrize("t", [8, 15, 30])
+def test_central_is_optimal_and_binds_only_what_every_optimum_binds(bursty, t):
+    """The central answer has the simplex' objective, and its tight (scenario, link) pairs are
+    among the vertex's: inside the optimal face only the constraints tight on the whole face bind."""
+    net, ps, v = bursty
+    tms = v[t - 8:t]
+    sx, vx = ScenarioLP(net, ps, solver="simplex").solve(tms)
+    sc, ce = ScenarioLP(net, ps).solve(tms)
+    assert ce["start"] == "interior" and vx["start"] == "cold"
+    assert ce["mean_mlu"] == pytest.approx(vx["mean_mlu"], rel=1e-6)
+    for k in range(ps.n_od):  # splits on the simplex
+        seg = sc[ps.od_ptr[k]:ps.od_ptr[k + 1]]
+        assert seg.min() >= 0 and seg.sum() == pytest.approx(1.0, abs=1e-9)
+    tight_c = _tight(net, ps, sc, tms, ce["scenario_mlu"])
+    tight_v = _tight(net, ps, sx, tms, vx["scenario_mlu"])
+    assert not (tight_c & ~tight_v).any()
+    assert tight_c.sum() <= tight_v.sum()
+
+
+def test_central_leaves_headroom_where_the_vertex_fills_links():
+    """On the 26-node Morocco backbone (k = 4, 8 random matrices) the optimal face is wide: the
+    vertex puts 3x as many (scenario, link) pairs at their scenario's MLU as the central answer."""
+    net = morocco()
+    ps = k_shortest_paths(net, k=4)
+    rng = np.random.default_rng(3)
+    tms = rng.uniform(0, 1e9, (8, net.n_nodes, net.n_nodes))
+    tms[:, np.arange(net.n_nodes), np.arange(net.n_nodes)] = 0
+    sx, vx = ScenarioLP(net, ps, solver="simplex").solve(tms)
+    sc, ce = ScenarioLP(net, ps).solve(tms)
+    assert ce["mean_mlu"] == pytest.approx(vx["mean_mlu"], rel=1e-6)
+    tight_c = _tight(net, ps, sc, tms, ce["scenario_mlu"])
+    tight_v = _tight(net, ps, sx, tms, vx["scenario_mlu"])
+    assert not (tight_c & ~tight_v).any()
+    assert 2 * tight_c.sum() < tight_v.sum()
+
+
+def test_optimal_last_is_central_with_the_optimal_mlu():
+    net = morocco()
+    ps = k_shortest_paths(net, k=4)
+    tm = np.random.default_rng(5).uniform(0, 1e9, (net.n_nodes, net.n_nodes))
+    np.fill_diagonal(tm, 0)
+    last, opt = get_policy("optimal-last").route(net, ps, tm), get_policy("optimal").route(net, ps, tm)
+    assert last.info["solver"] == "central" and opt.info["solver"] == "simplex"
+    assert last.info["mlu"] == pytest.approx(opt.info["mlu"], rel=1e-6)
+    util = lambda r: (ps.incidence @ (r.splits * ps.demand(tm)[ps.path_od])) / net.capacity
+    u_last, u_opt = util(last), util(opt)
+    assert u_last.max() == pytest.approx(opt.info["mlu"], rel=1e-6)
+    assert (u_last >= u_last.max() * (1 - 1e-5)).sum() < (u_opt >= u_opt.max() * (1 - 1e-5)).sum()

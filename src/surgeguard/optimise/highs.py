@@ -74,9 +74,17 @@ def new_highs(options: dict | None = None) -> highspy.Highs:
 
 def solver_options(solver: str | None = None, time_limit: float | None = None, threads: int | None = None,
                    **extra) -> dict:
-    """The HiGHS options dict for the usual knobs (``None`` leaves HiGHS' default)."""
+    """The HiGHS options dict for the usual knobs (``None`` leaves HiGHS' default).
+
+    ``solver="central"`` is HiGHS' interior-point method stopped at its optimal interior point,
+    without the crossover to a vertex: where the LP has many optima (a min-MLU or scenario LP's
+    non-bottleneck links), a point near the centre of the optimal face rather than one of its
+    vertices (used by ``optimal-last`` and ``robust``, which route the *next* interval with it:
+    :mod:`surgeguard.optimise.scenario` has the measurements)."""
     opts = {}
-    if solver is not None:
+    if solver == "central":
+        opts.update(solver="ipm", run_crossover="off")
+    elif solver is not None:
         opts["solver"] = solver
     if time_limit is not None:
         opts["time_limit"] = float(time_limit)

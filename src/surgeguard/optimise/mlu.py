@@ -20,6 +20,12 @@ The model is built and run through :mod:`surgeguard.optimise.highs` (column-wise
 explicitly). What-ifs change the model in place: :meth:`MluLP.set_usable` closes candidate paths
 (column upper bounds to 0) and :meth:`MluLP.set_capacity` changes link capacities (the U
 coefficients); both keep the basis for HiGHS' hot start.
+
+``solver="central"`` solves by interior point without the crossover to a vertex (see
+:func:`surgeguard.optimise.highs.solver_options`): the same minimum MLU, but the routing lies near
+the centre of the optimal face, so the links that do not bind keep headroom instead of sitting at
+``U`` as a vertex's do. That is the routing to use for the *next* interval (``optimal-last``):
+measured numbers are in :mod:`surgeguard.optimise.scenario`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ class Optimal(Policy):
 
     Parameters
     ----------
-    solver : "auto" (simplex up to 50,000 paths, interior point beyond), "simplex", "ipm", "pdlp".
+    solver : "auto" (simplex up to 50,000 paths, interior point beyond), "simplex", "ipm", "pdlp",
+        "central" (interior point without crossover: a routing near the centre of the optimal face,
+        ``optimal-last``'s default; :func:`surgeguard.optimise.highs.solver_options`).
     second_stage : among MLU-optimal routings, pick the one with least demand-weighted latency.
     time_limit : seconds per HiGHS run (None: no limit). When the min-MLU stage stops at it
         without an optimum, :class:`~surgeguard.SolverError` names the LP and the limit (no routing
@@ -38,7 +40,7 @@ class Optimal(Policy):
 
     name = "optimal"
     _parameter_constraints = {
-        "solver": [Options({"auto", "simplex", "ipm", "pdlp"})],
+        "solver": [Options({"auto", "central", "simplex", "ipm", "pdlp"})],
         "second_stage": [Boolean()],
         "time_limit": [NoneOr(), Interval(float, 0, None, closed="neither")],
         "threads": [NoneOr(), Interval(int, 1, None)],
