@@ -119,8 +119,9 @@ class OptimalLast(Optimal):
     stage: the min-MLU routing near the centre of the optimal face, which keeps headroom on the
     links that do not bind, so the next matrix finds fewer nearly full links (Abilene's test part:
     mean ratio to the oracle 1.064 -> 1.041, p99 1.227 -> 1.164; GÉANT 1.069 -> 1.026, p99 1.301
-    -> 1.137; :mod:`surgeguard.optimise.scenario`). ``solver="auto", second_stage=True`` gives
-    what ``optimal`` decides in a replay.
+    -> 1.137; :mod:`surgeguard.optimise.scenario`), at the price of a denser routing (nearly every
+    OD pair split over all its paths). ``solver="auto", second_stage=True`` gives what ``optimal``
+    decides in a replay.
     """
 
     name = "optimal-last"
@@ -142,7 +143,10 @@ class OptimalForecast(Policy):
         (the forecaster's ``predict_next``, no retraining).
     min_history : below this many matrices, route the last matrix instead (``optimal-last``).
     forecaster_options : keyword options for the forecaster.
-    solver, time_limit : passed to HiGHS (as for ``optimal``: a stop at the time limit raises
+    solver : "central" (default: as ``optimal-last``, the min-MLU routing near the centre of the
+        optimal face, for the interval to come), or one of ``optimal``'s (a vertex, then the
+        shortest-latency routing among the optima).
+    time_limit : passed to HiGHS (as for ``optimal``: a stop at the time limit raises
         :class:`~surgeguard.SolverError`; fitting the forecaster is not limited).
 
     Notes
@@ -158,7 +162,7 @@ class OptimalForecast(Policy):
                               "time_limit": _TIME_LIMIT}
 
     def __init__(self, forecaster: str = "seasonal_naive", refit_every: int = 288, min_history: int = 24,
-                 forecaster_options: dict | None = None, solver: str = "auto", time_limit: float | None = None):
+                 forecaster_options: dict | None = None, solver: str = "central", time_limit: float | None = None):
         self.forecaster = forecaster
         self.refit_every = refit_every
         self.min_history = min_history
@@ -169,7 +173,7 @@ class OptimalForecast(Policy):
     def _opt(self) -> Optimal:
         if getattr(self, "opt_", None) is None:
             self.validate()
-            self.opt_ = Optimal(solver=self.solver, time_limit=self.time_limit)
+            self.opt_ = Optimal(solver=self.solver, second_stage=self.solver != "central", time_limit=self.time_limit)
         return self.opt_
 
     def forecast_next(self, history: TrafficSeries) -> np.ndarray:
