@@ -419,3 +419,17 @@ def test_fast_with_nan_later_returns_the_best_routing_before_it(big, torch_nan):
 def test_every_error_here_is_a_surgeguard_error():
     for cls in (SolverError, InfeasibleError):
         assert issubclass(cls, SurgeguardError)
+
+
+def test_models_with_other_thread_counts_than_the_running_scheduler_still_solve():
+    """HiGHS has one thread scheduler per process: a model asking for another ``threads`` count
+    than the one it was started with stopped with status "Not Set" until highs.run restarted it."""
+    from surgeguard.optimise.mlu import MluLP
+    net = ring(6)
+    ps = k_shortest_paths(net, k=3)
+    tm = gravity_matrix(net, 30e9)
+    ref = MluLP(net, ps, solver="ipm").solve(tm)[1]["mlu"]
+    one, two = MluLP(net, ps, solver="ipm", threads=1), MluLP(net, ps, solver="ipm", threads=2)
+    for lp in (one, two, one):
+        assert lp.solve(tm)[1]["mlu"] == pytest.approx(ref, rel=1e-6)
+    assert get_policy("optimal", threads=1).route(net, ps, tm).info["mlu"] == pytest.approx(ref, rel=1e-6)

@@ -42,6 +42,8 @@ __all__ = ["INF", "new_highs", "build_lp", "load", "run", "objective", "primal",
 INF = highspy.kHighsInf
 
 _BANNER_DONE = False
+#: the ``threads`` option HiGHS' process-wide thread scheduler was last (re)started with
+_SCHEDULER_THREADS: int | None = None
 
 
 def new_highs(options: dict | None = None) -> highspy.Highs:
@@ -50,6 +52,7 @@ def new_highs(options: dict | None = None) -> highspy.Highs:
     HiGHS prints a banner to file descriptor 1 when the first instance is created, before any
     option can be set; that would corrupt ``--json`` output, so the first construction runs with
     fd 1 pointed at /dev/null.
+
     """
     global _BANNER_DONE
     if not _BANNER_DONE:
@@ -166,7 +169,17 @@ def run(h: highspy.Highs, what: str, *, accept_feasible: bool = False) -> str:
     ``accept_feasible`` a stop with a feasible point (time limit, gap) also returns; anything
     else raises :class:`SolverError` naming ``what`` and the status (a stop at the time limit names
     the limit).
+
+    HiGHS keeps one thread scheduler per process, started by the first run; a model asking for
+    another ``threads`` count than the scheduler's would stop at once with status "Not Set" (on
+    every run), so the scheduler is restarted for it first.
     """
+    global _SCHEDULER_THREADS
+    threads = h.getOptionValue("threads")
+    threads = int(threads[1] if isinstance(threads, tuple) else threads)  # (status, value) in highspy 1.16
+    if threads > 0 and threads != _SCHEDULER_THREADS:
+        highspy.Highs.resetGlobalScheduler(True)
+        _SCHEDULER_THREADS = threads
     h.run()
     st = h.getModelStatus()
     text = h.modelStatusToString(st)
