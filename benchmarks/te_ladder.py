@@ -99,15 +99,23 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
-def current_rss_gb() -> float:
+def proc_status_gb(*keys: str) -> dict:
+    """Memory figures of this process from ``/proc/self/status`` in GB (Linux reports kB), e.g.
+    ``VmRSS`` (resident now) and ``VmHWM`` (its peak); NaN where they cannot be read."""
+    out = dict.fromkeys(keys, float("nan"))
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1e6
+                name = line.split(":", 1)[0]
+                if name in out:
+                    out[name] = int(line.split()[1]) / 1e6
     except OSError:
         pass
-    return float("nan")
+    return out
+
+
+def current_rss_gb() -> float:
+    return proc_status_gb("VmRSS")["VmRSS"]
 
 
 def size_first_path(net, paths, tm, target_util: float = 0.6, device: str = "cpu",

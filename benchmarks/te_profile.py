@@ -137,6 +137,19 @@ def run_profile(topology: str = "caida-701", sizings=("hard", "shifted"), tm_ind
                 f"{ref['operator_prices_ms']:.3f} ms; copy {ref['copy_bandwidth_gb_s']:.1f} GB/s")
             run["solves"] = [profile_solve(nets[sz], paths, tm, sz, ref, tol, log=lambda m: log(f"{tag} {m}"))
                              for sz in sizings]
+            # the reference again after the solves (a shared machine's load changes during a run):
+            # the ratios are against the mean of the two
+            after = reference_products(r, rt, op, rec, repeats, tree=tree)
+            run["reference_after"] = after
+            for key2 in ("plain_pair_ms", "operator_pair_ms"):
+                ref[key2 + "_before"] = ref[key2]
+                ref[key2] = 0.5 * (ref[key2] + after[key2])
+            for sv in run["solves"]:
+                sv["iteration_vs_plain_pair"] = sv["loop_ms_per_iteration"] / ref["plain_pair_ms"]
+                sv["iteration_vs_operator_pair"] = sv["loop_ms_per_iteration"] / ref["operator_pair_ms"]
+            log(f"{tag} reference after the solves: plain pair {after['plain_pair_ms']:.3f} ms (before "
+                f"{ref['plain_pair_ms_before']:.3f} ms); ratios against the mean, {ref['plain_pair_ms']:.3f} ms: "
+                + ", ".join(f"{sv['sizing']} {sv['iteration_vs_plain_pair']:.1f}x" for sv in run["solves"]))
             rec["runs"].append(run)
     rec["load_average"] = machine_info("cpu").get("load_average")
     return rec
@@ -200,6 +213,9 @@ def profile_solve(net, paths, tm, sizing: str, ref: dict, tol: float, log=print)
     rec["solve_ms_per_iteration"] = 1e3 * plain["solve_seconds"] / max(plain["iterations"], 1)
     rec["iteration_vs_plain_pair"] = rec["loop_ms_per_iteration"] / ref["plain_pair_ms"]
     rec["iteration_vs_operator_pair"] = rec["loop_ms_per_iteration"] / ref["operator_pair_ms"]
+    own = sum(ph.get(p, 0.0) for p in GROUPS["sparse products (the iteration's two)"])
+    rec["loop_products_ms_per_iteration"] = 1e3 * own / it
+    rec["iteration_vs_loop_products"] = loop / own if own > 0 else float("nan")
     rec["unaccounted_seconds"] = info_p["solve_seconds"] - sum(ph.values())
     log(f"{sizing}: {it} iterations ({plain['bound']}), {rec['loop_ms_per_iteration']:.1f} ms each in the loop "
         f"({rec['iteration_vs_plain_pair']:.1f}x the plain pair of products); solve {plain['solve_seconds']:.2f}s "
@@ -229,7 +245,9 @@ def to_markdown(rec: dict) -> str:
                   "| product | ms |", "|---|---|",
                   f"| plain path-link matrix, links <- paths (R f) | {ref['plain_links_from_paths_ms']:.3f} |",
                   f"| plain path-link matrix, paths <- links (R^T y) | {ref['plain_paths_from_links_ms']:.3f} |",
-                  f"| **plain pair** | **{ref['plain_pair_ms']:.3f}** |",
+                  f"| **plain pair** (the mean of before and after the solves) | **{ref['plain_pair_ms']:.3f}** |",
+                  *([f"| plain pair before the solves / after them | {ref['plain_pair_ms_before']:.3f} / "
+                     f"{run['reference_after']['plain_pair_ms']:.3f} |"] if "reference_after" in run else []),
                   f"| solver operator `loads` (links <- paths) | {ref['operator_loads_ms']:.3f} |",
                   f"| solver operator `prices` (paths <- links) | {ref['operator_prices_ms']:.3f} |",
                   f"| solver operator pair | {ref['operator_pair_ms']:.3f} |",
@@ -249,9 +267,15 @@ def to_markdown(rec: dict) -> str:
     clock = rec.get("clock", "wall")
     lines += ["", f"Notes: times are {'CPU seconds of the process (`time.process_time`, one torch thread: the work done, without the time spent descheduled on the shared machine)' if clock == 'cpu' else 'wall-clock seconds'}, "
               "for the reference products as for the phases, except the `Unprofiled` solve seconds (wall clock). "
+              "The reference products are the median of back-to-back runs on a cache-warm matrix, measured before "
+              "and after the solves (the ratios use the mean: on a shared machine the two differ by up to 30%); "
+              "inside the loop the same products run with the matrix evicted by the passes between them, hence "
+              "the iteration's own products are slower than the reference pair. "
               "Phases are laps inside `solve_fast(profile=...)` (each charges the time since the previous lap); `set-up`, `forced links` and `certificate` run once per solve, the "
-              "others per iteration (the bound checks every 5th; the bound LPs, while the gap is open, every 5th "
-              "once the best routing has stalled and at least every 10th, while their CPU time stays within a "
+              "others per iteration (the bound checks every 5th, twice as far apart after each that did not improve "
+              "the bound; the bound LPs, while the gap is open, every 5th "
+              "once the best routing has stalled and at least every 10th unless the forced-link bound is within 3% of "
+              "the best routing, while their CPU time stays within a "
               "quarter of the iterations'). `dense passes` are the elementwise and "
               "per-OD operations over the (K, n_od) splits (flows d x, softmax weights, per-OD minimum of "
               "the path prices, gradient, fused Adam, softmax); Python's own overhead is in `bookkeeping` and in "
@@ -272,7 +296,10 @@ def solve_lines(rec: dict, threads: int) -> list[str]:
              f"Profiled: {it} iterations, {rec['profiled_solve']['solve_seconds']:.2f} s; "
              f"**{rec['loop_ms_per_iteration']:.1f} ms per iteration in the loop = "
              f"{rec['iteration_vs_plain_pair']:.1f}x the plain pair of products** "
-             f"({rec['iteration_vs_operator_pair']:.1f}x the operator's pair).", "",
+             f"({rec['iteration_vs_operator_pair']:.1f}x the operator's pair"
+             + (f"; {rec['iteration_vs_loop_products']:.1f}x the iteration's own two products as timed in the loop, "
+                f"{rec['loop_products_ms_per_iteration']:.2f} ms" if "iteration_vs_loop_products" in rec else "")
+             + ").", "",
              "| kind of work | phase | s | ms / iteration | share |", "|---|---|---|---|---|"]
     for g, ps in GROUPS.items():
         for p in ps:

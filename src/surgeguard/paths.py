@@ -27,6 +27,7 @@ Path builders
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -478,6 +479,11 @@ def _yen(net: Network, k: int, pairs, disjoint: bool) -> PathSet:
 # ---------------------------------------------------------------------- scalable k shortest paths
 #: default sizes of the "deviation" builder (see :func:`_deviation`)
 _DEV_CHUNK_CELLS = 1 << 17
+#: the deviation builder's memory estimate (:func:`check_path_budget`): bytes per path-link entry
+#: (int32 link lists and the temporaries that grow with them) and per OD pair of a chunk in flight
+#: (two chunks of up to ``_DEV_CHUNK_CELLS`` pairs run at once)
+DEV_BYTES_PER_ENTRY = 8.0
+DEV_BYTES_PER_PAIR_IN_FLIGHT = 5000.0
 
 
 def _dev_graph(net: Network):
@@ -806,7 +812,8 @@ def _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, acc_cost, cell_off,
     two = even & (plen > 0) & (h >= 1)
     e_cnt = np.where(even, (plen > 0).astype(np.int64) + two, 1)
     e_off = np.cumsum(e_cnt) - e_cnt
-    q_idx = np.empty(int(e_cnt.sum()), dtype=np.int64)
+    q_top = n_cells + (int(g["lid"].max()) + 1 if len(g["lid"]) else 0)   # every tree cell, then the links
+    q_idx = np.empty(int(e_cnt.sum()), dtype=np.int32 if q_top < 2**31 - 1 else np.int64)
     q_sgn = np.ones(len(q_idx), dtype=np.int8)
     f = e_cnt > 0
     q_idx[e_off[f]] = np.where(even[f], cell_off + x[f], n_cells + g["lid"][np.maximum(lj[f], 0)])
@@ -839,7 +846,31 @@ def _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, acc_cost, cell_off,
 
 
 def _dev_run_chunk(args):
-    return _dev_chunk(*args)
+    out = _dev_chunk(*args)
+    _release_heap()
+    return out
+
+
+#: glibc's ``malloc_trim`` once looked up (None: not yet; False: not there)
+_MALLOC_TRIM: list = [None]
+
+
+def _release_heap() -> None:
+    """Hand the C heap's freed pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    The builder's temporaries are mostly under glibc's mmap threshold (which grows to 32 MB once
+    larger blocks are freed), so they come from the heaps of the worker threads, and freed they
+    stay resident: measured at backbone/americas (5.0M paths) 0.9 GB of the 2.0 GB resident
+    after the build was such freed heap, handed back by one ``malloc_trim(0)`` (a few ms)."""
+    trim = _MALLOC_TRIM[0]
+    if trim is None:
+        try:
+            trim = ctypes.CDLL(None).malloc_trim     # the process's own symbols: glibc's when linked
+        except (OSError, AttributeError, TypeError):
+            trim = False
+        _MALLOC_TRIM[0] = trim
+    if trim:
+        trim(0)
 
 
 def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_pops: int | None = None,
@@ -886,15 +917,19 @@ def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_po
 
     def cat(key, dtype):
         """Concatenate one output over the chunks, freeing each chunk's part once copied
-        (the result's pages fill as they are written, so the peak stays near one copy)."""
+        (the result's pages fill as they are written, and the freed parts go back to the system
+        (:func:`_release_heap`), so the peak stays near one copy)."""
         total = sum(len(r[key]) for r in results)
         out = np.empty(total, dtype=dtype)
         o = 0
-        for r in results:
+        for i, r in enumerate(results):
             part = r[key]
             out[o:o + len(part)] = part
             o += len(part)
-            r[key] = None
+            r[key] = part = None
+            if i % 8 == 7:
+                _release_heap()
+        _release_heap()
         return out
 
     counts = cat("counts", np.int64)
@@ -930,6 +965,7 @@ def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_po
         q_ptr, q_idx, q_sgn = _csr_rows(q_ptr, (q_idx, q_sgn), pidx)
     trees.update(q_ptr=q_ptr, q_idx=q_idx, q_sgn=q_sgn, _link_ptr=ps.link_ptr)
     ps.meta["_trees"] = trees
+    _release_heap()
     return ps
 
 
@@ -1058,9 +1094,17 @@ def check_path_budget(net: Network, k: int, n_pairs: int, method: str, *, chosen
                               f"{secs:,.0f} s of work (more than its budget of {YEN_MAX_SECONDS:g} s); use method "
                               "'deviation' or a smaller k")
     hops = _mean_hops(net) + 2.0  # the k-th path of an OD is longer than its shortest one
-    per_entry, per_path = (48.0, 64.0) if method == "yen" else (24.0, 64.0)
-    check_memory(n_paths * (hops * per_entry + per_path), f"building k={k} paths per OD pair ({count})",
-                 "use a smaller k or fewer OD pairs")
+    if method == "yen":
+        need = n_paths * (hops * 48.0 + 64.0)
+    else:
+        # the result (int32 link lists, per-path offsets, costs and the tree form: ~4 bytes an entry,
+        # ~50 a path) and what the chunks in flight hold; measured peak above the start (issue 16,
+        # benchmarks/results/te_memory.md): backbone/eurasia 3.7 GB for 16.3M paths of 23.6 hops
+        # (this estimate 5.3 GB: it counts k paths for every pair), americas 1.8 GB (estimate 2.5 GB);
+        # world's estimate 17.1 GB
+        need = n_paths * (hops * DEV_BYTES_PER_ENTRY + 64.0) + DEV_BYTES_PER_PAIR_IN_FLIGHT * min(
+            float(n_pairs), 2.0 * _DEV_CHUNK_CELLS)
+    check_memory(need, f"building k={k} paths per OD pair ({count})", "use a smaller k or fewer OD pairs")
 
 
 def all_simple_paths(net: Network, pairs=None, cutoff: int | None = None) -> PathSet:

@@ -29,7 +29,8 @@ the near-tight links by tiny load differences). Three better bounds are tried:
 
 * every ``check_every`` iterations, exponential averages of the prices (with the path-link
   matrix, all in one product with several columns; all weight on one link is not tried: its
-  bound never exceeds the forced-link one below);
+  bound never exceeds the forced-link one below), twice as far apart after each check that did
+  not improve the bound (see :meth:`_Bounds.check_averages`);
 * while the gap is open, :func:`tight_dual_bound`: the best prices supported on the links within
   ``delta`` (20%, widened to 30% when short) of the top of the best routing so far, by a small LP
   (HiGHS; only ODs whose every path crosses those links enter it, their rows reduced: see
@@ -45,7 +46,10 @@ the near-tight links by tiny load differences). Three better bounds are tried:
   (matrices 0-2: 77 -> 51 summed), the bound LPs 25-31% of the loop's time instead of 52%, and
   an iteration 3.4-3.7x the two plain products instead of 5.0-5.4x (2.4x without the LPs);
   caida-701 and caida-3356 ``hard``/``shifted`` are unchanged (29-62 iterations summed, the same
-  counts). An LP is not repeated on the same best routing with the same ``delta`` (same answer);
+  counts). An LP is not repeated on the same best routing with the same ``delta`` (same answer).
+  HiGHS gets the LP straight from the arrays (:func:`~surgeguard.optimise.highs.load_arrays`):
+  SciPy's ``linprog`` wrapper cost about as much as the dual simplex itself (caida-3356 ``core``
+  matrix 0, two LPs: 0.15 -> 0.115 s; caida-701 ``core``: 0.027 -> 0.020 s, the same iterations);
 * the *forced* load: links that every candidate path of some OD crosses (a stub node's only link,
   a bridge) carry that demand whatever the routing, so ``max_l forced_l / c_l`` is a bound
   (computed once per path set, in bounded-memory chunks).
@@ -54,8 +58,27 @@ A cold start puts 99% of each OD on its cheapest path (networks are dimensioned 
 routing; a uniform start over long alternative paths can overload thin links a hundredfold).
 A warm start takes the previous splits (with 0.1% of the uniform split, so unused paths can come
 back; the share of failed paths spread evenly over each OD's usable ones), the previous bound's
-link weights, and starts at a low temperature. Every ``check_every`` iterations the MLU of an
-exponential average of the splits is checked too (``primal_ema``): it damps the iterates' swings.
+link weights, and starts at a low temperature with a smaller step (``warm_lr``) when nothing was
+lost; after a failure the cold start is taken instead when its MLU is lower (:func:`_start`).
+Every ``check_every`` iterations the MLU of an exponential average of the splits is checked too
+(``primal_ema``): it damps the iterates' swings.
+
+Warm starts and the fixed cost of a solve (issue 16, ``benchmarks/te_warm.py``): a warm solve that
+certifies in one iteration cost 25-30 ms at caida-701 (0.1 s at caida-3356) where a cold
+iteration costs 6-8 ms (20-30 ms). That fixed cost was per-path NumPy work (segment reductions
+over the paths to spread lost shares and renormalise, twice, and a scatter of the splits into
+slots), a float64 prices product in the certificate, the bound of the warm link weights (a
+prices product) and one more product and softmax for the first iterate. Now the set-up runs in
+the slot layout (per-OD sums over the short first axis, a gather instead of a scatter, the
+no-mask arrays kept with the operator), the certificate reuses the per-OD minimum prices of the
+float32 product that found the best bound (float64 sums over ODs, lowered by the rounding bound:
+:func:`_certify`), the warm link weights are priced only when the first iterate leaves the gap
+open, an iteration stops before its prices product when the bound it already has certifies it
+(a forced-link bound), and the first iterate of a warm start is the warm point (no softmax, and
+after a failure the product that chose it is reused). Measured (``te_warm.md``, CPU seconds, one
+thread): a one-iteration warm solve after a +-10% demand change 25-30 -> 7-8 ms at caida-701,
+95-100 -> 25-31 ms at caida-3356; after a failure certified by forced links 25-36 -> 9-11 ms and
+100-117 -> 33-37 ms.
 
 Fewer iterations where the optimum is set in the core (issue 16), what was measured and why the
 defaults stay: with 99% on the cheapest path and Adam's first moment at 0.9, each OD's logits
@@ -119,11 +142,11 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
-from ..exceptions import SolverError, ValidationError
+from ..exceptions import InfeasibleError, SolverError, ValidationError
 from ..network import Network
 from ..paths import PathSet
+from .highs import INF, load_arrays, primal, run
 
 __all__ = ["FastOperator", "get_operator", "clear_operator_cache", "resolve_device", "torch_threads",
            "tight_dual_bound", "solve_fast", "WarmStart", "CERTIFY_F64_MAX_NNZ", "F32_MARGIN"]
@@ -226,16 +249,33 @@ def _transpose_csr(ptr, idx, val, shape):
     return t.indptr, t.indices, t.data
 
 
+#: paths gathered at a time when an operator re-orders its rows into slot order (:func:`_rows_by_slot`)
+ROWS_CHUNK = 1 << 22
+
+
 def _rows_by_slot(ptr, idx, val, slot, n_slots):
-    """A per-path CSR (``ptr`` over paths) re-ordered into slot order: (ptr over slots, idx, val)."""
+    """A per-path CSR (``ptr`` over paths) re-ordered into slot order: (ptr over slots, idx, val).
+
+    Gathered :data:`ROWS_CHUNK` paths at a time, so the int64 gather positions never exceed one chunk's
+    entries (at backbone/world, 188M tree entries: 1.5 GB of positions, and 3x that while
+    :func:`_ranges` builds them, in one piece)."""
     lengths = np.diff(ptr)
     cnt = np.zeros(n_slots, dtype=np.int64)
     cnt[slot] = lengths
     out_ptr = np.zeros(n_slots + 1, dtype=np.int64)
     np.cumsum(cnt, out=out_ptr[1:])
     order = np.argsort(slot, kind="stable")                 # paths in slot order
-    take = _ranges(np.asarray(ptr[:-1])[order], lengths[order])
-    return out_ptr, idx[take], (None if val is None else val[take])
+    out_idx = np.empty(int(out_ptr[-1]), dtype=idx.dtype)
+    out_val = None if val is None else np.empty(len(out_idx), dtype=val.dtype)
+    o, chunk = 0, max(int(ROWS_CHUNK), 1)
+    for c0 in range(0, len(order), chunk):
+        sel = order[c0:c0 + chunk]
+        take = _ranges(np.asarray(ptr[:-1])[sel], lengths[sel])
+        out_idx[o:o + len(take)] = idx[take]
+        if out_val is not None:
+            out_val[o:o + len(take)] = val[take]
+        o += len(take)
+    return out_ptr, out_idx, out_val
 
 
 class FastOperator:
@@ -252,8 +292,9 @@ class FastOperator:
     Attributes
     ----------
     kind : "tree" (compressed form of the deviation builder) or "links" (path-link matrix).
-    n_od, K, shape : slot layout ``(K, n_od)``; ``valid`` (K, n_od) marks real paths;
-        ``slot_of_path`` maps paths to slots.
+    n_od, K, shape : slot layout ``(K, n_od)``; ``valid`` (K, n_od) marks real paths (``valid_np``:
+        the same in NumPy, read-only); ``slot_of_path`` maps paths to slots.
+    max_hops : the most links on any path.
     setup_seconds : time to build it.
     """
 
@@ -279,7 +320,17 @@ class FastOperator:
         valid = np.zeros(n_slots, dtype=bool)
         valid[slot] = True
         self.valid = torch.from_numpy(valid.reshape(self.shape)).to(device)
-        self._valid_np = valid
+        self.valid_np = valid.reshape(self.shape)
+        self.valid_np.flags.writeable = False
+        # what a solve without a path mask needs, built once: every path usable, the minimum's mask
+        self.all_paths = np.ones(paths.n_paths, dtype=bool)
+        self.all_paths.flags.writeable = False
+        self.big_valid = torch.where(self.valid, 0.0, 1e30)
+        #: the most links on a path: bounds the float32 rounding of a path's price (a sum of that many terms)
+        self.max_hops = int(np.diff(paths.link_ptr).max()) if paths.n_paths else 0
+        # first, while little else is held: its sorts' temporaries then do not stack on the matrices'
+        # (backbone/world: 1.8 GB of pairs, 2.6 GB more while finding them)
+        self._forced = self._forced_pairs(paths)
         trees = paths.meta.get("_trees")
         usable = trees is not None and trees.get("_link_ptr") is paths.link_ptr
         if compressed is None:
@@ -291,6 +342,7 @@ class FastOperator:
         if self.kind == "links":
             # slots x links (row per slot), and its transpose
             ptr, idx, _ = _rows_by_slot(paths.link_ptr, paths.link_idx, None, slot, n_slots)
+            ptr = self._narrow(ptr, len(idx))
             ones = np.ones(len(idx), dtype=np.float32)
             self._fw = (ptr, idx, (n_slots, L))
             tptr, tidx, _ = _transpose_csr(ptr, idx, ones, (n_slots, L))
@@ -304,11 +356,12 @@ class FastOperator:
             C = rows * n
             self.n_cells = C
             ptr, idx, sgn = _rows_by_slot(trees["q_ptr"], trees["q_idx"], trees["q_sgn"], slot, n_slots)
+            ptr = self._narrow(ptr, len(idx))
             sgn = sgn.astype(np.float32)
             self._fw = (ptr, idx, (n_slots, C + L))
             tptr, tidx, tval = _transpose_csr(ptr, idx, sgn, (n_slots, C + L))
             self._bw = (tptr, tidx, (C + L, n_slots))
-            self._sgn = (sgn, tval.astype(np.float32))
+            self._sgn = (sgn, tval.astype(np.float32, copy=False))
             self.nnz = int(len(idx))
             tin = trees["tin"].astype(np.int64)
             size = trees["size"].astype(np.int64)
@@ -323,22 +376,41 @@ class FastOperator:
             o = np.argsort(tl[has], kind="stable")
             cptr = np.zeros(L + 1, dtype=np.int64)
             np.cumsum(np.bincount(tl[has], minlength=L), out=cptr[1:])
-            self._ctl = (cptr, cells[o], (L, C))
+            self._ctl = (self._narrow(cptr, C), self._narrow(cells[o], C), (L, C))
             self.tl = torch.from_numpy(np.where(has, tl, L)).to(device)
         self._mats = {}
         self._index = {}
-        self._forced = self._forced_pairs(paths)
+        self._path_of_slot = None
         self.setup_seconds = time.perf_counter() - t0
         self._mat(torch.float32)
         self.setup_seconds = time.perf_counter() - t0
+
+    @staticmethod
+    def _narrow(a: np.ndarray, top: int) -> np.ndarray:
+        """``a`` (indices or offsets up to ``top``) as int32 where they fit: the torch matrices'
+        index arrays (:func:`_csr_index`) then share it instead of keeping a second, int32 copy."""
+        return a.astype(np.int32) if top < 2**31 - 1 and a.dtype != np.int32 else a
+
+    @property
+    def path_of_slot(self) -> np.ndarray:
+        """(K, n_od) the path of each slot (0 on the empty ones: ``valid_np`` marks the real slots);
+        built on first use (a warm start: gathering per-path splits into slots is 2-3x faster than
+        scattering them) and kept."""
+        if self._path_of_slot is None:
+            n = self.n_od * self.K
+            inv = np.zeros(n, dtype=np.int32 if self.n_paths < 2**31 - 1 else np.int64)
+            inv[self.slot_of_path] = np.arange(self.n_paths, dtype=inv.dtype)
+            self._path_of_slot = inv.reshape(self.shape)
+        return self._path_of_slot
 
     @property
     def forced_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(OD indices, link indices): the pairs where every candidate path of the OD crosses the link."""
         return self._forced
 
-    #: path-link entries per sort when finding forced links (bounds the set-up's memory)
-    FORCED_CHUNK = 1 << 24
+    #: path-link entries per sort when finding forced links (bounds the set-up's memory: about
+    #: 80 bytes an entry in temporaries, 0.7 GB a chunk)
+    FORCED_CHUNK = 1 << 23
 
     @classmethod
     def _forced_pairs(cls, paths: PathSet, usable: np.ndarray | None = None,
@@ -349,10 +421,12 @@ class FastOperator:
         is a lower bound on the MLU; it is exact when the optimum is set by such a link (a stub
         node's only link, or a bridge), where the dual iterates would take long to find it.
         ``usable`` restricts to usable paths, ``ods`` to some ODs. Sorted chunk by chunk of
-        :attr:`FORCED_CHUNK` path-link entries, so memory stays bounded at any size."""
+        :attr:`FORCED_CHUNK` path-link entries, so memory stays bounded at any size; the pairs are
+        int32 where the counts allow (half the memory: 2.9 pairs a path at backbone/americas)."""
         L = paths.n_links
         ods = np.arange(paths.n_od, dtype=np.int64) if ods is None else np.asarray(ods, dtype=np.int64)
-        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        it = np.int32 if max(paths.n_od, L) < 2**31 - 1 else np.int64
+        empty = (np.zeros(0, it), np.zeros(0, it))
         if len(ods) == 0 or len(paths.link_idx) == 0:
             return empty
         od_ptr, link_ptr = paths.od_ptr, paths.link_ptr
@@ -380,20 +454,26 @@ class FastOperator:
             k = key[starts]
             o, l = k // L, k % L
             f = cnt == n_use[o]
-            out_o.append(sub[o[f]])
-            out_l.append(l[f])
-        return np.concatenate(out_o), np.concatenate(out_l)
+            out_o.append(sub[o[f]].astype(it))
+            out_l.append(l[f].astype(it))
+            del key, first, starts, cnt, k, o, l, f
+        o_all = np.concatenate(out_o)
+        out_o.clear()                  # the parts go before the second concatenation: 1.5x, not 2x
+        return o_all, np.concatenate(out_l)
 
     def forced_util(self, d: np.ndarray, cap: np.ndarray, paths: PathSet | None = None,
-                    usable: np.ndarray | None = None) -> np.ndarray:
+                    usable: np.ndarray | None = None, n_use: np.ndarray | None = None) -> np.ndarray:
         """Per link, (demand of the ODs that must cross it) / capacity, in the units of ``d / cap``;
         its maximum is a lower bound on the MLU. With ``usable`` (a path mask), over the usable
-        paths only (recomputed for the ODs that lost a path)."""
+        paths only (recomputed for the ODs that lost a path; ``n_use``, the usable paths per OD
+        when the caller has them, finds those ODs without a pass over the paths)."""
         o, l = self._forced
-        if usable is not None and paths is not None and not usable.all():
-            hit = np.unique(paths.path_od[~usable])
-            lost = np.zeros(paths.n_od, dtype=bool)
-            lost[hit] = True
+        if usable is not None and paths is not None and usable is not self.all_paths and (
+                n_use is not None or not usable.all()):
+            if n_use is None:
+                n_use = paths.od_sum(usable)
+            lost = n_use < paths.paths_per_od
+            hit = np.flatnonzero(lost)
             o2, l2 = self._forced_pairs(paths, usable, hit)
             keep = ~lost[o]
             o, l = np.concatenate([o[keep], o2]), np.concatenate([l[keep], l2])
@@ -582,7 +662,7 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
     where only ODs whose every usable path crosses ``S`` can have ``t_k > 0``. When the routing is
     near-optimal, the links that set the optimum are among its most loaded ones, so this LP (a few
     thousand rows) gives the optimal bound where averaged softmax prices converge slowly. Solved
-    by HiGHS through SciPy's ``linprog(method="highs")``; ``u`` (link utilisations), ``d`` (demand per OD), ``cap`` are tensors/arrays in the
+    by HiGHS' dual simplex (:func:`~surgeguard.optimise.highs.load_arrays`); ``u`` (link utilisations), ``d`` (demand per OD), ``cap`` are tensors/arrays in the
     solver's scaled units. Returns the prices (numpy, ``(n_links,)``) or None."""
     torch = _torch()
     u = np.asarray(u, dtype=np.float64)
@@ -617,18 +697,24 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
     e_col = col[links[m]]
     t_of, d_t, e_row, e_col = _merge_od_rows(t_of, d[rel], e_row, e_col, len(S))
     nS, n_t, n_r = len(S), len(d_t), int(e_row.max()) + 1
-    A = sp.csr_matrix((np.concatenate([-np.ones(len(e_row)), np.ones(n_r)]),
-                       (np.concatenate([e_row, np.arange(n_r)]), np.concatenate([e_col, nS + t_of]))),
-                      shape=(n_r, nS + n_t))
-    A_eq = sp.csr_matrix((cap[S] / cap[S].max(), (np.zeros(nS, dtype=np.int64), np.arange(nS))), shape=(1, nS + n_t))
+    # rows: t_k - sum_{l in S on p} y_l <= 0 per kept path; the last, sum_l c_l y_l = 1 (c scaled)
+    A = sp.csc_matrix((np.concatenate([-np.ones(len(e_row)), np.ones(n_r), cap[S] / cap[S].max()]),
+                       (np.concatenate([e_row, np.arange(n_r), np.full(nS, n_r)]),
+                        np.concatenate([e_col, nS + t_of, np.arange(nS)]))), shape=(n_r + 1, nS + n_t))
     c = np.concatenate([np.zeros(nS), -d_t / d_t.max()])
-    # dual simplex without presolve: 25-30% faster on these small reduced LPs (caida-3356 ``core``)
-    res = linprog(c, A_ub=A, b_ub=np.zeros(n_r), A_eq=A_eq, b_eq=[1.0], bounds=(0, None), method="highs-ds",
-                  options={"presolve": False})
-    if res.status != 0:
+    # dual simplex without presolve: 25-30% faster on these small reduced LPs (caida-3356 ``core``);
+    # passed to HiGHS from the arrays (SciPy's linprog wrapper cost as much as the solve)
+    h = load_arrays(cost=c, lower=np.zeros(nS + n_t), upper=np.full(nS + n_t, INF),
+                    row_lower=np.r_[np.full(n_r, -INF), 1.0], row_upper=np.r_[np.zeros(n_r), 1.0],
+                    start=A.indptr, index=A.indices, value=A.data,
+                    options={"solver": "simplex", "simplex_strategy": 1, "presolve": "off"})
+    try:
+        run(h, "the bound LP of the fast solver")
+        x = primal(h, "the bound LP of the fast solver")
+    except (SolverError, InfeasibleError):
         return None
     y = np.zeros(len(u))
-    y[S] = np.maximum(res.x[:nS], 0.0)
+    y[S] = np.maximum(x[:nS], 0.0)
     tot = float((y * cap).sum())
     return y / tot if tot > 0 else None
 
@@ -671,25 +757,36 @@ class WarmStart(Protocol):
 
 
 # ---------------------------------------------------------------------- the steps of a solve
-def _usable_paths(paths: PathSet, d: np.ndarray, path_mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(usable paths mask, usable paths per OD, the uniform split over each OD's usable paths).
+def _usable_slots(paths: PathSet, op: "FastOperator", d: np.ndarray, path_mask):
+    """(usable paths mask, usable paths per OD, usable slots ``(K, n_od)``, the uniform split over
+    each OD's usable paths per slot ``(K, n_od)``), in the operator's slot layout (per-OD sums over
+    the short first axis: no per-path segment reductions, issue 16's warm-start set-up).
 
     Every OD with demand needs a usable path. ODs with none carry no demand: any split summing to
     1 will do, so theirs is uniform over all their paths."""
-    usable = np.ones(paths.n_paths, dtype=bool) if path_mask is None else np.asarray(path_mask, dtype=bool)
-    if usable.shape != (paths.n_paths,):
-        raise ValidationError(f"path_mask has shape {usable.shape}; expected ({paths.n_paths},)")
-    n_use = paths.od_sum(usable.astype(np.int64))
+    valid = op.valid_np
+    if path_mask is None:
+        usable = op.all_paths
+        ok = valid
+        n_use = paths.paths_per_od
+    else:
+        usable = np.asarray(path_mask, dtype=bool)
+        if usable.shape != (paths.n_paths,):
+            raise ValidationError(f"path_mask has shape {usable.shape}; expected ({paths.n_paths},)")
+        ok = np.take(usable, op.path_of_slot)       # a gather (2-3x faster than a scatter)
+        ok &= valid
+        n_use = np.count_nonzero(ok, axis=0)
     stranded = (n_use == 0) & (d > 0)
     if stranded.any():
         k = int(np.flatnonzero(stranded)[0])
         raise ValidationError(
             f"OD {paths.node_names[paths.od_src[k]]}->{paths.node_names[paths.od_dst[k]]} has demand but no usable "
             f"path ({int(stranded.sum())} such ODs); add paths or drop their demand")
-    ppo = np.repeat(paths.paths_per_od, paths.paths_per_od)
-    base = np.where(usable, 1.0, 0.0) / np.repeat(np.maximum(n_use, 1), paths.paths_per_od)
-    base = np.where(np.repeat(n_use, paths.paths_per_od) > 0, base, 1.0 / ppo)
-    return usable, n_use, base
+    none = n_use == 0
+    base = ok * (1.0 / np.maximum(n_use, 1)).astype(np.float32)      # float32: starts are float32 logits
+    if none.any():
+        base[:, none] = valid[:, none] / np.maximum(paths.paths_per_od[none], 1)
+    return usable, n_use, ok, base
 
 
 @dataclass
@@ -701,106 +798,185 @@ class _Problem:
     op: FastOperator
     usable: np.ndarray      # (n_paths,) bool: paths that may carry traffic
     n_use: np.ndarray       # (n_od,) usable paths per OD
-    base: np.ndarray        # (n_paths,) uniform split over each OD's usable paths
+    ok_np: np.ndarray       # (K, n_od) bool: usable slots
+    base: np.ndarray        # (K, n_od) uniform split over each OD's usable paths (slots), float32
     d: np.ndarray           # (n_od,) demand, absolute
     cap64: np.ndarray       # (n_links,) capacity, absolute
     dscale: float
     cscale: float
     dd: Any                 # (n_od,) scaled demand, float32 tensor
     cap: Any                # (n_links,) scaled capacity, float32 tensor
-    ok: Any                 # (n_od, K) usable slots
-    live: Any               # (n_od, K) slots whose logits are finite (usable, or an OD without usable paths)
-    big: Any                # (n_od, K) 0 on usable slots, 1e30 elsewhere: keeps them out of the minimum
+    ok: Any                 # (K, n_od) usable slots
+    live: Any               # (K, n_od) slots whose logits are finite (usable, or an OD without usable paths)
+    big: Any                # (K, n_od) 0 on usable slots, 1e30 elsewhere: keeps them out of the minimum
     lb_forced: float        # the forced-link bound (scaled)
 
     @classmethod
-    def build(cls, network: Network, paths: PathSet, op: FastOperator, d, usable, n_use, base,
+    def build(cls, network: Network, paths: PathSet, op: FastOperator, d, usable, n_use, ok_np, base,
               clock: _Clock | None = None) -> "_Problem":
         torch = _torch()
         dev = op.device
-        n_od, K = op.n_od, op.K
         cap64 = np.asarray(network.capacity, dtype=np.float64)
         dscale = float(d.max())
         cscale = float(cap64.max())
         dd = torch.from_numpy((d / dscale).astype(np.float32)).to(dev)
         cap = torch.from_numpy((cap64 / cscale).astype(np.float32)).to(dev)
-        ok_np = np.zeros(n_od * K, dtype=bool)
-        ok_np[op.slot_of_path] = usable
-        ok = torch.from_numpy(ok_np.reshape(op.shape)).to(dev)
-        # the logits of unusable paths stay at -inf, except for ODs with no usable path at all (they
-        # carry no demand; their split stays the uniform one, never NaN)
-        live_np = np.zeros(n_od * K, dtype=bool)
-        live_np[op.slot_of_path] = usable | (n_use[paths.path_od] == 0)
-        live = torch.from_numpy(live_np.reshape(op.shape)).to(dev)
-        big = torch.where(ok, 0.0, 1e30)
+        if ok_np is op.valid_np:
+            # no mask: every path usable (the operator keeps these, so a solve builds nothing)
+            ok, live, big = op.valid, op.valid, op.big_valid
+        else:
+            ok = torch.from_numpy(ok_np).to(dev)
+            # the logits of unusable paths stay at -inf, except for ODs with no usable path at all
+            # (they carry no demand; their split stays the uniform one, never NaN)
+            none = n_use == 0
+            live = ok if not none.any() else torch.from_numpy(ok_np | (op.valid_np & none)).to(dev)
+            big = torch.where(ok, 0.0, 1e30)
         if clock is not None:
             clock.lap("set-up")
-        lb_forced = float(op.forced_util(d / dscale, cap64 / cscale, paths, usable).max())
+        lb_forced = float(op.forced_util(d / dscale, cap64 / cscale, paths, usable, n_use).max())
         if clock is not None:
             clock.lap("forced links")
-        return cls(paths, op, usable, n_use, base, d, cap64, dscale, cscale, dd, cap, ok, live, big, lb_forced)
+        return cls(paths, op, usable, n_use, ok_np, base, d, cap64, dscale, cscale, dd, cap, ok, live, big,
+                   lb_forced)
 
-    def lower_bound(self, y) -> float:
-        """``sum_k d_k min_p price_p(y)``: a bound on the MLU for prices with ``sum_l c_l y_l = 1``."""
-        pv = self.op.prices(y).reshape(self.op.shape).add_(self.big)
-        return float((self.dd * pv.amin(dim=0)).sum())
+    def lower_bound(self, y) -> tuple[float, Any]:
+        """(``sum_k d_k min_p price_p(y)``, the per-OD minima ``min_p price_p(y)``): the first is a
+        bound on the MLU for prices with ``sum_l c_l y_l = 1``."""
+        pmin = self.op.prices(y).reshape(self.op.shape).add_(self.big).amin(dim=0)
+        return float(_torch().dot(self.dd, pmin)), pmin
 
-    def lower_bounds(self, ys: list) -> list[float]:
+    def lower_bounds(self, ys: list) -> list[tuple[float, Any]]:
         """:meth:`lower_bound` of each price vector of ``ys``; with the path-link matrix, all in one
         sparse product with ``len(ys)`` columns (one pass over the matrix)."""
         if len(ys) < 2 or self.op.kind != "links":
             return [self.lower_bound(y) for y in ys]
         torch = _torch()
         pv = self.op.prices_many(torch.stack(ys, dim=1)).view(*self.op.shape, len(ys))
-        pv.add_(self.big.unsqueeze(2))
-        return (self.dd @ pv.amin(dim=0)).tolist()
+        pmin = pv.add_(self.big.unsqueeze(2)).amin(dim=0)
+        return [(lb, pmin[:, j]) for j, lb in enumerate((self.dd @ pmin).tolist())]
+
+    def utilisation(self, x):
+        """The link utilisations (scaled, float32) of splits ``x`` ``(K, n_od)``: one links <- paths product."""
+        return self.op.loads((x * self.dd).reshape(-1)).div_(self.cap)
+
+    def splits_of_paths(self, x) -> np.ndarray:
+        """Per-path split ratios from slot splits ``x`` ((K, n_od), numpy or tensor)."""
+        x = x if isinstance(x, np.ndarray) else x.cpu().numpy()
+        return x.reshape(-1)[self.op.slot_of_path]
 
 
 def _cold_splits(pb: _Problem, init_shortest: float) -> np.ndarray:
-    """The cold start per path: ``init_shortest`` of each OD on its first usable (cheapest) path
-    (what the network runs without TE), the rest uniform over its usable paths."""
-    paths, usable = pb.paths, pb.usable
+    """The cold start per slot ``(K, n_od)``: ``init_shortest`` of each OD on its first usable
+    (cheapest) path (what the network runs without TE), the rest uniform over its usable paths."""
     if init_shortest <= 0:
         return pb.base
-    first = np.zeros(paths.n_paths)
-    cum = np.cumsum(usable) - np.repeat(np.concatenate([[0], np.cumsum(usable)[paths.od_ptr[1:-1] - 1]]),
-                                        paths.paths_per_od)
-    first[usable & (cum == 1)] = 1.0
-    return np.where(first > 0, init_shortest, 0.0) + (1.0 - init_shortest) * pb.base
+    ok = pb.ok_np
+    first = np.empty_like(ok)
+    seen = np.zeros(ok.shape[1], dtype=bool)
+    for r in range(ok.shape[0]):                     # slots are rank-major: the first usable rank
+        np.greater(ok[r], seen, out=first[r])
+        seen |= ok[r]
+    x = np.multiply(pb.base, np.float32(1.0 - init_shortest))
+    x += np.float32(init_shortest) * first
+    return x
+
+
+def _warm_splits(pb: _Problem, warm: WarmStart, warm_mix: float) -> tuple[np.ndarray, bool]:
+    """(the warm start per slot ``(K, n_od)``, whether some OD lost a share): the warm splits on
+    the usable paths, the share an OD had on paths no longer usable (a failure) spread evenly over
+    its usable ones, mixed with ``warm_mix`` of the uniform split (unused paths can come back).
+
+    Measured (most loaded link failed, iterations of the warm solves summed over GEANT
+    ``core``/``shifted`` and caida-701 ``core``/``hard``/``shifted``, 3 matrices each, and caida-3356
+    ``core``): renormalising that share in proportion to the warm shares 105 + 36 (caida-3356),
+    putting it on the cheapest usable path as the cold start does 59 on caida-3356 alone, evenly
+    100 + 10."""
+    op = pb.op
+    x = np.take(np.asarray(warm.splits, dtype=np.float32), op.path_of_slot)
+    x *= op.valid_np
+    tot = x.sum(axis=0)
+    lost = None
+    if pb.ok_np is not op.valid_np:
+        x *= pb.ok_np
+        lost = tot - x.sum(axis=0)
+        hit = np.flatnonzero(lost > 0)
+        x[:, hit] += pb.base[:, hit] * lost[hit]
+    if not (tot > 0).all():                    # an OD with no warm share: the uniform split
+        x[:, tot <= 0] = pb.base[:, tot <= 0]
+        tot[tot <= 0] = 1.0
+    x *= (1.0 - warm_mix) / tot
+    x += np.float32(warm_mix) * pb.base
+    return x, lost is not None and bool(lost.any())
 
 
 def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_mix: float, warm_tau: float,
-           tau_start: float, tau_end: float):
+           tau_start: float, tau_end: float, tol: float, cold_margin: float = 1e-3):
     """The cold or warm start: (split logits (K, n_od), link weights of the warm routing or None,
-    the starting temperature).
+    the starting temperature, which start was taken: "cold" or "warm").
 
-    A warm start keeps the warm splits on the usable paths; the share an OD had on paths that are
-    no longer usable (a failure) is spread evenly over its usable paths. Measured (most loaded link
-    failed, iterations of the warm solves summed over GEANT ``core``/``shifted`` and caida-701
-    ``core``/``hard``/``shifted``, 3 matrices each, and caida-3356 ``core``): renormalising that share
-    in proportion to the warm shares (as before) 105 + 36 (caida-3356), spreading it as the cold
-    start does (99% on the cheapest usable path) 59 on caida-3356 alone, evenly 100 + 10."""
+    A warm start keeps the warm splits on the usable paths (:func:`_warm_splits`). When some OD
+    lost a share to paths no longer usable (a failure), the warm and the cold start are priced
+    (one links <- paths product each) and the cold one is taken when its MLU is lower by more than
+    ``cold_margin`` (relative): the solve is then a cold one (cold temperature, no warm link
+    weights), never slower than it. Measured (issue 16, the most loaded link failed,
+    ``te_warm.md``): on GEANT ``core`` the warm start is 6-15% above the cold one (the failure
+    moves the bottleneck: the old optimum's splits load the links that take the failed link's
+    traffic) and takes 35/28/14 iterations where the cold solve takes 13/18/11; with the choice,
+    13/18/11. Blends of the two (the best convex combination by MLU, an exact line search on the
+    link loads) were tried and dropped: on caida-3356 ``core`` a 92% warm blend of lower MLU took 28
+    iterations where the warm start takes 10. The choice costs nothing without a failure."""
     torch = _torch()
-    paths, op = pb.paths, pb.op
-    x0 = np.zeros(op.n_od * op.K, dtype=np.float64)
-    w_warm = None
-    if warm is not None and warm.paths is paths:
-        ws = np.asarray(warm.splits, dtype=np.float64)
-        lost = paths.od_sum(np.where(pb.usable, 0.0, ws))
-        ws = np.where(pb.usable, ws, 0.0) + lost[paths.path_od] * pb.base
-        ws = paths.normalise(ws, fallback=pb.base)
-        # mixed with `warm_mix` of the uniform split (unused paths can come back)
-        x0[op.slot_of_path] = (1.0 - warm_mix) * ws + warm_mix * pb.base
-        state = warm.info.get("fast_state") or {}
-        if state.get("w") is not None and len(state["w"]) == pb.cap.numel():
-            w_warm = torch.as_tensor(np.asarray(state["w"], dtype=np.float32), device=op.device)
-        # near the optimum already: start at a lower temperature
-        tau_start = max(min(tau_start, warm_tau), tau_end)
+    op = pb.op
+    w_warm = u0 = None
+    lost = False
+    if warm is not None and warm.paths is pb.paths:
+        x0, lost = _warm_splits(pb, warm, warm_mix)
+        x0 = _tensor(x0, op.device)
+        kind = "warm"
+        if lost:
+            u0 = pb.utilisation(x0)
+            U0 = float(u0.max())
+            if U0 * (1.0 - tol) > pb.lb_forced:      # not certified by the forced links already
+                xc = _tensor(_cold_splits(pb, init_shortest), op.device)
+                uc = pb.utilisation(xc)
+                if float(uc.max()) < (1.0 - cold_margin) * U0:
+                    x0, u0, kind = xc, uc, "cold"
+        if kind == "warm":
+            state = warm.info.get("fast_state") or {}
+            if state.get("w") is not None and len(state["w"]) == pb.cap.numel():
+                w_warm = torch.as_tensor(np.asarray(state["w"], dtype=np.float32), device=op.device)
+            # near the optimum already: start at a lower temperature
+            tau_start = max(min(tau_start, warm_tau), tau_end)
     else:
-        x0[op.slot_of_path] = _cold_splits(pb, init_shortest)
-    with np.errstate(divide="ignore"):
-        theta = torch.from_numpy(np.log(x0).astype(np.float32).reshape(op.shape)).to(op.device)  # -inf: unused
-    return theta, w_warm, tau_start
+        x0, kind = _tensor(_cold_splits(pb, init_shortest), op.device), "cold"
+    theta = torch.log(x0)      # -inf on unused slots
+    if kind == "cold":
+        # a cold start is the cold solve exactly (its first iterate is softmax(theta), as every later one)
+        x0, u0 = torch.softmax(theta, dim=0), None
+    return _Start(theta, x0, u0, w_warm, tau_start, kind, kind == "warm" and lost)
+
+
+@dataclass
+class _Start:
+    """Where the iterations start: the split logits ``theta`` (K, n_od) and their splits ``x0``
+    (the first iterate; a warm start's is the warm point itself, ``softmax(theta)`` up to rounding,
+    so its first softmax is skipped), the link utilisations of ``x0`` when they were computed to
+    choose the start (the first iteration's product then skipped), the warm link weights (or
+    None), the starting temperature, "cold" or "warm", and whether the warm routing lost a share
+    to unusable paths."""
+
+    theta: Any
+    x0: Any
+    u0: Any
+    w_warm: Any
+    tau_start: float
+    kind: str
+    lost: bool = False      # a warm start whose routing lost a share to unusable paths (a failure)
+
+
+def _tensor(x: np.ndarray, device):
+    """A float32 tensor on ``device`` from a NumPy array."""
+    return _torch().from_numpy(x.astype(np.float32, copy=False)).to(device)
 
 
 def _lp_clock(device):
@@ -817,6 +993,10 @@ class _Bounds:
 
     best_LB: float
     best_y: Any = None
+    best_pmin: Any = None                       # per-OD minimum path prices of best_y (float32)
+    pending: Any = None                         # warm prices whose bound is not computed yet
+    avg_every: int = 0                          # iterations between checks of the averaged prices
+    avg_next: int = 0                           # the next iteration that checks them
     ema: dict = field(default_factory=dict)     # decay -> exponential average of the prices
     lp_seconds: float = 0.0
     n_lp: int = 0
@@ -838,27 +1018,45 @@ class _Bounds:
         if w_warm is not None:
             yw = w_warm / pb.cap
             yw = yw / (yw * pb.cap).sum()
-            b.offer(pb.lower_bound(yw), yw)
+            b.pending = yw
         b.ema = {e: (None if yw is None else yw.clone()) for e in dual_ema}
         return b
 
-    def offer(self, LB: float, y) -> float:
+    def check_pending(self, pb: _Problem) -> None:
+        """The bound of the warm link weights, priced only when the first iteration's bounds leave
+        the gap open (a product saved where the forced links or the iterate certify at once)."""
+        if self.pending is not None:
+            yw, self.pending = self.pending, None
+            self.offer(*pb.lower_bound(yw), yw)
+
+    def offer(self, LB: float, pmin, y) -> float:
+        """Keep prices ``y`` (with their per-OD minimum path prices ``pmin``, for the certificate)
+        when their bound ``LB`` is the best so far; returns ``LB``."""
         if LB > self.best_LB:
-            self.best_LB, self.best_y = LB, y
+            self.best_LB, self.best_pmin, self.best_y = LB, pmin, y
         return LB
 
     def average(self, y) -> None:
         for e in self.ema:
             self.ema[e] = y.clone() if self.ema[e] is None else self.ema[e].mul_(e).add_(y, alpha=1.0 - e)
 
-    def check_averages(self, pb: _Problem) -> None:
+    def check_averages(self, pb: _Problem, every: int, it: int) -> None:
         """Averaged prices (they smooth the oscillation of the softmax weights), all in one product.
         (All weight on one link ``j`` would bound the MLU by the demand that must cross ``j`` over
-        ``c_j``: never above the forced-link bound, so that candidate is not tried.)"""
+        ``c_j``: never above the forced-link bound, so that candidate is not tried.)
+
+        Checked every ``every`` iterations while they improve the bound, else twice as far apart
+        each time (up to 4 ``every``). Measured (issue 16, caida-701 and caida-3356
+        ``core``/``hard``/``shifted``, 3 matrices each): they never improved the certificate there (254
+        iterations in all with or without them, or with one average instead of two), at 11% of
+        an iteration's time (``te_profile.md``)."""
         cap = pb.cap
+        best = self.best_LB
         ys = [e / (e * cap).sum() for e in self.ema.values() if e is not None]
-        for yc, lb in zip(ys, pb.lower_bounds(ys)):
-            self.offer(lb, yc)
+        for yc, (lb, pmin) in zip(ys, pb.lower_bounds(ys)):
+            self.offer(lb, pmin, yc)
+        self.avg_every = every if self.best_LB > best else min(2 * self.avg_every, 4 * every)
+        self.avg_next = it + self.avg_every
 
     def check_lp(self, pb: _Problem, best_u, best_U: float, tol: float) -> None:
         """The bound of :func:`tight_dual_bound` over the links near the top of the best routing so
@@ -872,7 +1070,7 @@ class _Bounds:
         LBl = -1.0
         if yl is not None:
             yl = torch.from_numpy(yl.astype(np.float32)).to(pb.op.device)
-            LBl = self.offer(pb.lower_bound(yl), yl)
+            LBl = self.offer(*pb.lower_bound(yl), yl)
         self.lp_last = self.clock() - t_lp
         self.lp_seconds += self.lp_last
         if LBl < best_U * (1.0 - tol):
@@ -890,16 +1088,16 @@ class _Run:
     history: list
 
 
-def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, max_iter: int, lr: float,
-               betas, eps_rel: float, tau_start: float, tau_end: float, anneal: int, check_every: int,
+def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: float, max_iter: int, lr: float,
+               betas, eps_rel: float, tau_end: float, anneal: int, check_every: int,
                lp_bound_every: int, time_limit: float | None, clock: _Clock | None = None,
                primal_ema: float = 0.0, lp_share: float = 0.25, lp_force_every: int = 10,
-               restart_after: int = 0) -> _Run:
+               restart_after: int = 0, lp_forced_near: float = 3.0, bound_every: int = 1) -> _Run:
     """Adam on the split logits over the smoothed MLU until the certified gap is ``tol`` (see the
     module notes); every iteration also offers its prices' bound to ``bounds``."""
     torch = _torch()
     op, cap, dd, big = pb.op, pb.cap, pb.dd, pb.big
-    x = torch.softmax(theta, dim=0)
+    theta, x, u0, tau_start = start.theta, start.x0, start.u0, start.tau_start
     flows = torch.empty_like(x)          # (K, n_od) work arrays, reused by every iteration
     masked = torch.empty_like(x)
     best_U, best_x, best_u = float("inf"), x, None
@@ -914,19 +1112,33 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
     history = []
     it = 0
     c0 = bounds.clock()                  # the bound LPs' share of the iterations' time counts from here
+    bounds.avg_every = bounds.avg_next = check_every
     it_best = 0
     n_restarts = 0
     if clock is not None:
         clock.lap("set-up")
     while it < max_iter:
         it += 1
-        torch.mul(x, dd, out=flows)
-        if clock is not None:
-            clock.lap("flows")
-        u = op.loads(flows.view(-1)).div_(cap)
+        if u0 is not None:          # the start's utilisations, computed to choose it
+            u, u0 = u0, None
+        else:
+            torch.mul(x, dd, out=flows)
+            if clock is not None:
+                clock.lap("flows")
+            u = op.loads(flows.view(-1)).div_(cap)
         if clock is not None:
             clock.lap("loads (links <- paths)")
         U_t = u.max()
+        if bounds.best_LB > 0:
+            U = float(U_t)
+            if U * (1.0 - tol) <= bounds.best_LB:
+                # certified already (the forced links, or an earlier bound): the prices product and
+                # the step are not needed (a one-iteration warm solve then costs one product)
+                if U < best_U:
+                    best_U, best_x, best_u = U, x, u
+                history.append((U, float("nan"), best_U, bounds.best_LB))
+                status = "converged"
+                break
         tau = max(tau_end, tau_start * (tau_end / tau_start) ** min(it / max(anneal, 1), 1.0))
         w = torch.exp((u - U_t) / (tau * U_t))
         y = w.div_((w * cap).sum())
@@ -935,8 +1147,12 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         pr = op.prices(y).view(op.shape)
         if clock is not None:
             clock.lap("prices (paths <- links)")
-        LB_t = torch.dot(dd, torch.add(pr, big, out=masked).amin(dim=0))
-        U, LB = torch.stack([U_t, LB_t]).tolist()
+        if it <= check_every or it % bound_every == 0:
+            pmin = torch.add(pr, big, out=masked).amin(dim=0)
+            LB_t = torch.dot(dd, pmin)
+            U, LB = torch.stack([U_t, LB_t]).tolist()
+        else:
+            U, LB, pmin = float(U_t), float("nan"), None
         if clock is not None:
             clock.lap("iterate bound")
         if not np.isfinite(U):
@@ -948,13 +1164,15 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
             best_U, best_x, best_u = U, x, u
             it_best = it
         if primal_ema:
-            x_avg = x.clone() if x_avg is None else x_avg.mul_(primal_ema).add_(x, alpha=1.0 - primal_ema)
-        bounds.offer(LB, y)
+            x_avg = x.clone() if x_avg is None else x_avg.lerp_(x, 1.0 - primal_ema)
+        if pmin is not None:
+            bounds.offer(LB, pmin, y)
         bounds.average(y)
         if clock is not None:
             clock.lap("bookkeeping")
+        if check_every and it >= bounds.avg_next:
+            bounds.check_averages(pb, check_every, it)
         if check_every and it % check_every == 0:
-            bounds.check_averages(pb)
             if x_avg is not None:
                 u_avg = op.loads(torch.mul(x_avg, dd, out=flows).view(-1)).div_(cap)
                 U_avg = float(u_avg.max())
@@ -968,12 +1186,17 @@ def _adam_loop(pb: _Problem, theta, bounds: _Bounds, *, t0: float, tol: float, m
         # within ``lp_share`` of the iterations' time
         if (lp_bound_every and it % lp_bound_every == 0 and (best_U - bounds.best_LB) > tol * best_U
                 and ((len(history) >= lp_bound_every and best_U >= (1.0 - tol) * history[-lp_bound_every][2])
-                     or (lp_force_every and it % lp_force_every == 0))
+                     or (lp_force_every and it % lp_force_every == 0
+                         and pb.lb_forced < (1.0 - lp_forced_near * tol) * best_U))
                 and bounds.lp_input != (best_U, bounds.lp_delta)     # the same LP again gives the same bound
                 and bounds.lp_affordable(bounds.clock() - c0, lp_share)):
             bounds.check_lp(pb, best_u, best_U, tol)
             if clock is not None:
                 clock.lap("bound LPs")
+        if bounds.pending is not None and best_U - bounds.best_LB > tol * best_U:
+            bounds.check_pending(pb)
+            if clock is not None:
+                clock.lap("bound checks (averaged prices)")
         gap = (best_U - bounds.best_LB) / best_U
         history.append((U, LB, best_U, bounds.best_LB))
         if gap <= tol:
@@ -1031,7 +1254,7 @@ def _certify(pb: _Problem, run: _Run, bounds: _Bounds, certify: bool):
         mlu = float((op.loads((pb.dd * xb.float()).reshape(-1)) / cap).max()) * (1 + F32_MARGIN)
         if best_y is not None:
             yb = best_y / (best_y * cap).sum()
-            lb = max(pb.lower_bound(yb) * (1 - F32_MARGIN), lb_forced)
+            lb = max(pb.lower_bound(yb)[0] * (1 - F32_MARGIN), lb_forced)
         else:
             lb = lb_forced
     elif certify:
@@ -1039,10 +1262,20 @@ def _certify(pb: _Problem, run: _Run, bounds: _Bounds, certify: bool):
         cap_64 = torch.from_numpy(pb.cap64 / pb.cscale).to(op.device)
         mlu = float((op.loads((dd64 * xb).reshape(-1)) / cap_64).max())
         if best_y is not None:
-            y64 = best_y.double()
-            y64 = y64 / (y64 * cap_64).sum()
-            p64 = op.prices(y64).reshape(op.shape) + pb.big.double()
-            lb = max(float((dd64 * p64.amin(dim=0)).sum()), lb_forced)
+            if op.kind == "links" and bounds.best_pmin is not None:
+                # no product: the per-OD minimum path prices of best_y, kept from the float32
+                # product that found it, are sums of at most max_hops non-negative float32 terms
+                # (the link prices), each within a relative max_hops * 2^-24 of the exact sum; the
+                # normalisation and the demand-weighted sum are redone in float64 and the bound
+                # lowered by that relative error (a float64 product over the matrix cost a
+                # quarter of a one-iteration warm solve at caida-701)
+                lb_p = float((dd64 * bounds.best_pmin.double()).sum() / (best_y.double() * cap_64).sum())
+                lb = max(lb_p / (1.0 + (op.max_hops + 1) * 2.0 ** -24), lb_forced)
+            else:
+                y64 = best_y.double()
+                y64 = y64 / (y64 * cap_64).sum()
+                p64 = op.prices(y64).reshape(op.shape) + pb.big.double()
+                lb = max(float((dd64 * p64.amin(dim=0)).sum()), lb_forced)
         if op.nnz > CERTIFY_KEEP_F64_NNZ:
             op.release(torch.float64)
     return xb, mlu, lb
@@ -1061,12 +1294,12 @@ def _finish(pb: _Problem, run: _Run, bounds: _Bounds, *, certify: bool, setup: f
     bound = "forced links" if best_y is None or lb <= pb.lb_forced else "prices"
     # warm-start state: the link weights (shares of sum_l c_l y_l) of the best bound
     state_w = None if best_y is None else (best_y * cap / (best_y * cap).sum()).cpu().numpy()
-    splits = xb.reshape(-1).cpu().numpy()[op.slot_of_path]
+    # unusable slots have logits -inf, so share exactly 0; xb is normalised per OD in float64
+    splits = pb.splits_of_paths(xb)
     if not (np.isfinite(splits).all() and np.isfinite(mlu)):
         raise SolverError(f"the fast solver produced non-finite split ratios or MLU (status '{run.status}', "
                           f"{run.iterations} iteration(s)); use the 'optimal' policy or check the demands and "
                           "capacities for values far out of range")
-    splits = pb.paths.normalise(np.where(pb.usable, splits, 0.0), fallback=pb.base)
     scale = pb.dscale / pb.cscale
     mlu_abs = mlu * scale
     lb_abs = min(max(lb, 0.0) * scale, mlu_abs)
@@ -1082,12 +1315,12 @@ def _finish(pb: _Problem, run: _Run, bounds: _Bounds, *, certify: bool, setup: f
 def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float = 0.01,
                max_iter: int = 1000, device="auto", warm: WarmStart | None = None, lr: float = 0.2,
                tau_start: float = 0.05, tau_end: float = 0.002, anneal: int = 100,
-               betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.8, 0.9),
-               init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01,
+               betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.9,),
+               init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01, warm_lr: float = 0.1,
                path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
                lp_bound_every: int = 5, lp_share: float = 0.25, lp_delta: float = 0.2, lp_force_every: int = 10,
-               restart_after: int = 20,
+               restart_after: int = 20, iterate_bound_every: int = 5,
                threads: int | None = None,
                certify: bool = True, profile: dict | None = None,
                primal_ema: float = 0.9) -> tuple[np.ndarray, dict]:
@@ -1100,13 +1333,25 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     device : "auto" (CUDA when available), "cpu", "cuda", ...
     warm : a previous routing over the same path set; its splits (mixed with ``warm_mix`` of the
         uniform split, so unused paths can come back), and its link weights when it was computed by
-        this function, are the starting point; the temperature then starts at ``warm_tau``.
+        this function, are the starting point; the temperature then starts at ``warm_tau``. With a
+        ``path_mask`` that takes paths the warm routing used, the cold start is taken instead when
+        its MLU is lower (``info["start"]`` says which: "warm" or "cold").
+    warm_lr : Adam's step from a warm start when no share was lost to unusable paths (a demand
+        change). Adam's first step moves every logit by about ``lr`` whatever its gradient, which
+        throws a near-optimal warm point far off: caida-3356 ``core`` matrix 2 after +-10%, MLU
+        142.6 -> 183.9 (scaled) in the first step, 40 iterations where the cold solve takes 30;
+        with 0.1, 7. Measured (issue 16, Abilene, GEANT, caida-701, caida-3356 x
+        ``core``/``hard``/``shifted``, 3 matrices each, warm iterations summed): after +-10% demand,
+        158 (0.2) -> 116 (0.1), 127 (0.05); after a failure 128 (0.2) -> 155 (0.1), so a warm start
+        after a failure keeps ``lr`` (shares must move off the failed paths' neighbours).
     lr, betas : Adam's step on the split logits and its moment decays.
     eps_rel : Adam's epsilon, relative to the largest gradient (root mean square): logits whose
         gradient is far smaller than that move proportionally less instead of a full step.
     tau_start, tau_end, anneal : the smoothing temperature, relative to the MLU: geometric from
         ``tau_start`` to ``tau_end`` over ``anneal`` iterations, then constant.
     dual_ema : decays of the exponential averages of the link prices whose bounds are checked.
+        One (0.9) instead of two (0.8, 0.9): the same iterations (859 and 854 cold, 245 warm, over
+        the 36 instances of ``warm_lr``'s measurements) with a one-column product instead of two.
     primal_ema : decay of an exponential average of the splits, whose MLU is checked with the
         dual averages (one extra links <- paths product every ``check_every`` iterations) and kept
         when it beats the iterates (0 = off). Averaging damps the iterates' swings between
@@ -1118,8 +1363,15 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         starts near a feasible routing; the spread lets the other paths grow). 0 = uniform.
     path_mask : (n_paths,) bool, False for paths that may not be used (a failed link): their
         share is forced to 0; every OD with demand needs one usable path.
-    check_every : every so many iterations, bounds from the averaged prices and from the most
-        loaded link alone (one extra product each).
+    check_every : every so many iterations, the bound of the averaged prices (one extra product;
+        twice as far apart after a check that did not improve the bound, up to 4 ``check_every``)
+        and the MLU of the averaged splits (``primal_ema``).
+    iterate_bound_every : the bound of each iteration's own prices (a pass over the splits: the
+        per-OD minimum) is computed on every one of the first ``check_every`` iterations, then on
+        every ``iterate_bound_every``-th. Measured (issue 16; Abilene, GEANT, caida-701, caida-3356,
+        ``core``/``hard``/``shifted``, 3 matrices each, cold, after a failure and after a +-10% demand
+        change): the same iterations as with every one (859 cold, 248 warm; a bound of the
+        averaged prices or an LP certifies later on), 5% of a caida-701 iteration saved.
     restart_after : when the best routing has not improved for this many iterations, the iterates
         restart from it with half the step and fresh Adam moments (0 = never). Measured (issue 16):
         a warm start after a +-10% demand change on caida-3356 ``core`` (matrix 2) swung 1-2% above
@@ -1130,9 +1382,13 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         (a small LP over the links within ``lp_delta`` of the top of the best routing so far)
         every ``lp_bound_every`` iterations while the gap is open, when the best routing improved
         by less than ``tol`` since the last of them or the iteration is a multiple of
-        ``lp_force_every``, and only while the LPs take at most ``lp_share`` of the iterations'
-        time (CPU seconds on the CPU, the next LP estimated at the last one's cost), and not
-        again on the same best routing with the same ``lp_delta`` (its answer would not change); 0 = never.
+        ``lp_force_every`` (that one not while the forced-link bound is within 3 ``tol`` of the best
+        routing: the iterates are about to be certified by it; measured on caida-701 and
+        caida-3356 ``core``/``hard``/``shifted``, 3 matrices each: the same 254 iterations, 3 of the
+        LPs of ``hard``/``shifted`` saved), and only while the LPs take at most ``lp_share`` of the
+        iterations' time (CPU seconds on the CPU, the next LP estimated at the last one's cost), and
+        not again on the same best routing with the same ``lp_delta`` (its answer would not change);
+        0 = never.
     threads : torch CPU threads for this call (restored afterwards, :func:`torch_threads`);
         default: torch's setting.
     profile : a dict (default None: no timing): wall-clock seconds per phase are added into it
@@ -1178,9 +1434,9 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         op = get_operator(paths, dev, compressed=compressed)
         setup = 0.0 if cached else op.setup_seconds
         t0 = time.perf_counter()
-        usable, n_use, base = _usable_paths(paths, d, path_mask)
+        usable, n_use, ok_np, base = _usable_slots(paths, op, d, path_mask)
         if not (d > 0).any():
-            return base, {"mlu": 0.0, "lower_bound": 0.0, "gap": 0.0, "iterations": 0, "status": "converged",
+            return base.reshape(-1)[op.slot_of_path], {"mlu": 0.0, "lower_bound": 0.0, "gap": 0.0, "iterations": 0, "status": "converged",
                           "bound": "none", "setup_seconds": setup, "solve_seconds": time.perf_counter() - t0,
                           "device": str(dev), "operator": op.kind}
         clock = None
@@ -1189,18 +1445,20 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
             clock = _Clock(profile, op.device, time.process_time if cpu else time.perf_counter)
             if not cpu:
                 clock.t = t0
-        pb = _Problem.build(network, paths, op, d, usable, n_use, base, clock)
-        theta, w_warm, tau_start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix,
-                                          warm_tau=warm_tau, tau_start=tau_start, tau_end=tau_end)
-        bounds = _Bounds.start(pb, w_warm, dual_ema, lp_delta)
+        pb = _Problem.build(network, paths, op, d, usable, n_use, ok_np, base, clock)
+        start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix, warm_tau=warm_tau,
+                       tau_start=tau_start, tau_end=tau_end, tol=tol)
+        bounds = _Bounds.start(pb, start.w_warm, dual_ema, lp_delta)
         # the loop measures from t0; the set-up before it counts against the limit too
         left = None if time_limit is None else max(float(time_limit) - (t0 - t_start), 0.0)
-        run = _adam_loop(pb, theta, bounds, t0=t0, tol=tol, max_iter=max_iter, lr=lr, betas=betas,
-                         eps_rel=eps_rel, tau_start=tau_start, tau_end=tau_end, anneal=anneal,
+        run = _adam_loop(pb, start, bounds, t0=t0, tol=tol, max_iter=max_iter,
+                         lr=warm_lr if start.kind == "warm" and not start.lost else lr, betas=betas,
+                         eps_rel=eps_rel, tau_end=tau_end, anneal=anneal,
                          check_every=check_every, lp_bound_every=lp_bound_every, time_limit=left, clock=clock,
                          lp_share=lp_share, lp_force_every=lp_force_every, restart_after=restart_after,
-                         primal_ema=primal_ema)
+                         primal_ema=primal_ema, bound_every=iterate_bound_every)
         out = _finish(pb, run, bounds, certify=certify, setup=setup, t0=t0, t_start=t_start)
+        out[1]["start"] = start.kind
         if clock is not None:
             clock.lap("certificate")
             profile["iterations"] = profile.get("iterations", 0) + run.iterations
