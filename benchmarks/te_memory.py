@@ -4,14 +4,15 @@ Usage::
 
     python benchmarks/te_memory.py                          # americas and eurasia, hard sizing
     python benchmarks/te_memory.py --topologies americas --max-iter 10
-    python benchmarks/te_memory.py --topologies world --max-iter 3 --tag world --rss-limit 19
-                                                            # ends itself when its RSS passes 19 GB
+    python benchmarks/te_memory.py --topologies world --max-iter 3 --tag world --rss-limit 23
+                                                            # ends itself when its RSS passes 23 GB
+                                                            # (measured 2026-12-06: peak 19.7 GB)
 
 One process per topology (a fresh interpreter, so each peak is its own), stage after stage:
 
 1. ``topology``: read it from topohub (and import torch);
 2. ``paths``: the deviation builder (``k_shortest_paths(method="deviation")``, k = 4);
-3. ``forced pairs``: the (OD, link) pairs every candidate path of the OD crosses, alone (the
+3. ``forced pairs``: the links every candidate path of an OD crosses, as per-OD lists, alone (the
    operator's set-up finds them again);
 4. ``operator``: :class:`~surgeguard.optimise.first_order.FastOperator` set-up (tree form on these
    backbones) with its float32 matrices;
@@ -171,8 +172,8 @@ def run_one(name: str, max_iter: int, threads: int, sizing: str, trim: bool = Fa
                  "qnnz": int(len(trees.get("q_idx", ()))), "slots": paths.n_od * K,
                  "cells": len(trees.get("sources", ())) * net.n_nodes, "K": K, "links": net.n_links}
         rec["sizes"] = sizes
-        forced = stage("forced pairs", lambda: FastOperator._forced_pairs(paths))
-        rec["forced_pairs"] = len(forced[0])
+        forced = stage("forced pairs", lambda: FastOperator._forced_links(paths))
+        rec["forced_pairs"] = len(forced[1])
         del forced
         op = stage("operator", lambda: get_operator(paths, "cpu"))
         rec["operator_kind"] = op.kind

@@ -55,3 +55,46 @@ def test_chunked_slot_order_gives_the_same_operator(paths, compressed, monkeypat
     y = rng.random(paths.n_links)
     pr = many.prices(torch.from_numpy(y)).numpy()[many.slot_of_path]
     np.testing.assert_allclose(pr, paths.incidence.T @ y, rtol=1e-9)
+
+
+def test_forced_links_are_per_od_lists_and_chunked_util_is_bitwise_the_same(paths, monkeypatch):
+    """Forced links held as one int32 link list per OD (no OD index per pair); ``forced_util``
+    summed a few links at a time gives bit for bit what one ``np.bincount`` over all (OD, link)
+    pairs gives, with and without a path mask."""
+    op = FastOperator(paths, "cpu", compressed=True)
+    count, links = op._forced
+    assert count.dtype == np.int32 and links.dtype == np.int32
+    assert len(count) == paths.n_od and int(count.sum()) == len(links) > 0
+    o, l = op.forced_pairs
+    o_ref, l_ref = FastOperator._forced_pairs(paths)
+    np.testing.assert_array_equal(o, o_ref)
+    np.testing.assert_array_equal(l, l_ref)
+    rng = np.random.default_rng(3)
+    d = rng.random(paths.n_od) * 1e9
+    cap = rng.random(paths.n_links) * 1e10 + 1e9
+    link_of = np.repeat(np.arange(paths.n_paths), np.diff(paths.link_ptr))
+    usable = ~np.isin(np.arange(paths.n_paths), link_of[paths.link_idx == np.bincount(paths.link_idx).argmax()])
+    assert not usable.all()
+    # the reference: one weighted bincount over the pairs (the kept ODs' pairs first, then the lost ODs')
+    want = np.bincount(l, weights=d[o], minlength=paths.n_links) / cap
+    n_use = paths.od_sum(usable)
+    lost = n_use < paths.paths_per_od
+    hit = np.flatnonzero(lost)
+    o2, l2 = FastOperator._forced_pairs(paths, usable, hit)
+    keep = ~lost[o]
+    om, lm = np.concatenate([o[keep], o2]), np.concatenate([l[keep], l2])
+    want_mask = np.bincount(lm, weights=d[om], minlength=paths.n_links) / cap
+    for chunk in (FastOperator.FORCED_CHUNK, 5):
+        monkeypatch.setattr(FastOperator, "FORCED_CHUNK", chunk)
+        assert np.array_equal(op.forced_util(d, cap), want)
+        assert np.array_equal(op.forced_util(d, cap, paths, usable), want_mask)
+        assert np.array_equal(op.forced_util(d, cap, paths, usable, n_use), want_mask)
+
+
+def test_slot_of_path_is_int32_with_the_same_slots(paths):
+    """The slot of each path is held int32 where the slots fit (half of a per-path int64 array)."""
+    op = FastOperator(paths, "cpu", compressed=True)
+    rank = np.arange(paths.n_paths) - np.repeat(paths.od_ptr[:-1], paths.paths_per_od)
+    assert op.slot_of_path.dtype == np.int32
+    np.testing.assert_array_equal(op.slot_of_path, rank * paths.n_od + paths.path_od)
+    assert op.valid_np.reshape(-1)[op.slot_of_path].all() and op.valid_np.sum() == paths.n_paths

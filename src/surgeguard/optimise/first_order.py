@@ -315,8 +315,9 @@ class FastOperator:
         self.shape = (K, paths.n_od)
         rank = np.arange(paths.n_paths) - np.repeat(paths.od_ptr[:-1], counts)
         slot = rank * paths.n_od + paths.path_od            # slot of each path (rank-major)
-        self.slot_of_path = slot
+        del rank
         n_slots = paths.n_od * K
+        slot = self.slot_of_path = self._narrow(slot, n_slots)   # int32 where it fits (world: -0.23 GB)
         valid = np.zeros(n_slots, dtype=bool)
         valid[slot] = True
         self.valid = torch.from_numpy(valid.reshape(self.shape)).to(device)
@@ -329,8 +330,8 @@ class FastOperator:
         #: the most links on a path: bounds the float32 rounding of a path's price (a sum of that many terms)
         self.max_hops = int(np.diff(paths.link_ptr).max()) if paths.n_paths else 0
         # first, while little else is held: its sorts' temporaries then do not stack on the matrices'
-        # (backbone/world: 1.8 GB of pairs, 2.6 GB more while finding them)
-        self._forced = self._forced_pairs(paths)
+        # (backbone/world: 0.9 GB of forced links as per-OD lists, 2.6 GB more while finding them)
+        self._forced = self._forced_links(paths)
         trees = paths.meta.get("_trees")
         usable = trees is not None and trees.get("_link_ptr") is paths.link_ptr
         if compressed is None:
@@ -405,8 +406,10 @@ class FastOperator:
 
     @property
     def forced_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(OD indices, link indices): the pairs where every candidate path of the OD crosses the link."""
-        return self._forced
+        """(OD indices, link indices): the pairs where every candidate path of the OD crosses the link
+        (held as per-OD link lists, :meth:`_forced_links`; the OD of each pair built on each call)."""
+        cnt, links = self._forced
+        return np.repeat(np.arange(self.n_od, dtype=links.dtype), cnt), links
 
     #: path-link entries per sort when finding forced links (bounds the set-up's memory: about
     #: 80 bytes an entry in temporaries, 0.7 GB a chunk)
@@ -415,26 +418,37 @@ class FastOperator:
     @classmethod
     def _forced_pairs(cls, paths: PathSet, usable: np.ndarray | None = None,
                       ods: np.ndarray | None = None):
-        """(OD, link) pairs where every candidate path of the OD crosses the link, as arrays.
+        """(OD, link) pairs where every candidate path of the OD crosses the link, as arrays (the
+        per-OD lists of :meth:`_forced_links` with the OD of each pair)."""
+        ods = np.arange(paths.n_od, dtype=np.int64) if ods is None else np.asarray(ods, dtype=np.int64)
+        cnt, links = cls._forced_links(paths, usable, ods)
+        return np.repeat(ods.astype(links.dtype), cnt), links
+
+    @classmethod
+    def _forced_links(cls, paths: PathSet, usable: np.ndarray | None = None,
+                      ods: np.ndarray | None = None):
+        """(count per OD of ``ods``, links): the links every candidate path of the OD crosses, as one
+        list per OD (the OD's links in order, the lists in the order of ``ods``).
 
         The load those ODs put on a link is unavoidable, so ``max_l (sum of their demand) / c_l``
         is a lower bound on the MLU; it is exact when the optimum is set by such a link (a stub
         node's only link, or a bridge), where the dual iterates would take long to find it.
-        ``usable`` restricts to usable paths, ``ods`` to some ODs. Sorted chunk by chunk of
-        :attr:`FORCED_CHUNK` path-link entries, so memory stays bounded at any size; the pairs are
-        int32 where the counts allow (half the memory: 2.9 pairs a path at backbone/americas)."""
+        ``usable`` restricts to usable paths, ``ods`` to some ODs (all by default). Sorted chunk by
+        chunk of :attr:`FORCED_CHUNK` path-link entries, so memory stays bounded at any size; int32
+        where the counts allow, and one link (4 bytes) a pair instead of an (OD, link) pair: 2.9
+        pairs a path at backbone/americas, 0.8 GB of links at backbone/world."""
         L = paths.n_links
         ods = np.arange(paths.n_od, dtype=np.int64) if ods is None else np.asarray(ods, dtype=np.int64)
         it = np.int32 if max(paths.n_od, L) < 2**31 - 1 else np.int64
-        empty = (np.zeros(0, it), np.zeros(0, it))
         if len(ods) == 0 or len(paths.link_idx) == 0:
-            return empty
+            return np.zeros(len(ods), np.int32), np.zeros(0, it)
         od_ptr, link_ptr = paths.od_ptr, paths.link_ptr
         od_nnz = link_ptr[od_ptr[ods + 1]] - link_ptr[od_ptr[ods]]
         cum = np.cumsum(od_nnz)
         cuts = np.searchsorted(cum, np.arange(cls.FORCED_CHUNK, cum[-1], cls.FORCED_CHUNK), side="right")
         bounds = np.unique(np.concatenate([[0], cuts, [len(ods)]]))
-        out_o, out_l = [], []
+        count = np.zeros(len(ods), np.int32)
+        out_l = []
         for a, b in zip(bounds[:-1], bounds[1:]):
             sub = ods[a:b]
             n_p = od_ptr[sub + 1] - od_ptr[sub]
@@ -454,12 +468,24 @@ class FastOperator:
             k = key[starts]
             o, l = k // L, k % L
             f = cnt == n_use[o]
-            out_o.append(sub[o[f]].astype(it))
+            count[a:b] = np.bincount(o[f], minlength=len(sub))    # o sorted: each OD's links together
             out_l.append(l[f].astype(it))
             del key, first, starts, cnt, k, o, l, f
-        o_all = np.concatenate(out_o)
-        out_o.clear()                  # the parts go before the second concatenation: 1.5x, not 2x
-        return o_all, np.concatenate(out_l)
+        return count, np.concatenate(out_l)
+
+    @classmethod
+    def _add_forced(cls, out: np.ndarray, ods: np.ndarray, count: np.ndarray, links: np.ndarray,
+                    d: np.ndarray) -> None:
+        """``out[l] += d[od]`` over the per-OD link lists ``(count, links)`` of ``ods``, in list order,
+        :attr:`FORCED_CHUNK` links at a time (``np.add.at``: the same additions in the same order as
+        one ``np.bincount`` with weights, without a float64 weight per pair at once: 1.6 GB at
+        backbone/world)."""
+        ptr = np.zeros(len(count) + 1, np.int64)
+        np.cumsum(count, out=ptr[1:])
+        cuts = np.searchsorted(ptr, np.arange(cls.FORCED_CHUNK, ptr[-1], cls.FORCED_CHUNK), side="right") - 1
+        bounds = np.unique(np.concatenate([[0], cuts, [len(count)]]))
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            np.add.at(out, links[ptr[a]:ptr[b]], np.repeat(d[ods[a:b]], count[a:b]))
 
     def forced_util(self, d: np.ndarray, cap: np.ndarray, paths: PathSet | None = None,
                     usable: np.ndarray | None = None, n_use: np.ndarray | None = None) -> np.ndarray:
@@ -467,19 +493,24 @@ class FastOperator:
         its maximum is a lower bound on the MLU. With ``usable`` (a path mask), over the usable
         paths only (recomputed for the ODs that lost a path; ``n_use``, the usable paths per OD
         when the caller has them, finds those ODs without a pass over the paths)."""
-        o, l = self._forced
+        count, links = self._forced
+        out = np.zeros(len(cap))
+        all_ods = np.arange(self.n_od)
         if usable is not None and paths is not None and usable is not self.all_paths and (
                 n_use is not None or not usable.all()):
             if n_use is None:
                 n_use = paths.od_sum(usable)
             lost = n_use < paths.paths_per_od
             hit = np.flatnonzero(lost)
-            o2, l2 = self._forced_pairs(paths, usable, hit)
-            keep = ~lost[o]
-            o, l = np.concatenate([o[keep], o2]), np.concatenate([l[keep], l2])
-        if not len(o):
-            return np.zeros(len(cap))
-        return np.bincount(l, weights=d[o], minlength=len(cap)) / cap
+            # the ODs that kept all their paths first (a lost OD adds +0.0: d >= 0), then the others
+            self._add_forced(out, all_ods, count, links, np.where(lost, 0.0, d))
+            c2, l2 = self._forced_links(paths, usable, hit)
+            self._add_forced(out, hit, c2, l2, d)
+            n_pairs = len(links) - int(count[lost].sum()) + len(l2)
+        else:
+            self._add_forced(out, all_ods, count, links, d)
+            n_pairs = len(links)
+        return out / cap if n_pairs else np.zeros(len(cap))
 
     # ------------------------------------------------------------------ matrices per dtype
     def _mat(self, dtype):
