@@ -46,7 +46,7 @@ from .io.traffic import read_tunnels
 from .network import Network
 from .resources import check_memory, format_count
 
-__all__ = ["PathSet", "k_shortest_paths", "all_simple_paths", "paths_from_node_lists", "read_tunnels_file",
+__all__ = ["PathSet", "index_dtype", "k_shortest_paths", "all_simple_paths", "paths_from_node_lists", "read_tunnels_file",
            "all_pairs", "deviation_paths", "YEN_MAX_PAIRS", "MAX_K_YEN", "MAX_K_DEVIATION", "YEN_MAX_SECONDS",
            "MAX_SIMPLE_PATHS", "check_path_budget"]
 
@@ -476,6 +476,16 @@ def _yen(net: Network, k: int, pairs, disjoint: bool) -> PathSet:
                    {"k": k})
 
 
+def index_dtype(top: int):
+    """The NumPy integer type for indices or offsets up to ``top``: int32 where they fit (half the
+    memory of int64 for the path-link arrays), int64 beyond.
+
+    >>> index_dtype(1000), index_dtype(2**31)
+    (<class 'numpy.int32'>, <class 'numpy.int64'>)
+    """
+    return np.int32 if top < 2**31 - 1 else np.int64
+
+
 # ---------------------------------------------------------------------- scalable k shortest paths
 #: default sizes of the "deviation" builder (see :func:`_deviation`)
 _DEV_CHUNK_CELLS = 1 << 17
@@ -813,7 +823,7 @@ def _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, acc_cost, cell_off,
     e_cnt = np.where(even, (plen > 0).astype(np.int64) + two, 1)
     e_off = np.cumsum(e_cnt) - e_cnt
     q_top = n_cells + (int(g["lid"].max()) + 1 if len(g["lid"]) else 0)   # every tree cell, then the links
-    q_idx = np.empty(int(e_cnt.sum()), dtype=np.int32 if q_top < 2**31 - 1 else np.int64)
+    q_idx = np.empty(int(e_cnt.sum()), dtype=index_dtype(q_top))
     q_sgn = np.ones(len(q_idx), dtype=np.int8)
     f = e_cnt > 0
     q_idx[e_off[f]] = np.where(even[f], cell_off + x[f], n_cells + g["lid"][np.maximum(lj[f], 0)])
@@ -827,7 +837,7 @@ def _dev_materialise(g, tr, od_row, od_t, acc, acc_l, acc_m, acc_cost, cell_off,
     tot = int(plen.sum())
     first = np.zeros(len(plen), dtype=np.int64)
     np.cumsum(plen[:-1], out=first[1:])
-    idt = np.int32 if len(combined) < 2**31 - 1 else np.int64
+    idt = index_dtype(len(combined))
     step = np.ones(tot, dtype=idt)
     if len(plen):
         jump = np.empty(len(plen), dtype=np.int64)
@@ -938,7 +948,7 @@ def _deviation(net: Network, k: int, pairs, *, fanout: int | None = None, max_po
     cost = cat("cost", np.float64)
     lat = cat("lat", np.float64)
     q_cnt = cat("q_cnt", np.int64)
-    q_idx = cat("q_idx", np.int32 if n_cells + net.n_links < 2**31 - 1 else np.int64)
+    q_idx = cat("q_idx", index_dtype(n_cells + net.n_links))
     q_sgn = cat("q_sgn", np.int8)
     trees = {"n_nodes": n, "sources": uniq, "tin": cat("tin", np.int32), "size": cat("size", np.int32),
              "tree_link": cat("tree_link", np.int32)}

@@ -145,7 +145,7 @@ import scipy.sparse as sp
 
 from ..exceptions import InfeasibleError, SolverError, ValidationError
 from ..network import Network
-from ..paths import PathSet
+from ..paths import PathSet, index_dtype
 from .highs import INF, load_arrays, primal, run
 
 __all__ = ["FastOperator", "get_operator", "clear_operator_cache", "resolve_device", "torch_threads",
@@ -390,7 +390,7 @@ class FastOperator:
     def _narrow(a: np.ndarray, top: int) -> np.ndarray:
         """``a`` (indices or offsets up to ``top``) as int32 where they fit: the torch matrices'
         index arrays (:func:`_csr_index`) then share it instead of keeping a second, int32 copy."""
-        return a.astype(np.int32) if top < 2**31 - 1 and a.dtype != np.int32 else a
+        return a.astype(np.int32) if index_dtype(top) is np.int32 and a.dtype != np.int32 else a
 
     @property
     def path_of_slot(self) -> np.ndarray:
@@ -399,7 +399,7 @@ class FastOperator:
         scattering them) and kept."""
         if self._path_of_slot is None:
             n = self.n_od * self.K
-            inv = np.zeros(n, dtype=np.int32 if self.n_paths < 2**31 - 1 else np.int64)
+            inv = np.zeros(n, dtype=index_dtype(self.n_paths))
             inv[self.slot_of_path] = np.arange(self.n_paths, dtype=inv.dtype)
             self._path_of_slot = inv.reshape(self.shape)
         return self._path_of_slot
@@ -439,7 +439,7 @@ class FastOperator:
         pairs a path at backbone/americas, 0.8 GB of links at backbone/world."""
         L = paths.n_links
         ods = np.arange(paths.n_od, dtype=np.int64) if ods is None else np.asarray(ods, dtype=np.int64)
-        it = np.int32 if max(paths.n_od, L) < 2**31 - 1 else np.int64
+        it = index_dtype(max(paths.n_od, L))
         if len(ods) == 0 or len(paths.link_idx) == 0:
             return np.zeros(len(ods), np.int32), np.zeros(0, it)
         od_ptr, link_ptr = paths.od_ptr, paths.link_ptr
