@@ -2,7 +2,6 @@
 
 import json
 import os
-import time
 
 import networkx as nx
 import numpy as np
@@ -54,13 +53,10 @@ def test_topohub_caida_uses_ids_when_names_clash():
     assert net.nodes["label"].notna().sum() >= 400
 
 
-def test_topohub_backbone_loads_fast():
-    t0 = time.perf_counter()
-    net = read_topohub("backbone/eurasia")
-    elapsed = time.perf_counter() - t0
+def test_topohub_backbone_loads():
+    net = read_topohub("backbone/eurasia")  # its load time is measured by the benchmarks, not asserted here
     assert net.n_nodes == 2031
     assert net.n_links == 2 * 2848
-    assert elapsed < 5.0, f"backbone/eurasia took {elapsed:.1f} s"
 
 
 def test_topohub_unknown_key():

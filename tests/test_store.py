@@ -553,7 +553,6 @@ def test_kill_9_loses_no_acknowledged_interval_and_a_restart_resumes(tmp_path):
     rng = random.Random(12)
     acknowledged: set = set()
     committed_unacked: set = set()
-    t_start = time.monotonic()
     # inside: killed in the middle of a write's transaction (guaranteed); stored: right after an
     # acknowledgement; random: at a random moment of the loop
     for mode in ("inside", "stored", "random", "random", "random"):
@@ -585,7 +584,6 @@ def test_kill_9_loses_no_acknowledged_interval_and_a_restart_resumes(tmp_path):
     acknowledged |= set(w.stamps("stored"))
     final = check_store(path, acknowledged, nodes)
     assert final == [T0 + k * STEP for k in range(total)] and acknowledged | committed_unacked == set(final)
-    assert time.monotonic() - t_start < 40
 
 
 def test_a_second_process_is_refused_while_the_writer_runs(tmp_path):
