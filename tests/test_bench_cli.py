@@ -151,3 +151,24 @@ def test_bad_lp_matrices_is_a_one_line_error(tmp_path):
     assert r.exit_code == 2
     assert "--lp-matrices" in r.output and "caida-701:20" in r.output and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_n_tm_and_threads_reach_the_ladder(tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["bench", "te", "--quick", "--topologies", "abilene", "--n-tm", "2", "--threads", "1",
+                            "--lp-matrices", "abilene=1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "te_cpu-quick.json").read_text())
+    (rung,) = res["rungs"]
+    assert len(rung["fast"]) == 2 and len(rung["lp"]) == 1
+    assert res["machine"]["torch_threads"] == 1
+
+
+@pytest.mark.parametrize("flag", ["--n-tm", "--threads"])
+def test_n_tm_and_threads_below_one_are_one_line_errors(tmp_path, flag):
+    r = runner.invoke(app, ["bench", "te", flag, "0", "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2
+    assert flag in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1

@@ -64,6 +64,10 @@ def te(
         None, "--lp-matrices", help="matrices HiGHS IPM solves per rung, as RUNG=N pairs, e.g. "
                                     "caida-701=20,caida-3356=5 (default: the ladder's)"),
     lp_cap: float = typer.Option(300.0, "--lp-cap", min=1.0, help="seconds for one HiGHS IPM solve"),
+    n_tm: Optional[int] = typer.Option(None, "--n-tm", min=1, help="matrices per rung (default: the ladder's)"),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", min=1, help="torch CPU threads for `fast` (default: torch's; on a shared, loaded "
+                                       "machine 1 gives steadier times)"),
 ):
     """Path building, HiGHS IPM/simplex/PDLP and `fast` on a ladder up to 3,815 nodes, in one run."""
     if tag is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", tag):
@@ -81,4 +85,4 @@ def te(
     claim_output_dir(out, "--out")
     ladder = load_te_ladder()
     ladder.run_te_bench(topologies.split(",") if topologies else None, out, quick=quick, device=device,
-                        tag=tag, sizing=sizing, n_lp=n_lp, lp_cap_s=lp_cap)
+                        tag=tag, sizing=sizing, n_lp=n_lp, lp_cap_s=lp_cap, n_tm=n_tm, threads=threads)
