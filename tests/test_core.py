@@ -159,6 +159,26 @@ def test_no_path_is_an_error():
         solve(net, ps, tm, "optimal")
 
 
+def test_demand_reads_the_od_entries_and_names_every_uncovered_pair():
+    from surgeguard.io import read_topohub
+
+    net = read_topohub("sndlib/abilene")
+    src, dst = [0, 0, 3, 5], [1, 4, 2, 11]                    # a subset of the pairs
+    ps = k_shortest_paths(net, k=2, pairs=(src, dst))
+    tm = np.random.default_rng(3).random((12, 12)) * 1e9
+    np.fill_diagonal(tm, 0.0)
+    assert len(ps.uncovered_pairs) == 12 * 11 - 4
+    only = np.zeros_like(tm)
+    only[ps.od_src, ps.od_dst] = tm[ps.od_src, ps.od_dst]
+    np.testing.assert_array_equal(ps.demand(only), tm[ps.od_src, ps.od_dst])
+    with pytest.raises(NoPathError, match=r"\(128 in all\)"):
+        ps.demand(tm)
+    one = only.copy()
+    one[7, 6] = 1.0                                            # one uncovered pair, named
+    with pytest.raises(NoPathError, match=f"{net.node_names[7]}->{net.node_names[6]}'\\] \\(1 in all\\)"):
+        ps.demand(one)
+
+
 def test_shortest_is_hop_by_hop_ecmp():
     # diamond S->{A,B}->T plus S->C->T... with equal metrics: ECMP splits at each hop
     nodes = [{"name": n} for n in ["S", "A", "B", "T"]]

@@ -135,6 +135,22 @@ class PathSet:
         return out
 
     @cached_property
+    def od_flat(self) -> np.ndarray:
+        """(n_od,) flat index ``src * N + dst`` of each OD pair in an N x N matrix."""
+        n = self.n_nodes
+        return (self.od_src.astype(np.int64) * n + self.od_dst).astype(index_dtype(n * n), copy=False)
+
+    @cached_property
+    def uncovered_pairs(self) -> np.ndarray:
+        """Flat indices (``src * N + dst``) of the off-diagonal node pairs the set has no paths for:
+        the only entries :meth:`demand` has to check (none when every pair is covered; computed once,
+        a tenth of a warm ``fast`` solve at caida-3356 when it was rebuilt per call)."""
+        covered = np.zeros((self.n_nodes, self.n_nodes), dtype=bool)
+        covered[self.od_src, self.od_dst] = True
+        np.fill_diagonal(covered, True)
+        return np.flatnonzero(~covered).astype(index_dtype(covered.size), copy=False)
+
+    @cached_property
     def incidence(self) -> sp.csc_matrix:
         """R: (n_links x n_paths) 0/1 matrix, CSC. Link loads are ``R @ path_flows``."""
         data = np.ones(len(self.link_idx), dtype=np.float64)
@@ -161,13 +177,11 @@ class PathSet:
         tm = np.asarray(tm, dtype=float)
         if tm.shape != (self.n_nodes, self.n_nodes):
             raise ValidationError(f"{what} has shape {tm.shape}; expected ({self.n_nodes}, {self.n_nodes})")
-        d = tm[self.od_src, self.od_dst]
-        covered = np.zeros_like(tm, dtype=bool)
-        covered[self.od_src, self.od_dst] = True
-        np.fill_diagonal(covered, True)
-        missing = (tm > 0) & ~covered
-        if missing.any():
-            i, j = np.nonzero(missing)
+        flat = tm.ravel()
+        d = np.take(flat, self.od_flat)  # 4x faster than tm[od_src, od_dst] (caida-3356: 0.26 vs 1.06 ms)
+        uncovered = self.uncovered_pairs
+        if len(uncovered) and (np.take(flat, uncovered) > 0).any():
+            i, j = np.divmod(uncovered[np.take(flat, uncovered) > 0], self.n_nodes)
             names = [f"{self.node_names[a]}->{self.node_names[b]}" for a, b in zip(i[:5], j[:5])]
             raise NoPathError(
                 f"{what} has demand for OD pair(s) {names} ({len(i)} in all) with no candidate path; "
