@@ -40,7 +40,7 @@ from ..validation import Boolean, Interval, NoneOr, Options
 from .base import TMForecaster, register_forecaster, season_steps
 from .training import predict_batches, torch_threads, train_net
 
-__all__ = ["DirectForecaster", "daily_profile"]
+__all__ = ["DailyLeads", "DirectForecaster", "daily_profile"]
 
 #: rates of the exponentially weighted levels over the input window
 _EW_RATES = (0.5, 0.2, 0.1)
@@ -80,8 +80,24 @@ def daily_profile(Z: np.ndarray, phase: np.ndarray, day: int, smooth: int = 1, *
     return prof
 
 
+class DailyLeads:
+    """Time-of-day phase and lead count shared by the per-lead forecasters (``direct``, ``linear``):
+    ``day_`` steps per day, ``outputs_`` leads forecast at once (one hour unless ``outputs`` says),
+    ``phase0_`` the phase of the first training step."""
+
+    def _set_day_and_leads(self, step) -> None:
+        self.day_ = season_steps(step, 1.0)
+        self.outputs_ = int(self.outputs) if self.outputs else max(1, int(round(pd.Timedelta(hours=1) / step)))
+
+    def _smooth(self) -> int:
+        return max(1, int(round(self.day_ / 96)))
+
+    def _phase(self, times) -> np.ndarray:
+        return (np.asarray(self._step_index(pd.DatetimeIndex(times)), dtype=np.int64) + self.phase0_) % self.day_
+
+
 @register_forecaster("direct")
-class DirectForecaster(TMForecaster):
+class DirectForecaster(DailyLeads, TMForecaster):
     """A pooled per-flow network with one output per lead (direct multi-horizon forecasts).
 
     Parameters
@@ -158,8 +174,7 @@ class DirectForecaster(TMForecaster):
 
     # ------------------------------------------------------------------ hooks
     def _min_train(self, step) -> int:
-        self.day_ = season_steps(step, 1.0)
-        self.outputs_ = int(self.outputs) if self.outputs else max(1, int(round(pd.Timedelta(hours=1) / step)))
+        self._set_day_and_leads(step)
         return int(self.window) + self.outputs_ + 20
 
     def _min_history(self) -> int:
@@ -257,18 +272,12 @@ class DirectForecaster(TMForecaster):
         preds = [predict_batches(net, (X, ids), dev) for net in self.nets_]
         return np.mean(preds, axis=0)
 
-    def _smooth(self) -> int:
-        return max(1, int(round(self.day_ / 96)))
-
     def _profile_at(self, ph_last, profile=None) -> np.ndarray | None:
         """The profile (n, S, H + 1) at the phases of the last step and of each lead."""
         if not self.use_profile_:
             return None
         ph = (np.asarray(ph_last)[:, None] + np.arange(self.outputs_ + 1)[None, :]) % self.day_
         return (self.profile_ if profile is None else profile)[ph].transpose(0, 2, 1)
-
-    def _phase(self, times) -> np.ndarray:
-        return (np.asarray(self._step_index(pd.DatetimeIndex(times)), dtype=np.int64) + self.phase0_) % self.day_
 
     def _total(self, Z) -> np.ndarray:
         return ((Z * self.scale_).sum(axis=1) / self.tot_scale_).astype(np.float32)

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from ..validation import Boolean, Interval, NoneOr
-from .base import TMForecaster, register_forecaster, season_steps
-from .direct import daily_profile
+from .base import TMForecaster, register_forecaster
+from .direct import DailyLeads, daily_profile
 
 __all__ = ["LinearForecaster", "lad_weights"]
 
@@ -82,7 +82,7 @@ def lad_weights(X: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, prior: np.n
 
 
 @register_forecaster("linear")
-class LinearForecaster(TMForecaster):
+class LinearForecaster(DailyLeads, TMForecaster):
     """Per-flow L1 regressions of the change from the last value, one per lead.
 
     Parameters
@@ -124,8 +124,7 @@ class LinearForecaster(TMForecaster):
 
     # ------------------------------------------------------------------ hooks
     def _min_train(self, step) -> int:
-        self.day_ = season_steps(step, 1.0)
-        self.outputs_ = int(self.outputs) if self.outputs else max(1, int(round(pd.Timedelta(hours=1) / step)))
+        self._set_day_and_leads(step)
         return int(self.window) + self.outputs_ + 8
 
     def _min_history(self) -> int:
@@ -188,12 +187,6 @@ class LinearForecaster(TMForecaster):
         return out
 
     # ------------------------------------------------------------------ features
-    def _smooth(self) -> int:
-        return max(1, int(round(self.day_ / 96)))
-
-    def _phase(self, times) -> np.ndarray:
-        return (np.asarray(self._step_index(pd.DatetimeIndex(times)), dtype=np.int64) + self.phase0_) % self.day_
-
     def _block(self, Z, phase, origins) -> np.ndarray:
         """Forecasts (n, H, S) of the ``outputs_`` leads from the actual past at ``origins``."""
         W = int(self.window)
