@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 
 from surgeguard.examples import ring, triangle, two_paths  # noqa: E402
 from surgeguard.io import read_topohub  # noqa: E402
+from surgeguard.network import Network  # noqa: E402
 from surgeguard.plan import size_capacities  # noqa: E402
 from surgeguard.routing import Optimal, Routing, k_shortest_paths  # noqa: E402
 from surgeguard.optimise.first_order import FastOperator, get_operator, solve_fast, tight_dual_bound  # noqa: E402
@@ -410,3 +411,109 @@ def test_path_of_slot_inverts_slot_of_path():
     pos = op.path_of_slot.reshape(-1)
     np.testing.assert_array_equal(pos[op.slot_of_path], np.arange(ps.n_paths))
     assert op.valid_np.sum() == ps.n_paths and not op.valid_np.flags.writeable
+
+
+def _three_ways():
+    """S->T over S-A-T, S-B-T, S-C-T (2 hops each); X->T mostly through B-T (X hangs off B)."""
+    links = [{"src": a, "dst": b, "capacity": 10e9, "metric": 1.0}
+             for a, b in (("S", "A"), ("A", "T"), ("S", "B"), ("B", "T"), ("S", "C"), ("C", "T"), ("X", "B"))]
+    net = Network.from_records(nodes=[{"name": n} for n in "SABCTX"], links=links, bidirectional=True,
+                               name="three_ways")
+    ps = k_shortest_paths(net, k=3, method="yen")
+    tm = np.zeros((net.n_nodes, net.n_nodes))
+    i = {n: k for k, n in enumerate(net.node_names)}
+    tm[i["S"], i["T"]], tm[i["X"], i["T"]] = 6e9, 8e9
+    return net, ps, tm, i
+
+
+def test_failure_repair_moves_the_lost_share_off_the_loaded_survivor():
+    """One of S->T's three ways fails (S-A); the warm routing had a third on each. Spread evenly, the
+    lost third puts half of it on S-B-T, whose B-T already carries X->T (MLU 1.1); the repair sends it
+    to S-C-T (B-T at 1.0). The first iterate (``max_iter=1``) is the repaired start itself."""
+    net, ps, tm, i = _three_ways()
+    st = np.flatnonzero((ps.od_src == i["S"]) & (ps.od_dst == i["T"]))[0]
+    xt = np.flatnonzero((ps.od_src == i["X"]) & (ps.od_dst == i["T"]))[0]
+    links = {p: [net.link_names[l] for l in ps.link_idx[ps.link_ptr[p]:ps.link_ptr[p + 1]]]
+             for p in range(ps.od_ptr[st], ps.od_ptr[st + 1])}
+    via = {next(n for n in "ABC" if f"S->{n}" in ls): p for p, ls in links.items() if len(ls) == 2}
+    assert sorted(via) == ["A", "B", "C"]
+    splits = np.zeros(ps.n_paths)
+    for od in range(ps.n_od):
+        splits[ps.od_ptr[od]:ps.od_ptr[od + 1]] = 1.0 / ps.paths_per_od[od]
+    splits[ps.od_ptr[st]:ps.od_ptr[st + 1]] = 0.0
+    splits[list(via.values())] = 1.0 / 3.0
+    splits[ps.od_ptr[xt]:ps.od_ptr[xt + 1]] = 0.0
+    splits[ps.od_ptr[xt]] = 1.0                    # X->T on its shortest path, X-B-T
+    assert [net.link_names[l] for l in ps.link_idx[ps.link_ptr[ps.od_ptr[xt]]:ps.link_ptr[ps.od_ptr[xt] + 1]]] == \
+        ["X->B", "B->T"]
+    warm = Routing(ps, splits, "given", {})
+    usable = np.ones(ps.n_paths, dtype=bool)
+    usable[[p for p in range(ps.n_paths)
+            if "S->A" in [net.link_names[l] for l in ps.link_idx[ps.link_ptr[p]:ps.link_ptr[p + 1]]]]] = False
+    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, warm=warm)
+    s_even, even = solve_fast(net, ps, tm, max_iter=1, warm_repair=0, **kw)
+    s_rep, rep = solve_fast(net, ps, tm, max_iter=1, **kw)
+    assert not even["repaired"] and rep["repaired"] and rep["start"] == "warm"
+    assert s_even[via["B"]] == pytest.approx(0.5, abs=0.01) and s_even[via["C"]] == pytest.approx(0.5, abs=0.01)
+    assert s_rep[via["C"]] > s_rep[via["B"]] + 0.2 and s_rep[via["A"]] == 0.0
+    assert even["mlu"] == pytest.approx(1.1, rel=0.01) and rep["mlu"] < 1.02
+    np.testing.assert_allclose(ps.od_sum(s_rep), 1.0, atol=1e-9)
+    # solved to the end from there: certified, on the simplex, failed paths empty
+    s, info = solve_fast(net, ps, tm, **kw)
+    assert info["gap"] <= 0.01 and (s[~usable] == 0).all() and (s >= 0).all()
+
+
+def test_warm_solve_after_a_failure_takes_no_more_iterations_than_cold(case):
+    """The most loaded link fails: the warm solve (evenly spread, repaired or the cold start, whichever
+    prices lowest; the first bound LP early) takes at most the cold solve's iterations."""
+    net, ps, tm, lp, fast = case
+    usable, tm2 = _fail_most_loaded(net, ps, tm, fast)
+    _, cold = solve_fast(net, ps, tm2, device="cpu", threads=1, tol=0.01, path_mask=usable)
+    _, warm = solve_fast(net, ps, tm2, device="cpu", threads=1, tol=0.01, path_mask=usable, warm=fast)
+    assert warm["gap"] <= 0.01 and warm["status"] == "converged"
+    assert warm["iterations"] <= cold["iterations"], (cold["iterations"], warm["iterations"], warm["start"])
+
+
+def test_forced_util_kept_pair_ods_match_the_chunked_sums(monkeypatch):
+    """With the OD of each forced pair kept (few pairs) ``forced_util`` is one weighted bincount: bit
+    for bit the per-OD chunks' sums, with and without a path mask."""
+    net, ps, tm = _instance("sndlib/germany50", "deviation")
+    op = FastOperator(ps, "cpu")
+    d = ps.demand(tm)
+    usable = np.random.default_rng(5).random(ps.n_paths) > 0.2
+    kept = (op.forced_util(d, net.capacity), op.forced_util(d, net.capacity, ps, usable))
+    assert op._forced_od is not None
+    monkeypatch.setattr(FastOperator, "FORCED_OD_KEEP", -1)
+    op2 = FastOperator(ps, "cpu")
+    chunked = (op2.forced_util(d, net.capacity), op2.forced_util(d, net.capacity, ps, usable))
+    assert op2._forced_od is None
+    for a, b in zip(kept, chunked):
+        np.testing.assert_array_equal(a, b)
+    assert kept[0].max() > 0
+
+
+def test_usable_slots_from_the_masked_paths_match_the_mask():
+    net, ps, tm = _instance("sndlib/geant", "deviation")
+    op = get_operator(ps, "cpu")
+    usable = np.random.default_rng(7).random(ps.n_paths) > 0.1
+    d = ps.demand(tm) * (ps.od_sum(usable) > 0)
+    u, n_use, ok, base = first_order._usable_slots(ps, op, d, usable)
+    np.testing.assert_array_equal(ok.reshape(-1)[op.slot_of_path], usable)
+    assert ok.sum() == usable.sum()
+    np.testing.assert_array_equal(n_use, ps.od_sum(usable.astype(int)))
+    np.testing.assert_allclose(base.sum(axis=0)[n_use > 0], 1.0, rtol=1e-6)
+
+
+def test_warm_start_after_a_failure_runs_its_first_bound_lp_at_iteration_five():
+    """After a failure the warm link weights certify little (the failed link carried them): the first
+    bound LP runs at iteration ``lp_bound_every`` (5) even while the routing still improves, outside
+    the LPs' share of the time; without ``warm_lp_first`` none runs before iteration 10."""
+    net, ps, tm = _instance("sndlib/geant", "deviation", seed=5)
+    fast = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm)
+    usable, tm2 = _fail_most_loaded(net, ps, tm, fast)
+    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, warm=fast, max_iter=5)
+    _, late = solve_fast(net, ps, tm2, warm_lp_first=False, **kw)
+    _, early = solve_fast(net, ps, tm2, **kw)
+    assert late["iterations"] == 5 and late["bound_lps"] == 0 and late["gap"] > 0.01
+    assert early["bound_lps"] == 1 and early["bound_lp_seconds"] > 0
+    assert early["gap"] < late["gap"]
