@@ -517,3 +517,30 @@ def test_warm_start_after_a_failure_runs_its_first_bound_lp_at_iteration_five():
     assert late["iterations"] == 5 and late["bound_lps"] == 0 and late["gap"] > 0.01
     assert early["bound_lps"] == 1 and early["bound_lp_seconds"] > 0
     assert early["gap"] < late["gap"]
+
+
+def test_relieving_the_hot_links_certifies_a_warm_start_at_once():
+    """The warm routing puts a third of S->T on S-B-T and X->T on X-B-T: B->T is full (MLU 1.0) while
+    X->B carries X->T whatever the routing (forced: 0.8, the optimum). Water-filling the shares on the
+    hot link (B->T, within 1% of the top) over each OD's paths reaches the forced bound within 1%, so
+    the start is certified at once (one iteration, no step); without it Adam needs several."""
+    net, ps, tm, i = _three_ways()
+    st = np.flatnonzero((ps.od_src == i["S"]) & (ps.od_dst == i["T"]))[0]
+    xt = np.flatnonzero((ps.od_src == i["X"]) & (ps.od_dst == i["T"]))[0]
+    splits = np.zeros(ps.n_paths)
+    for od in range(ps.n_od):
+        splits[ps.od_ptr[od]:ps.od_ptr[od + 1]] = 1.0 / ps.paths_per_od[od]
+    splits[ps.od_ptr[st]:ps.od_ptr[st + 1]] = 0.0
+    splits[[p for p in range(ps.od_ptr[st], ps.od_ptr[st + 1]) if ps.link_ptr[p + 1] - ps.link_ptr[p] == 2]] = 1 / 3
+    splits[ps.od_ptr[xt]:ps.od_ptr[xt + 1]] = 0.0
+    splits[ps.od_ptr[xt]] = 1.0                    # X->T on X-B-T
+    warm = Routing(ps, splits, "given", {})
+    kw = dict(device="cpu", threads=1, tol=0.01, warm=warm)
+    s_off, off = solve_fast(net, ps, tm, warm_relieve=0, **kw)
+    s_on, on = solve_fast(net, ps, tm, **kw)
+    assert not off["relieved"] and off["iterations"] > 1 and off["start"] == "warm"
+    assert on["relieved"] and on["iterations"] == 1 and on["start"] == "warm"
+    assert on["bound"] == "forced links" and on["lower_bound"] == pytest.approx(0.8, rel=1e-9)
+    assert 0.8 <= on["mlu"] <= 0.8 / 0.99 and on["gap"] <= 0.01 and on["status"] == "converged"
+    np.testing.assert_allclose(ps.od_sum(s_on), 1.0, atol=1e-9)
+    assert (s_on >= 0).all()

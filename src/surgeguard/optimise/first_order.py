@@ -88,7 +88,10 @@ warm solve at caida-3356 ``hard``/``shifted`` after a failure 32-33 -> 26.5-27 m
 change 25.7-26.5 -> 21.5-22.4 ms; caida-701 ``hard`` 9.2 -> 7.4 and 7.2 -> 4.7 ms; Abilene 1.7 ->
 1.5 ms, GEANT 1.4 unchanged; the cold solves (7-9 iterations) 1-4 ms less. After a failure the lost
 share is also water-filled over the surviving paths (:func:`_repair`) and the first bound LP comes
-early (``warm_lp_first``). Tried and dropped (warm iterations summed over the 36 +-10% demand cases,
+early (``warm_lp_first``). A warm start that no bound certifies yet but kept every OD's share
+(a demand change, a failure that only cuts off ODs) has its hot links relieved by the same
+water-filling (:func:`_relieve`), kept when that certifies it at once. Tried and dropped (warm
+iterations summed over the 36 +-10% demand cases,
 118 with the defaults): starting the temperature where the cold solve ended (``warm_tau`` 0.002:
 126; 0.005: 128; 0.02: 116, but caida-3356 ``core`` matrix 2 7 -> 10); Adam's moments and step count
 carried over from the warm solve (125: Abilene ``shifted`` 11/15 -> 19/19); the bound LP over the
@@ -1018,10 +1021,24 @@ def _repair(pb: _Problem, x: np.ndarray, u, lost: np.ndarray, scale: np.ndarray,
     of the unfailed optimum, ``fast_state``) was tried and dropped: 1.55 instead of 1.04 on
     caida-701 ``core`` matrix 2, 2.84 on caida-3356 ``core`` matrix 2 (a whole OD's displaced
     traffic piled on one path)."""
-    paths, op = pb.paths, pb.op
     hit = np.flatnonzero((lost > 0) & (pb.d > 0))
     if len(hit) == 0:
         return None
+    rep = _water_fill(pb, x, u, hit, lost[hit].astype(np.float64) * scale[hit], None, rounds=rounds, temp=temp)
+    return None if rep is None else rep[:2]
+
+
+def _water_fill(pb: _Problem, x: np.ndarray, u, hit: np.ndarray, moved: np.ndarray, off, *, rounds: int,
+                temp: float) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Move ``moved`` (the share, as in ``x``) of each OD of ``hit`` onto its usable paths in
+    ``rounds`` equal parts, each part by a softmin (temperature ``temp`` of the top utilisation) of
+    the utilisation each path's most loaded link would reach with that part on it, the
+    utilisations updated after each part. Where that share sits in ``x`` now: ``off`` ((sorted
+    slots, the share to move from each), summing to ``moved`` over each OD's usable slots), or
+    None: spread evenly (a failure's lost share, :func:`_warm_splits`). Computed over the ``hit``
+    ODs' paths only (no product); (splits, utilisations as float64, path-link entries of those paths), or None when
+    they have more than :data:`REPAIR_MAX_ENTRIES`. Shared by :func:`_repair` and :func:`_relieve`."""
+    paths, op = pb.paths, pb.op
     cnt = paths.od_ptr[hit + 1] - paths.od_ptr[hit]
     pth = _ranges(paths.od_ptr[hit], cnt)
     keep = pb.usable[pth]
@@ -1034,32 +1051,107 @@ def _repair(pb: _Problem, x: np.ndarray, u, lost: np.ndarray, scale: np.ndarray,
     starts = np.cumsum(hops) - hops
     entry = np.repeat(np.arange(len(pth)), hops)                 # each link entry's path
     L = len(pb.cap64)
-    moved = lost[hit].astype(np.float64) * scale[hit]            # share to place, as in ``x``
     # utilisation each entry's link gets when all of its OD's moved share takes that path
     add = (moved * (pb.d[hit] / pb.dscale))[od_of][entry] / (pb.cap64[lk] / pb.cscale)
-    even = 1.0 / pb.n_use[hit][od_of]                            # the even spread per path
+    slots = op.slot_of_path[pth]
+    # where the moved share sits now, per path as a fraction of ``moved``
+    if off is None:
+        even = 1.0 / pb.n_use[hit][od_of]
+    else:
+        at = np.minimum(np.searchsorted(off[0], slots), len(off[0]) - 1)
+        even = np.where(off[0][at] == slots, off[1][at], 0.0) / moved[od_of]
     up = np.asarray(u.double().cpu().numpy() if not isinstance(u, np.ndarray) else u, dtype=np.float64)
     up = up - np.bincount(lk, weights=even[entry] * add, minlength=L)
     top = max(float(up.max()), pb.lb_forced, 1e-30)
     placed = np.zeros(len(pth))
+    # each OD's first path (``od_of`` is sorted): the per-OD minimum as one ``reduceat`` (exact, as
+    # ``np.minimum.at``, several times faster) when every OD has a usable path
+    first = np.flatnonzero(np.diff(od_of, prepend=-1))
+    first = first if len(first) == len(hit) else None
+    # the same arithmetic each round, written to cost few NumPy calls (``take`` for gathers, the
+    # round's part and the temperature computed once): at Abilene/GEANT the calls, not the data,
+    # are the cost (1.3 -> 0.9 ms a repair)
+    part = add / rounds
+    tt = temp * top
     for _ in range(max(int(rounds), 1)):
-        b = np.maximum.reduceat(up[lk] + add / rounds, starts)
-        low = np.full(len(hit), np.inf)
-        np.minimum.at(low, od_of, b)
-        z = np.exp((low[od_of] - b) / (temp * top))
-        z /= np.bincount(od_of, weights=z, minlength=len(hit))[od_of]
+        b = np.maximum.reduceat(up.take(lk) + part, starts)
+        if first is not None:
+            low = np.minimum.reduceat(b, first)
+        else:
+            low = np.full(len(hit), np.inf)
+            np.minimum.at(low, od_of, b)
+        z = np.exp((low.take(od_of) - b) / tt)
+        z /= np.bincount(od_of, weights=z, minlength=len(hit)).take(od_of)
         z /= rounds
         placed += z
-        up += np.bincount(lk, weights=z[entry] * add, minlength=L)
+        up += np.bincount(lk, weights=z.take(entry) * add, minlength=L)
     xr = x.copy()
     flat = xr.reshape(-1)
-    slots = op.slot_of_path[pth]
     flat[slots] = np.maximum(flat[slots] + ((placed - even) * moved[od_of]).astype(np.float32), 0.0)
-    return xr, up
+    return xr, up, len(lk)
 
+
+def _relieve(pb: _Problem, x: np.ndarray, u, *, delta: float, rounds: int = 8,
+             temp: float = 0.02) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The warm start ``x`` (utilisations ``u``) with the share each OD has on paths crossing a
+    *hot* link (utilisation within ``delta`` of the top) water-filled over its usable paths
+    (:func:`_water_fill`, the hot ones included): (splits, utilisations as float64, path-link
+    entries water-filled over), or None
+    (nothing to move, too many path-link entries, or the tree operator, which has no link ->
+    slots rows to find the hot links' ODs by). No product over the matrix: the hot links' rows of
+    the links <- slots matrix give their slots, the rest runs over those ODs' paths.
+
+    Why (issue 16, ``te_warm.md``): after a +-10% demand change, or a failure that only cuts off
+    ODs (the old bottleneck, a forced link, is gone), the warm routing is 1-6% above what the warm
+    link weights (or the forced links) certify, and Adam's first steps from it swing (Abilene
+    ``core`` matrix 0: 6.35 -> 6.56 -> 6.31, 8 iterations where 6.30 certifies). Relieving the
+    links within 1% of the top certifies the start at once in most of those cases. :func:`_start`
+    runs up to 3 passes (each on the last one's routing, while each halves the excess over the
+    certified level and costs less than a product: its rounds over the entries at most the
+    matrix's non-zeros, so one pass at Abilene/GEANT, where a pass costs 0.9-1.5 ms, 1-5
+    iterations; GEANT ``core`` matrix 1 needed 3 there, now 3 iterations instead of 1) and keeps
+    the result only when it certifies: a relieved start that does not
+    was taken in an earlier version whenever its MLU was lower, and measured worse on 3 of the 18
+    +-10% instances of ``tests/test_fast.py`` (GEANT seed 3 10 -> 19 iterations, germany50 seed 4
+    5 -> 15; Adam from the water-filled point swings more) though better on 5 and on the ladder.
+    Measured over the 72 cases of ``te_warm.py`` (iterations of the warm solves summed): 220 without,
+    152 with (150 without the cost cap on passes; 8 rounds; 16 rounds 148 at twice the cost of a
+    pass: 0.8 -> 1.2 ms at Abilene, where the NumPy calls are the cost; 4 rounds or a softmin
+    temperature of 0.01 instead of 0.02: 173-203;
+    1 pass 157, accepted whatever it certifies 140; hot links within 0.5%, 2%, 5% of the top: 146,
+    165, 210 with one pass); on the 36 instances of ``tests/test_fast.py`` (seeds 0-5, most loaded
+    link failed and +-10%) the same iterations on all 36 (without the cost cap on passes: Abilene
+    seed 4 3 -> 1, none worse). CPU seconds (``te_warm.md``, load ~2, cold > 2 iterations, median /
+    worst speed-up before -> after): +-10% demand Abilene ``core`` 3.7/2.8 -> 7.9/3.0x,
+    ``shifted`` 4.1/3.1 -> 16.9/6.6x, caida-3356 ``core`` 6.8/4.1 -> 8.8/8.7x; after a failure
+    caida-701 ``hard`` 6.0/3.8 -> 6.0/5.6-5.7x, caida-3356 ``hard`` 5.3/3.5 -> 5.3/4.5-5.0x (two
+    runs); worse where the one pass at Abilene/GEANT does not certify: Abilene ``hard`` +-10% worst
+    6.7 -> 4.8-5.0x, GEANT ``core`` 5.9 -> 3.4-3.7x (matrix 1: 3 iterations either way, plus the pass)."""
+    op = pb.op
+    if op.kind != "links":
+        return None
+    torch = _torch()
+    up = u.double().cpu().numpy() if isinstance(u, torch.Tensor) else np.asarray(u, dtype=np.float64)
+    hot = np.flatnonzero(up >= (1.0 - delta) * up.max())
+    tptr, tidx, _ = op._bw
+    s = tidx[_ranges(tptr[hot].astype(np.int64), (tptr[hot + 1] - tptr[hot]).astype(np.int64))]
+    s = np.unique(s)
+    flat = x.reshape(-1)
+    s = s[(flat[s] > 0) & pb.ok_np.reshape(-1)[s]]
+    ods = s % op.n_od
+    keep = pb.d[ods] > 0
+    s, ods = s[keep], ods[keep]
+    if len(s) == 0:
+        return None
+    share = flat[s].astype(np.float64)
+    hit, inv = np.unique(ods, return_inverse=True)
+    moved = np.bincount(inv, weights=share, minlength=len(hit))
+    return _water_fill(pb, x, up, hit, moved, (s, share), rounds=rounds, temp=temp)
 
 def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_mix: float, warm_tau: float,
-           tau_start: float, tau_end: float, tol: float, cold_margin: float = 1e-3, repair_rounds: int = 16):
+           tau_start: float, tau_end: float, tol: float, cold_margin: float = 1e-3, repair_rounds: int = 16,
+           relieve_delta: float = 0.0, relieve_passes: int = 3, relieve_rounds: int = 8,
+           relieve_stall: float = 0.5):
     """The cold or warm start: (split logits (K, n_od), link weights of the warm routing or None,
     the starting temperature, which start was taken: "cold" or "warm").
 
@@ -1091,12 +1183,18 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
     it is taken on 8 of 18: germany50 seeds 2/3/4 116/18/21 -> 58/9/13 iterations, Abilene seed 3
     55 -> 44, GEANT seed 2 11 -> 5, none worse.
     A repaired start keeps the failure's step ``lr``: with ``warm_lr`` (0.1) GEANT ``core``/``hard``
-    took 8/31 iterations instead of 5/22 and caida-3356 ``core`` matrix 0 13 instead of 5."""
+    took 8/31 iterations instead of 5/22 and caida-3356 ``core`` matrix 0 13 instead of 5.
+
+    A warm start that kept every OD's share (``relieve_delta`` > 0; a demand change, or a failure
+    that only cut off ODs) and that neither the forced links nor the warm link weights certify
+    (their bound is priced here, then offered to :class:`_Bounds` instead of at the first
+    iteration) is relieved by :func:`_relieve`, up to ``relieve_passes`` passes while each halves
+    the excess over the certified level, and that start taken only when it is certified at once."""
     torch = _torch()
     op = pb.op
-    w_warm = u0 = None
-    lost = False
-    repaired = False
+    w_warm = u0 = w_bound = None
+    lost = moved = False
+    repaired = relieved = False
     if warm is not None and warm.paths is pb.paths:
         x0, lost_share, scale = _warm_splits(pb, warm, warm_mix)
         lost = lost_share is not None
@@ -1125,6 +1223,36 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
                 w_warm = torch.as_tensor(np.asarray(state["w"], dtype=np.float32), device=op.device)
             # near the optimum already: start at a lower temperature
             tau_start = max(min(tau_start, warm_tau), tau_end)
+        if kind == "warm" and relieve_delta > 0 and not moved:
+            if u0 is None:
+                u0 = pb.utilisation(x0)          # the first iteration's product, done here
+            U0 = float(u0.max())
+            LB = pb.lb_forced
+            if U0 * (1.0 - tol) > LB and w_warm is not None:
+                # the warm link weights' bound (the first iteration's, priced here): may certify
+                yw = _warm_prices(pb, w_warm)
+                w_bound = (*pb.lower_bound(yw), yw)
+                LB = max(LB, w_bound[0])
+            # water-fill the hot links' shares, pass after pass while each halves the excess over
+            # what the bound certifies; kept only when the start is then certified at once
+            target = LB / (1.0 - tol)
+            xr, ur, Ur = xw, u0, U0
+            for _ in range(relieve_passes):
+                if Ur <= target:
+                    break
+                rel = _relieve(pb, xr, ur, delta=relieve_delta, rounds=relieve_rounds)
+                if rel is None or float(rel[1].max()) >= (1.0 - cold_margin) * Ur:
+                    break
+                Un = float(rel[1].max())
+                # another pass only while it halves the excess, and costs less than a product (its
+                # rounds over the entries against the matrix's non-zeros): at Abilene/GEANT a pass
+                # costs 0.9-1.5 ms, 1-5 iterations
+                slow = Un - target > relieve_stall * (Ur - target) or rel[2] * relieve_rounds > op.nnz
+                xr, ur, Ur = rel[0], rel[1], Un
+                if slow:
+                    break
+            if Ur <= target < U0:
+                x0, u0, relieved = _tensor(xr, op.device), _tensor(ur, op.device), True
     else:
         x0, kind = _tensor(_cold_splits(pb, init_shortest), op.device), "cold"
     theta = None
@@ -1132,7 +1260,7 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
         # a cold start is the cold solve exactly (its first iterate is softmax(theta), as every later one)
         theta = torch.log(x0)      # -inf on unused slots
         x0, u0 = torch.softmax(theta, dim=0), None
-    return _Start(theta, x0, u0, w_warm, tau_start, kind, kind == "warm" and lost, repaired)
+    return _Start(theta, x0, u0, w_warm, tau_start, kind, kind == "warm" and lost, repaired, relieved, w_bound)
 
 
 @dataclass
@@ -1153,6 +1281,8 @@ class _Start:
     kind: str
     lost: bool = False      # a warm start whose routing lost a share to unusable paths (a failure)
     repaired: bool = False  # the lost share placed by :func:`_repair` (not spread evenly)
+    relieved: bool = False  # the hot links' shares water-filled by :func:`_relieve`
+    w_bound: Any = None     # (bound, per-OD minimum prices, prices) of the warm link weights, when priced
 
 
 def _tensor(x: np.ndarray, device):
@@ -1166,6 +1296,12 @@ def _lp_clock(device):
     clock charges each phase its waits too), the wall clock on an accelerator (its iterations
     cost the CPU little, the LPs run on the CPU)."""
     return time.process_time if str(device) == "cpu" else time.perf_counter
+
+
+def _warm_prices(pb: _Problem, w_warm):
+    """Link prices from the warm link weights (shares of ``sum_l c_l y_l``), normalised to ``sum_l c_l y_l = 1``."""
+    yw = w_warm / pb.cap
+    return yw / (yw * pb.cap).sum()
 
 
 @dataclass
@@ -1193,13 +1329,16 @@ class _Bounds:
         return self.lp_seconds + self.lp_last <= share * elapsed
 
     @classmethod
-    def start(cls, pb: _Problem, w_warm, dual_ema, lp_delta: float = 0.1) -> "_Bounds":
-        """The forced-link bound, and the bound of the warm routing's link weights when there are any."""
+    def start(cls, pb: _Problem, w_warm, dual_ema, lp_delta: float = 0.1, w_bound=None) -> "_Bounds":
+        """The forced-link bound, and the bound of the warm routing's link weights when there are any
+        (``w_bound`` when :func:`_start` priced it already)."""
         b = cls(pb.lb_forced, lp_delta=lp_delta, clock=_lp_clock(pb.op.device))
         yw = None
-        if w_warm is not None:
-            yw = w_warm / pb.cap
-            yw = yw / (yw * pb.cap).sum()
+        if w_bound is not None:
+            yw = w_bound[2]
+            b.offer(*w_bound)
+        elif w_warm is not None:
+            yw = _warm_prices(pb, w_warm)
             b.pending = yw
         b.ema = {e: (None if yw is None else yw.clone()) for e in dual_ema}
         return b
@@ -1512,7 +1651,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                tau_start: float = 0.05, tau_end: float = 0.002, anneal: int = 100,
                betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.9,),
                init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01, warm_lr: float = 0.1,
-               warm_repair: int = 16, warm_lp_first: bool = True, path_mask: np.ndarray | None = None,
+               warm_repair: int = 16, warm_lp_first: bool = True, warm_relieve: float = 0.01,
+               warm_relieve_passes: int = 3, path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
                lp_bound_every: int = 5, lp_share: float = 0.25, lp_delta: float = 0.2, lp_force_every: int = 10,
                restart_after: int = 20, iterate_bound_every: int = 5,
@@ -1548,6 +1688,17 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         was tried and dropped: the LP at iteration 5 did not certify earlier (Abilene ``core``
         matrix 0: 8 iterations either way, 5.3 -> 8.8 ms; caida-3356 ``core`` matrix 2: 7, 145 ->
         181 ms): there the warm link weights' bound is already within 1% of the optimum.
+    warm_relieve, warm_relieve_passes : a warm start that kept every OD's share (a demand change, or
+        a failure that only cut off ODs) and that no bound certifies yet has the shares on paths
+        crossing links within ``warm_relieve`` (1%) of the top water-filled over each OD's paths,
+        up to ``warm_relieve_passes`` times (:func:`_relieve`; a pass after the first only where
+        it costs less than a product); taken when that start is then
+        certified at once by the warm link weights or the forced links (``info["relieved"]``),
+        else the warm start as it was. 0 = off. Measured (issue 16, ``te_warm.md``, CPU seconds,
+        one thread): Abilene ``core``/``shifted`` +-10% 5-15 -> 1 iteration on 4 of 6 matrices,
+        caida-3356 ``core`` 3/7 -> 1, caida-701 ``hard`` after a failure that only cuts off ODs 2
+        -> 1, caida-3356 ``hard`` 2 -> 1; a pass costs 0.9-1.5 ms at Abilene/GEANT (1-5 of their
+        iterations), 3-6 ms at caida-3356 (a quarter of one), paid also where it does not certify.
     warm_lr : Adam's step from a warm start when no share was lost to unusable paths (a demand
         change). Adam's first step moves every logit by about ``lr`` whatever its gradient, which
         throws a near-optimal warm point far off: caida-3356 ``core`` matrix 2 after +-10%, MLU
@@ -1659,8 +1810,9 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                 clock.t = t0
         pb = _Problem.build(network, paths, op, d, usable, n_use, ok_np, base, clock)
         start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix, warm_tau=warm_tau,
-                       tau_start=tau_start, tau_end=tau_end, tol=tol, repair_rounds=warm_repair)
-        bounds = _Bounds.start(pb, start.w_warm, dual_ema, lp_delta)
+                       tau_start=tau_start, tau_end=tau_end, tol=tol, repair_rounds=warm_repair,
+                       relieve_delta=warm_relieve, relieve_passes=warm_relieve_passes)
+        bounds = _Bounds.start(pb, start.w_warm, dual_ema, lp_delta, start.w_bound)
         # the loop measures from t0; the set-up before it counts against the limit too
         left = None if time_limit is None else max(float(time_limit) - (t0 - t_start), 0.0)
         run = _adam_loop(pb, start, bounds, t0=t0, tol=tol, max_iter=max_iter,
@@ -1673,6 +1825,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         out = _finish(pb, run, bounds, certify=certify, setup=setup, t0=t0, t_start=t_start)
         out[1]["start"] = start.kind
         out[1]["repaired"] = start.repaired
+        out[1]["relieved"] = start.relieved
         if clock is not None:
             clock.lap("certificate")
             profile["iterations"] = profile.get("iterations", 0) + run.iterations
