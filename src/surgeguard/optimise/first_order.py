@@ -1060,8 +1060,7 @@ def _water_fill(pb: _Problem, x: np.ndarray, u, hit: np.ndarray, moved: np.ndarr
     else:
         at = np.minimum(np.searchsorted(off[0], slots), len(off[0]) - 1)
         even = np.where(off[0][at] == slots, off[1][at], 0.0) / moved[od_of]
-    up = np.asarray(u.double().cpu().numpy() if not isinstance(u, np.ndarray) else u, dtype=np.float64)
-    up = up - np.bincount(lk, weights=even[entry] * add, minlength=L)
+    up = _float64(u) - np.bincount(lk, weights=even[entry] * add, minlength=L)
     top = max(float(up.max()), pb.lb_forced, 1e-30)
     placed = np.zeros(len(pth))
     # each OD's first path (``od_of`` is sorted): the per-OD minimum as one ``reduceat`` (exact, as
@@ -1130,8 +1129,7 @@ def _relieve(pb: _Problem, x: np.ndarray, u, *, delta: float, rounds: int = 8,
     op = pb.op
     if op.kind != "links":
         return None
-    torch = _torch()
-    up = u.double().cpu().numpy() if isinstance(u, torch.Tensor) else np.asarray(u, dtype=np.float64)
+    up = _float64(u)
     hot = np.flatnonzero(up >= (1.0 - delta) * up.max())
     tptr, tidx, _ = op._bw
     s = tidx[_ranges(tptr[hot].astype(np.int64), (tptr[hot + 1] - tptr[hot]).astype(np.int64))]
@@ -1288,6 +1286,13 @@ class _Start:
 def _tensor(x: np.ndarray, device):
     """A float32 tensor on ``device`` from a NumPy array."""
     return _torch().from_numpy(x.astype(np.float32, copy=False)).to(device)
+
+
+def _float64(u) -> np.ndarray:
+    """A float64 NumPy array from a tensor (on any device) or an array (the inverse of :func:`_tensor`)."""
+    if isinstance(u, np.ndarray):
+        return u.astype(np.float64, copy=False)
+    return u.double().cpu().numpy()
 
 
 def _lp_clock(device):
