@@ -350,14 +350,19 @@ def test_warm_start_after_a_demand_change_takes_at_most_a_quarter_of_the_cold_it
 
 
 def test_warm_start_that_takes_the_cold_start_is_the_cold_solve():
-    """After a failure the warm and the cold start are priced; on GEANT (most loaded link failed) the
-    warm routing is worse than shortest paths, the cold start is taken, and the solve is then the
-    cold one exactly: same iterations, same MLU and bound (never slower than cold)."""
+    """After a failure the warm and the cold start are priced; on GEANT, from a warm routing worse
+    than shortest paths (every OD on its longest candidate; its most loaded link failed), the cold
+    start is taken, and the solve is then the cold one exactly: same iterations, same MLU and bound
+    (never slower than cold). ``lp_share=inf``: the bound LPs' time cap reads the clock, which
+    could schedule the LPs of two otherwise identical solves differently."""
     net, ps, tm = _instance("sndlib/geant", "deviation")
-    fast = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm)
-    usable, tm2 = _fail_most_loaded(net, ps, tm, fast)
-    s_c, cold = solve_fast(net, ps, tm2, device="cpu", threads=1, tol=0.01, path_mask=usable)
-    s_w, warm = solve_fast(net, ps, tm2, device="cpu", threads=1, tol=0.01, path_mask=usable, warm=fast)
+    splits = np.zeros(ps.n_paths)
+    splits[ps.od_ptr[1:] - 1] = 1.0                 # each OD's last (longest) candidate path
+    bad = Routing(ps, splits, "given", {})
+    usable, tm2 = _fail_most_loaded(net, ps, tm, bad)
+    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, lp_share=float("inf"))
+    s_c, cold = solve_fast(net, ps, tm2, **kw)
+    s_w, warm = solve_fast(net, ps, tm2, warm=bad, **kw)
     assert warm["start"] == "cold"
     assert warm["iterations"] == cold["iterations"]
     assert warm["mlu"] == cold["mlu"] and warm["lower_bound"] == cold["lower_bound"]
