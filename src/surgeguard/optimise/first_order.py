@@ -38,8 +38,9 @@ the near-tight links by tiny load differences). Three better bounds are tried:
   among these, and this LP returns the optimal bound. It runs every ``lp_bound_every`` (5)
   iterations once the best routing has stalled (improved by less than ``tol`` in those
   iterations), at least every ``lp_force_every`` (10), and only while the LPs' time, the next one
-  estimated at the last one's, stays within ``lp_share`` (a quarter) of the iterations' (CPU
-  seconds of the process on the CPU, wall seconds on an accelerator). Measured (issue 16,
+  estimated at the last one's, stays within ``lp_share`` (a quarter) of the iterations' (on the
+  CPU modelled from their sizes, :class:`LPCostModel`, so that a solve does not depend on the
+  clock; wall seconds on an accelerator). Measured (issue 16,
   ``te_profile*.md``, CPU seconds, one thread): the reduction makes the LP 5-70x cheaper at the
   same optimum (caida-3356 ``core``, the links within 30% of the top: 0.75-9 s -> 0.09-0.17 s);
   with the stall rule and ``delta`` 20%, caida-3356 ``core`` takes 20 iterations instead of 30
@@ -168,10 +169,11 @@ import scipy.sparse as sp
 from ..exceptions import InfeasibleError, SolverError, ValidationError
 from ..network import Network
 from ..paths import PathSet, index_dtype
-from .highs import INF, load_arrays, primal, run
+from .highs import INF, load_arrays, primal, run, simplex_iterations
 
 __all__ = ["FastOperator", "get_operator", "clear_operator_cache", "resolve_device", "torch_threads",
-           "tight_dual_bound", "solve_fast", "WarmStart", "CERTIFY_F64_MAX_NNZ", "F32_MARGIN"]
+           "tight_dual_bound", "solve_fast", "WarmStart", "CERTIFY_F64_MAX_NNZ", "F32_MARGIN", "LPCostModel",
+           "LP_COST"]
 
 #: above this many non-zeros the final certificate runs in float32 with a relative margin
 CERTIFY_F64_MAX_NNZ = 50_000_000
@@ -750,14 +752,18 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
     links <- paths indicator product each time) instead of returning None. Measured (issue 16,
     caida-701 ``core``, matrices 0 and 2): the first LP of a cold solve saw one link within 20% of
     the top and returned None (6 ms); the solve's second LP, 10 iterations later at 30%, certified.
-    ``stats`` (a dict): filled with ``delta`` (the one used), ``links`` and ``rows``."""
+    ``stats`` (a dict): filled with ``delta`` (the one used), ``links``, ``rows`` (of the paths that
+    enter the LP), ``passes`` (indicator products), and once the LP is built ``lp_rows``, ``lp_nnz``
+    and, after HiGHS ran, ``simplex`` (its iterations): what :class:`LPCostModel` prices."""
     torch = _torch()
     u = np.asarray(u, dtype=np.float64)
     U = float(u.max())
     d = np.asarray(d, dtype=np.float64)
     cap = np.asarray(cap, dtype=np.float64)
     shrunk = False
+    passes = 0
     while True:
+        passes += 1
         S = np.flatnonzero(u >= U * (1.0 - delta))
         ind = torch.zeros(len(u), dtype=torch.float32, device=op.device)
         ind[torch.from_numpy(S).to(op.device)] = 1.0
@@ -773,7 +779,7 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
         delta /= 2.0
         shrunk = True
     if stats is not None:
-        stats.update(delta=delta, links=len(S), rows=n_rows)
+        stats.update(delta=delta, links=len(S), rows=n_rows, passes=passes)
     rel = np.flatnonzero(rel_od)
     if not len(rel) or n_rows > max_rows:
         return None
@@ -798,6 +804,8 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
     c = np.concatenate([np.zeros(nS), -d_t / d_t.max()])
     # dual simplex without presolve: 25-30% faster on these small reduced LPs (caida-3356 ``core``);
     # passed to HiGHS from the arrays (SciPy's linprog wrapper cost as much as the solve)
+    if stats is not None:
+        stats.update(lp_rows=n_r + 1, lp_nnz=int(A.nnz))
     h = load_arrays(cost=c, lower=np.zeros(nS + n_t), upper=np.full(nS + n_t, INF),
                     row_lower=np.r_[np.full(n_r, -INF), 1.0], row_upper=np.r_[np.zeros(n_r), 1.0],
                     start=A.indptr, index=A.indices, value=A.data,
@@ -807,6 +815,9 @@ def tight_dual_bound(paths: PathSet, op: "FastOperator", u, d, cap, usable_slots
         x = primal(h, "the bound LP of the fast solver")
     except (SolverError, InfeasibleError):
         return None
+    finally:
+        if stats is not None:
+            stats["simplex"] = simplex_iterations(h)
     y = np.zeros(len(u))
     y[S] = np.maximum(x[:nS], 0.0)
     tot = float((y * cap).sum())
@@ -1341,11 +1352,61 @@ def _float64(u) -> np.ndarray:
 
 
 def _lp_clock(device):
-    """The clock that shares time between the bound LPs and the iterations: CPU seconds of the
-    process on the CPU (the work done, whatever the machine's load: on a shared machine the wall
-    clock charges each phase its waits too), the wall clock on an accelerator (its iterations
-    cost the CPU little, the LPs run on the CPU)."""
+    """The clock of the bound LPs' reported seconds (``info["bound_lp_seconds"]``), and of their
+    share of the iterations' time on an accelerator: CPU seconds of the process on the CPU (the
+    work done, whatever the machine's load), the wall clock on an accelerator (its iterations cost
+    the CPU little, the LPs run on the CPU)."""
     return time.process_time if str(device) == "cpu" else time.perf_counter
+
+
+@dataclass(frozen=True)
+class LPCostModel:
+    """Modelled CPU seconds of one iteration of :func:`solve_fast` and of one bound LP
+    (:func:`tight_dual_bound`), from their sizes: what the LPs' share of the iterations
+    (``lp_share``) is counted in on the CPU, instead of a clock, so that the same input always
+    gets the same LPs at the same iterations, hence the same routing.
+
+    With the clock (before issue 16's last round), 4 of 18 Abilene/GEANT ladder instances (``core``,
+    ``hard``, ``shifted``, 3 matrices each) solved 8 times in a row in one process took 3-4
+    different iteration counts each (GEANT ``core`` matrix 0: 35-55) and returned routings
+    0.5% apart: the same matrix, another decision.
+
+    Fitted (least squares on relative error, one torch thread, this project's 2-core AMD EPYC
+    machine) on 170 solves and 150 LPs of Abilene, GEANT, germany50, caida-701 and caida-3356 x
+    ``core``/``hard``/``shifted``. Checked (``benchmarks/lp_cost_model.py``, 45 solves, 3 matrices
+    each, ``results/lp_cost_model.md``): the model is 0.75-1.24x an iteration's CPU seconds and
+    0.24-1.50x an LP's (median 0.99): HiGHS' pivots vary in cost with the LP's structure, and
+    germany50's dense LPs cost up to 4x more than their sizes say; the schedule needs the ratio
+    of the two, roughly. 0 of the 45 solves differed over 6 runs each."""
+
+    it_fixed: float = 5.4e-4          #: per iteration (about 30 tensor calls)
+    it_nnz: float = 4.2e-9            #: per path-link non-zero (the two products)
+    it_slot: float = 1.0e-8           #: per split slot (the dense passes)
+    pass_fixed: float = 1.0e-4        #: per indicator product (the links near the top -> ODs that must cross them)
+    pass_nnz: float = 5.2e-9          #: ... per path-link non-zero
+    lp_fixed: float = 2.4e-3          #: per LP built and solved (its arrays, HiGHS' set-up)
+    lp_row: float = 5.5e-7            #: per path row entering the LP (before the rows are merged)
+    lp_nnz: float = 2.7e-7            #: per non-zero of the reduced LP
+    pivot: float = 1.5e-5             #: per simplex iteration
+    pivot_nnz: float = 6.6e-10        #: ... per non-zero of the LP
+
+    def iteration(self, op: "FastOperator") -> float:
+        """Modelled seconds of one iteration with the operator ``op``."""
+        return self.it_fixed + self.it_nnz * op.nnz + self.it_slot * op.n_od * op.K
+
+    def lp(self, op: "FastOperator", stats: dict, priced: bool = False) -> float:
+        """Modelled seconds of one :func:`tight_dual_bound` call, from its ``stats``, and with
+        ``priced`` of the bound of its prices (one more product)."""
+        cost = (stats.get("passes", 1) + priced) * (self.pass_fixed + self.pass_nnz * op.nnz)
+        if "lp_nnz" in stats:
+            nnz = stats["lp_nnz"]
+            cost += (self.lp_fixed + self.lp_row * stats.get("rows", 0) + self.lp_nnz * nnz
+                     + stats.get("simplex", 0) * (self.pivot + self.pivot_nnz * nnz))
+        return cost
+
+
+#: the CPU's cost model of the bound LPs' schedule (see :class:`LPCostModel`)
+LP_COST = LPCostModel()
 
 
 def _warm_prices(pb: _Problem, w_warm):
@@ -1365,25 +1426,32 @@ class _Bounds:
     avg_every: int = 0                          # iterations between checks of the averaged prices
     avg_next: int = 0                           # the next iteration that checks them
     ema: dict = field(default_factory=dict)     # decay -> exponential average of the prices
-    lp_seconds: float = 0.0
-    lp_extra: float = 0.0                       # seconds of bound LPs outside ``lp_share`` (``lp_first``)
+    lp_seconds: float = 0.0                     # seconds of the bound LPs (``clock``; reported)
+    lp_cost: float = 0.0                        # their cost in the schedule (``lp_share``), outside ``lp_first``'s
     n_lp: int = 0
     lp_delta: float = 0.1
-    lp_last: float = 0.0                        # seconds of the last bound LP (the next one's estimate)
+    lp_last: float = 0.0                        # the cost of the last bound LP (the next one's estimate)
     clock: Any = time.perf_counter              # the clock of lp_seconds (see :func:`_lp_clock`)
+    it_cost: float | None = None                # modelled seconds of an iteration (CPU: :data:`LP_COST`);
+                                                # None: the LPs' share is counted with ``clock``
+    lp_log: list = field(default_factory=list)  # per bound LP: its stats, seconds and cost
     lp_input: tuple = ()                        # (best MLU, delta) of the last bound LP
     LP_DELTA_MAX: ClassVar[float] = 0.3         # the widest link set of the bound LPs (within 30% of the top)
 
-    def lp_affordable(self, elapsed: float, share: float) -> bool:
+    def lp_affordable(self, iterations: int, since: float, share: float) -> bool:
         """Whether one more bound LP (estimated to cost as much as the last one) keeps all of them
-        within ``share`` of the ``elapsed`` seconds of the iterations."""
-        return self.lp_seconds + self.lp_last <= share * elapsed
+        within ``share`` of the cost of the ``iterations`` so far: modelled on the CPU
+        (:class:`LPCostModel`), the seconds of ``clock`` since ``since`` elsewhere."""
+        elapsed = iterations * self.it_cost if self.it_cost is not None else self.clock() - since
+        return self.lp_cost + self.lp_last <= share * elapsed
 
     @classmethod
     def start(cls, pb: _Problem, w_warm, dual_ema, lp_delta: float = 0.1, w_bound=None) -> "_Bounds":
         """The forced-link bound, and the bound of the warm routing's link weights when there are any
         (``w_bound`` when :func:`_start` priced it already)."""
-        b = cls(pb.lb_forced, lp_delta=lp_delta, clock=_lp_clock(pb.op.device))
+        cpu = str(pb.op.device) == "cpu"
+        b = cls(pb.lb_forced, lp_delta=lp_delta, clock=_lp_clock(pb.op.device),
+                it_cost=LP_COST.iteration(pb.op) if cpu else None)
         yw = None
         if w_bound is not None:
             yw = w_bound[2]
@@ -1446,8 +1514,11 @@ class _Bounds:
         if yl is not None:
             yl = torch.from_numpy(yl.astype(np.float32)).to(pb.op.device)
             LBl = self.offer(*pb.lower_bound(yl), yl)
-        self.lp_last = self.clock() - t_lp
-        self.lp_seconds += self.lp_last
+        seconds = self.clock() - t_lp
+        self.lp_seconds += seconds
+        self.lp_last = LP_COST.lp(pb.op, used, priced=yl is not None) if self.it_cost is not None else seconds
+        self.lp_cost += self.lp_last
+        self.lp_log.append(dict(used, seconds=seconds, cost=self.lp_last, certified=LBl >= best_U * (1.0 - tol)))
         if LBl < best_U * (1.0 - tol):
             self.lp_delta = min(1.5 * self.lp_delta, self.LP_DELTA_MAX)   # not enough links in the set: widen it
 
@@ -1567,13 +1638,12 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
                      or (lp_force_every and it % lp_force_every == 0
                          and pb.lb_forced < (1.0 - lp_forced_near * tol) * best_U))
                 and bounds.lp_input != (best_U, bounds.lp_delta)     # the same LP again gives the same bound
-                and bounds.lp_affordable(bounds.clock() - c0, lp_share)):
-            spent = (bounds.lp_seconds, bounds.lp_last)
+                and bounds.lp_affordable(it, c0, lp_share)):
+            spent = (bounds.lp_cost, bounds.lp_last)
             bounds.check_lp(pb, best_u, best_U, tol)
             if first:
                 # outside the LPs' share of the time: the later LPs keep the schedule they had without it
-                bounds.lp_extra += bounds.lp_seconds - spent[0]
-                bounds.lp_seconds, bounds.lp_last = spent
+                bounds.lp_cost, bounds.lp_last = spent
             if clock is not None:
                 clock.lap("bound LPs")
         if bounds.pending is not None and best_U - bounds.best_LB > tol * best_U:
@@ -1688,7 +1758,7 @@ def _finish(pb: _Problem, run: _Run, bounds: _Bounds, *, certify: bool, setup: f
     lb_abs = min(max(lb, 0.0) * scale, mlu_abs)
     info = {"mlu": mlu_abs, "lower_bound": lb_abs, "gap": (mlu_abs - lb_abs) / mlu_abs if mlu_abs > 0 else 0.0,
             "bound": bound, "iterations": run.iterations, "status": run.status, "bound_lps": bounds.n_lp,
-            "bound_lp_seconds": bounds.lp_seconds + bounds.lp_extra, "setup_seconds": setup,
+            "bound_lp_seconds": bounds.lp_seconds, "bound_lp_log": bounds.lp_log, "setup_seconds": setup,
             "iterate_seconds": t_iter - t0, "solve_seconds": time.perf_counter() - t0,
             "total_seconds": time.perf_counter() - t_start, "device": str(op.device), "operator": op.kind,
             "nnz": op.nnz, "fast_state": {"w": state_w}, "history": run.history}
@@ -1798,7 +1868,9 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         routing: the iterates are about to be certified by it; measured on caida-701 and
         caida-3356 ``core``/``hard``/``shifted``, 3 matrices each: the same 254 iterations, 3 of the
         LPs of ``hard``/``shifted`` saved), and only while the LPs take at most ``lp_share`` of the
-        iterations' time (CPU seconds on the CPU, the next LP estimated at the last one's cost), and
+        iterations' cost (on the CPU modelled from their sizes, :data:`LP_COST`, not the clock: the
+        same input gets the same LPs at the same iterations; wall seconds on an accelerator; the
+        next LP estimated at the last one's cost), and
         not again on the same best routing with the same ``lp_delta`` (its answer would not change);
         0 = never.
     threads : torch CPU threads for this call (restored afterwards, :func:`torch_threads`);
@@ -1809,14 +1881,16 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         seconds of the process (``time.process_time``: on a shared machine, the work done without
         the time spent descheduled; meaningful with one torch thread). On CUDA each phase waits for
         the device, which slows the solve. The arithmetic is the same as without it (only what depends on the clock, the
-        ``time_limit`` and the ``lp_share`` cap on the bound LPs, can see a difference).
+        ``time_limit``, and on an accelerator the ``lp_share`` cap on the bound LPs, can see a difference).
 
     ``info`` holds ``mlu`` (float64 MLU of the returned splits), ``lower_bound`` (certified: no
     routing over these paths has a lower MLU), ``gap`` (``(mlu - lower_bound) / mlu``),
     ``bound`` (which bound certified it: "prices" or "forced links"), ``iterations``,
     ``setup_seconds`` (building the operator, once per path set and device; 0 when cached),
     ``solve_seconds``, ``device``, ``status`` ("converged", "iteration limit", "time limit" or
-    "numerical trouble") and ``fast_state`` (the link weights of the best bound, for warm starts).
+    "numerical trouble"), ``fast_state`` (the link weights of the best bound, for warm starts), and
+    ``bound_lps``, ``bound_lp_seconds``, ``bound_lp_log`` (per bound LP: the ``stats`` of
+    :func:`tight_dual_bound`, its seconds, its cost in the schedule and whether it certified).
 
     ``time_limit`` (seconds, wall clock, the set-up included): the iterations stop when it is
     spent and the best routing seen is returned, certified like any other (its ``gap`` says how far
