@@ -47,7 +47,7 @@ from te_ladder import LADDER, bench_matrices, failure_mask, size_network  # noqa
 DEFAULT_TOPOLOGIES = ("abilene", "geant", "caida-701", "caida-3356")
 DEFAULT_SIZINGS = ("core", "hard", "shifted")
 KEYS = ("mlu", "lower_bound", "gap", "bound", "iterations", "status", "solve_seconds", "start", "repaired",
-        "relieved", "bound_lps")
+        "restricted", "relieved", "bound_lps")
 #: cold solves of at most this many iterations (certified at once, mostly by the forced links) are
 #: reported apart: a warm start cannot be 5x faster than one iteration and the set-up
 FEW = 2
@@ -71,16 +71,16 @@ def timed_solve(net, paths, tm, tol: float, repeat: int = 1, **kw) -> tuple[dict
     return best
 
 
-def run_case(net, paths, tm, i: int, tol: float, repeat: int = 3) -> dict:
+def run_case(net, paths, tm, i: int, tol: float, repeat: int = 3, warm_options: dict | None = None) -> dict:
     """Step 1-3 of the module notes on one matrix."""
     first, info, splits = timed_solve(net, paths, tm, tol)
     routing = Routing(paths, splits, "fast", {k: v for k, v in info.items() if k != "history"})
     usable, tm_f, link, cut = failure_mask(net, paths, routing, tm)
     cold_f = timed_solve(net, paths, tm_f, tol, repeat, path_mask=usable)[0]
-    warm_f = timed_solve(net, paths, tm_f, tol, repeat, path_mask=usable, warm=routing)[0]
+    warm_f = timed_solve(net, paths, tm_f, tol, repeat, path_mask=usable, warm=routing, **(warm_options or {}))[0]
     tm_d = tm * np.random.default_rng(1000 + i).uniform(0.9, 1.1, size=tm.shape)
     cold_d = timed_solve(net, paths, tm_d, tol, repeat)[0]
-    warm_d = timed_solve(net, paths, tm_d, tol, repeat, warm=routing)[0]
+    warm_d = timed_solve(net, paths, tm_d, tol, repeat, warm=routing, **(warm_options or {}))[0]
     return {"tm": i, "first": first,
             "failure": {"link": link, "ods_cut_off": cut, "cold": cold_f, "warm": warm_f,
                         "speedup": cold_f["cpu_seconds"] / max(warm_f["cpu_seconds"], 1e-9)},
@@ -89,9 +89,12 @@ def run_case(net, paths, tm, i: int, tol: float, repeat: int = 3) -> dict:
 
 
 def run_warm(topologies=DEFAULT_TOPOLOGIES, sizings=DEFAULT_SIZINGS, n_tm: int = 3, k: int = 4,
-             tol: float = 0.01, repeat: int = 3, log=print) -> dict:
+             tol: float = 0.01, repeat: int = 3, log=print, warm_options: dict | None = None) -> dict:
+    """The run of the module notes; ``warm_options``: extra keywords of the warm solves only (ablations,
+    e.g. ``{"warm_restricted": 0.0}``)."""
     rec = {"benchmark": "te_warm", "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "k": k, "tol": tol,
-           "n_tm": n_tm, "repeat": repeat, "machine": machine_info("cpu"), "rungs": []}
+           "n_tm": n_tm, "repeat": repeat, "machine": machine_info("cpu"), "rungs": [],
+           "warm_options": dict(warm_options or {})}
     t_all = time.perf_counter()
     with torch_threads(1):
         for name in topologies:
@@ -105,7 +108,7 @@ def run_warm(topologies=DEFAULT_TOPOLOGIES, sizings=DEFAULT_SIZINGS, n_tm: int =
                 net = size_network(net0, paths, base, sizing)
                 cases = []
                 for i, tm in enumerate(tms):
-                    c = run_case(net, paths, tm, i, tol, repeat)
+                    c = run_case(net, paths, tm, i, tol, repeat, warm_options)
                     cases.append(c)
                     f, d = c["failure"], c["demand"]
                     log(f"[{name} {sizing}] tm {i}: failure of {f['link']} {f['cold']['iterations']} -> "
@@ -125,6 +128,7 @@ def run_warm(topologies=DEFAULT_TOPOLOGIES, sizings=DEFAULT_SIZINGS, n_tm: int =
                     r[f"{kind}_warm_starts"] = [c[kind]["warm"].get("start") for c in cases]
                     r[f"{kind}_warm_repaired"] = [bool(c[kind]["warm"].get("repaired")) for c in cases]
                     r[f"{kind}_warm_relieved"] = [bool(c[kind]["warm"].get("relieved")) for c in cases]
+                    r[f"{kind}_warm_restricted"] = [bool(c[kind]["warm"].get("restricted")) for c in cases]
                     r[f"{kind}_cold_iterations"] = [c[kind]["cold"]["iterations"] for c in cases]
                     r[f"{kind}_warm_iterations"] = [c[kind]["warm"]["iterations"] for c in cases]
                     r[f"{kind}_warm_max_gap"] = float(max(c[kind]["warm"]["gap"] for c in cases))
@@ -145,6 +149,8 @@ def to_markdown(rec: dict) -> str:
              "started from the cold routing of the unchanged matrix. Speed-up = cold / warm CPU seconds "
              "(`time.process_time`) of the same instance, same run; each solve run "
              f"{rec.get('repeat', 1)} time(s) in a row and the fastest kept, cold and warm alike.", "",
+             *([f"Warm solves with the non-default options {rec['warm_options']} (an ablation).", ""]
+               if rec.get("warm_options") else []),
              "Machine: " + ", ".join(f"{k} {v}" for k, v in m.items()), "",
              f"Load average at the end: {tuple(round(v, 2) for v in rec.get('load_average_end') or ())} "
              "(shared machine).", "",
@@ -156,7 +162,11 @@ def to_markdown(rec: dict) -> str:
              "iterations) and the cold one, and takes the lowest MLU (`c`: then it is the cold solve). A warm start "
              "that kept every OD's share (a demand change, or a failure that only cuts off ODs) and that no bound "
              "certifies has the shares on its hot links (within 1% of the top) water-filled, and takes that start "
-             "when it is then certified at once (`h`).", "",
+             "when it is then certified at once (`h`). Before all that, a failure's warm start has the ODs on "
+             "its hot links (within 10% of the top) re-routed by a restricted exact LP (the other ODs fixed; "
+             "constraint generation on the links it overloads, up to 3 LPs of at most 10,000 columns and a "
+             "quarter of the paths), taken when the LP's duals certify it (`l`: no repair or cold start "
+             "priced then).", "",
              "| topology | sizing | operator | failure: iterations cold -> warm | failure speed-up, cold > "
              f"{FEW} it. (median / worst) | failure, cold <= {FEW} it. | "
              f"demand: iterations cold -> warm | demand speed-up, cold > {FEW} it. (median / worst) | "
@@ -174,9 +184,10 @@ def to_markdown(rec: dict) -> str:
             starts = r.get(f"{kind}_warm_starts") or [None] * n
             rep = r.get(f"{kind}_warm_repaired") or [False] * n
             rel = r.get(f"{kind}_warm_relieved") or [False] * n
-            return ", ".join(f"{a}->{b}{'c' if st == 'cold' else ('r' if rp else ('h' if rl else ''))}"
-                             for a, b, st, rp, rl in zip(r[f"{kind}_cold_iterations"], r[f"{kind}_warm_iterations"],
-                                                         starts, rep, rel))
+            res = r.get(f"{kind}_warm_restricted") or [False] * n
+            return ", ".join(f"{a}->{b}{'c' if st == 'cold' else ('r' if rp else ('h' if rl else ('l' if rs else '')))}"
+                             for a, b, st, rp, rl, rs in zip(r[f"{kind}_cold_iterations"],
+                                                             r[f"{kind}_warm_iterations"], starts, rep, rel, res))
         lines.append(f"| {r['name']} | {r['sizing']} | {r['operator']} | {its('failure')} | "
                      f"{med_worst(r['failure_speedup_many'])} | {each(r['failure_speedup_few'])} | {its('demand')} | "
                      f"{med_worst(r['demand_speedup_many'])} | {each(r['demand_speedup_few'])} | "
@@ -198,10 +209,16 @@ def to_markdown(rec: dict) -> str:
               "change (Abilene `core`/`shifted` 5-15 -> 1 iteration on 4 of 6 matrices, caida-3356 `core` 3/7 -> "
               "1) and after a failure that only cuts off ODs (caida-701 `hard` matrix 0, caida-3356 `hard` "
               "matrix 2: 2 -> 1); at Abilene/GEANT one pass only (a pass costs 0.9-1.5 ms there, 1-5 iterations). "
-              "Where 5x is still missed: (1) GEANT `core`/`hard` after a failure: the "
-              "failure moves the bottleneck; spread evenly the warm routing is 8-52% above the new optimum, the "
-              "cold start 5-30%: the warm solve is the cold one (`c`), or, repaired, 22 iterations against 31 "
-              "(not worked on: a method limit, cold 13-31 iterations of about 0.7 ms). (2) Where the relief "
+              "The restricted LP (`l`, issue 16 third round) certifies at once the failures that move the "
+              "bottleneck: GEANT `core` 13/18/5 -> 1 iteration, `hard` matrix 2 31 -> 1 (22 before, repaired), "
+              "caida-3356 `core` matrices 0/2 5 -> 1 (2 LPs of 1,100-7,300 columns, 25-40 ms; warm 134/143 -> 74/66 "
+              "ms, 6.2/8.2x -> 12-18x), caida-701 `core` matrix 0 61 -> 1 (1.1 -> 3.5x; the hot links' LP "
+              "gives up, the retry with every link above 80% of the forced-link bound as a row certifies: 4 LPs "
+              "of 4,400-4,900 columns, 0.1 s). Where 5x is still missed: (1) after a failure, GEANT `core`/`hard` "
+              "(1.9-4.4x; without the LP 0.8-4.6x): 1-2 LPs of 200-460 columns cost 1.5-5.5 ms, on top of a warm "
+              "solve's fixed cost (about 1-2 ms), against 13-67 cold iterations of about 0.7 ms (GEANT `core` "
+              "matrix 2: 5 -> 1 iteration in the same time); caida-701 `core` matrix 0 (3.5x: "
+              "its first LP gives up after 42 ms, the retry takes 63 ms). (2) Where the relief "
               "does not certify (Abilene `core`/`shifted` matrix 0, `hard` matrix 0, GEANT `core` matrix 1 after "
               "+-10%: 0.6-2% above the certified level after one pass), that pass (about 1 ms at Abilene/GEANT, "
               "where an iteration costs 0.3-0.7 ms) is paid on top of the 3-8 warm iterations. (3) Where the warm "
@@ -221,9 +238,18 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each solve; the fastest (CPU s) is kept")
     ap.add_argument("--tag", default=None, help="file name part: te_warm[-TAG].{json,md}")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--warm-option", action="append", default=[], metavar="NAME=FLOAT",
+                    help="a keyword of the warm solves only, e.g. warm_restricted=0 (repeatable; ablations)")
     a = ap.parse_args(argv)
+    opts = {}
+    for item in a.warm_option:
+        name, _, value = item.partition("=")
+        try:
+            opts[name.strip()] = float(value)
+        except ValueError:
+            ap.error(f"--warm-option {item!r}: expected NAME=FLOAT, e.g. warm_restricted=0")
     rec = run_warm(a.topologies.split(","), a.sizings.split(","), a.n_tm, repeat=a.repeat,
-                   log=lambda s: print(s, flush=True))
+                   log=lambda s: print(s, flush=True), warm_options=opts)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     name = "te_warm" + (f"-{a.tag}" if a.tag else "")

@@ -455,7 +455,7 @@ def test_failure_repair_moves_the_lost_share_off_the_loaded_survivor():
     usable = np.ones(ps.n_paths, dtype=bool)
     usable[[p for p in range(ps.n_paths)
             if "S->A" in [net.link_names[l] for l in ps.link_idx[ps.link_ptr[p]:ps.link_ptr[p + 1]]]]] = False
-    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, warm=warm)
+    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, warm=warm, warm_restricted=0.0)
     s_even, even = solve_fast(net, ps, tm, max_iter=1, warm_repair=0, **kw)
     s_rep, rep = solve_fast(net, ps, tm, max_iter=1, **kw)
     assert not even["repaired"] and rep["repaired"] and rep["start"] == "warm"
@@ -516,7 +516,8 @@ def test_warm_start_after_a_failure_runs_its_first_bound_lp_at_iteration_five():
     net, ps, tm = _instance("sndlib/geant", "deviation", seed=5)
     fast = FastTE(device="cpu", threads=1, tol=0.01).route(net, ps, tm)
     usable, tm2 = _fail_most_loaded(net, ps, tm, fast)
-    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, warm=fast, max_iter=5)
+    # without the restricted LP, which certifies this warm start at once (1 iteration, no bound LP)
+    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, warm=fast, max_iter=5, warm_restricted=0.0)
     _, late = solve_fast(net, ps, tm2, warm_lp_first=False, **kw)
     _, early = solve_fast(net, ps, tm2, **kw)
     assert late["iterations"] == 5 and late["bound_lps"] == 0 and late["gap"] > 0.01
@@ -549,3 +550,55 @@ def test_relieving_the_hot_links_certifies_a_warm_start_at_once():
     assert 0.8 <= on["mlu"] <= 0.8 / 0.99 and on["gap"] <= 0.01 and on["status"] == "converged"
     np.testing.assert_allclose(ps.od_sum(s_on), 1.0, atol=1e-9)
     assert (s_on >= 0).all()
+
+
+def _germany50_failure():
+    """germany50 (seed 5) routed by ``fast``, and its most loaded link failed: (net, paths, warm routing,
+    usable paths, matrix, solve keywords). ``lp_share=inf``: the bound LPs' time cap reads the clock,
+    which could make the warm routing, and so the failed link, differ from run to run."""
+    net, ps, tm = _instance("sndlib/germany50", "deviation", seed=5)
+    s, info = solve_fast(net, ps, tm, device="cpu", threads=1, tol=0.01, lp_share=float("inf"))
+    fast = Routing(ps, s, "fast", info)
+    usable, tm2 = _fail_most_loaded(net, ps, tm, fast)
+    return net, ps, fast, usable, tm2, dict(device="cpu", threads=1, tol=0.01, path_mask=usable,
+                                            lp_share=float("inf"))
+
+
+def test_restricted_lp_warm_start_after_a_failure_is_exact_and_certified_by_its_duals():
+    """The most loaded link fails and moves the bottleneck: the ODs on the hot links of the warm
+    routing are re-routed by the restricted LP (the others fixed; rows added where it overloads a
+    link), whose duals certify its routing at once: one iteration where Adam from the warm start
+    takes more (24, measured), the MLU at most the cold solve's, and the bound recomputed in float64
+    from the returned link weights over the usable paths below every routing's MLU."""
+    net, ps, fast, usable, tm2, kw = _germany50_failure()
+    _, cold = solve_fast(net, ps, tm2, **kw)
+    _, adam = solve_fast(net, ps, tm2, warm=fast, warm_restricted=0.0, **kw)
+    s, warm = solve_fast(net, ps, tm2, warm=fast, **kw)
+    assert warm["restricted"] and not adam["restricted"] and warm["start"] == "warm"
+    assert warm["iterations"] == 1 < adam["iterations"] and warm["status"] == "converged"
+    assert warm["gap"] <= 1e-4 and warm["mlu"] <= cold["mlu"] * (1 + 1e-9)
+    d = ps.demand(tm2)
+    assert (s[~usable & (d[ps.path_od] > 0)] == 0).all() and (s >= 0).all()
+    np.testing.assert_allclose(ps.od_sum(s)[d > 0], 1.0, atol=1e-6)
+    util = (ps.incidence @ (s * d[ps.path_od])) / net.capacity
+    assert util.max() == pytest.approx(warm["mlu"], rel=1e-9)
+    w = np.asarray(warm["fast_state"]["w"], dtype=np.float64)
+    y = w / net.capacity
+    y /= (y * net.capacity).sum()
+    pr = np.where(usable, ps.incidence.T @ y, np.inf)
+    lb = float((d[d > 0] * ps.od_min(pr)[d > 0]).sum())      # ODs cut off: no usable path, no demand
+    assert lb == pytest.approx(warm["lower_bound"], rel=1e-5)
+    assert lb <= min(warm["mlu"], cold["mlu"]) * (1 + 1e-6) and lb >= cold["lower_bound"] * (1 - 1e-4)
+
+
+def test_restricted_lp_gives_up_beyond_its_column_cap():
+    """More columns than ``max_cols`` (or ``max_share`` of the paths): None, before any LP is built."""
+    net, ps, fast, usable, tm2, _ = _germany50_failure()
+    op = get_operator(ps, "cpu")
+    d = ps.demand(tm2)
+    pb = first_order._Problem.build(net, ps, op, d, *first_order._usable_slots(ps, op, d, usable))
+    x, _, _ = first_order._warm_splits(pb, fast, 1e-3)
+    u = pb.utilisation(torch.from_numpy(x))
+    assert first_order._restricted_lp(pb, x, u, delta=0.1) is not None
+    assert first_order._restricted_lp(pb, x, u, delta=0.1, max_cols=10) is None
+    assert first_order._restricted_lp(pb, x, u, delta=0.1, max_share=0.01) is None

@@ -169,7 +169,7 @@ import scipy.sparse as sp
 from ..exceptions import InfeasibleError, SolverError, ValidationError
 from ..network import Network
 from ..paths import PathSet, index_dtype
-from .highs import INF, load_arrays, primal, run, simplex_iterations
+from .highs import INF, load_arrays, primal, row_duals, run, simplex_iterations
 
 __all__ = ["FastOperator", "get_operator", "clear_operator_cache", "resolve_device", "torch_threads",
            "tight_dual_bound", "solve_fast", "WarmStart", "CERTIFY_F64_MAX_NNZ", "F32_MARGIN", "LPCostModel",
@@ -1202,10 +1202,168 @@ def _relieve(pb: _Problem, x: np.ndarray, u, *, delta: float, rounds: int = 8,
     moved = np.bincount(inv, weights=share, minlength=len(hit))
     return _water_fill(pb, x, up, hit, moved, (s, share), rounds=rounds, temp=temp)
 
+
+def _restricted_lp(pb: _Problem, x: np.ndarray, u, *, delta: float, tol: float = 0.01, lb: float = 0.0,
+                   rows_at: float = 0.0, max_rounds: int = 3, max_cols: int = 10_000,
+                   max_share: float = 0.25) -> tuple[np.ndarray, np.ndarray, tuple] | None:
+    """The warm start ``x`` (utilisations ``u``) with the splits of the ODs that carry traffic over a
+    *hot* link (within ``delta`` of the top) replaced by those of a restricted exact LP: minimise the
+    MLU over those ODs' usable paths, every other OD fixed as background load, one row per hot link
+    (with ``rows_at`` > 0, also one per link loaded above ``rows_at``, its fixed ODs not freed).
+    A link that the LP's routing then loads above its optimum is added as a row, the ODs that cross
+    it freed, and the LP solved again (constraint generation). When no link is overloaded, the link
+    rows' duals are priced over every OD (:meth:`_Problem.lower_bound`: the fixed ODs at their
+    cheapest paths); when that bound (or ``lb``, one known already) is within ``tol`` of the LP's
+    MLU the routing is certified and returned, else the fixed ODs crossing the binding rows (non-zero
+    duals) are freed and the LP solved again. Up to ``max_rounds`` LPs, each of at most ``max_cols``
+    columns and ``max_share`` of the paths (counted before it is built). Returns (splits,
+    utilisations as float64, (the duals' bound, their per-OD minimum path prices, the prices
+    normalised to ``sum_l c_l y_l = 1``) for :class:`_Bounds`), or None (the tree operator, a cap,
+    the rounds spent, or HiGHS failing).
+
+    Why (issue 16, ``te_warm.md``): after a failure that moves the bottleneck (GEANT ``core``,
+    ``hard`` matrix 2) the warm routing spread evenly is 8-52% above the new optimum, the cold start
+    5-30%, and Adam takes 13-31 iterations from either (about 0.7 ms each); the optimum there is set
+    by the links that the displaced traffic reaches, and the LP over the 70-110 ODs crossing them
+    (200-310 columns, 1-2 LPs, 1.5-2.8 ms) finds it exactly, its duals certifying it: 1 iteration.
+    Measured (the most loaded link failed, CPU seconds, one thread; ``te_warm.md`` without
+    (``--warm-option warm_restricted=0``) -> with, same run conditions, load ~2): GEANT ``core``
+    matrices 0/1/2 0.9/0.8/4.6x -> 1.9/2.8/4.4x (13/18/5 -> 1 iteration; 12.7/15.6/10.8 ->
+    6.2/4.8/11.2 ms), ``hard`` matrix 2 0.9 -> 3.0x (22 -> 1), caida-3356 ``core`` matrices 0/2
+    6.2/8.2x -> 11.9/18.4x (5 -> 1: 1,100-7,300 columns, 2 LPs, 25-40 ms; 134/143 -> 74/66 ms),
+    caida-701 ``core`` matrix 0 1.1 -> 3.5x (61 -> 1: 368 -> 114 ms, the retry below); no other
+    of the 36 failure cases runs it (the forced links certify their even start); on
+    ``tests/test_fast.py``'s instances (seeds 0-5, most loaded link failed) warm iterations 223 -> 139
+    in all, GEANT seed 5 5 -> 1, germany50 seeds 1/4/5 43/13/27 -> 1, none more; where it gives up
+    its LPs are paid (germany50 seeds 2/3: 4-40 ms on 18-58 iterations).
+
+    :func:`_certified_restricted` first runs it with the hot links as rows, then (when that gives
+    up) with every link above 80% of the forced-link bound as a row from the start: GEANT ``core``
+    matrix 2 (the hot links' LP dumps their ODs on 59 other links, whose ODs would grow to all 462:
+    given up after 1.4 ms; the retry, 45 rows, 2 LPs, 5.5 ms, certifies) and caida-701 ``core``
+    matrix 0 (42 ms + 63 ms, 4 LPs of 4,400-4,900 columns). Rows from 80% of the forced bound first
+    instead: caida-3356 ``core`` matrix 0 12 ms instead of 37, but matrix 2 46 instead of 29 and
+    GEANT ``core`` matrix 0 not certified (3.7 ms for nothing, then 13 iterations).
+
+    Tried and dropped: the same LP from the repaired start (:func:`_repair`) or the cold one (the
+    same optimum, so the repair is skipped and the even start used); hot links within 1-2% of the
+    top as the first rows (2-3 LPs where 10% needs 1-2); all the links the freed ODs cross as rows
+    at once, without freeing (one LP, 2-19% above the optimum: ODs kept fixed on those links must
+    move too, the binding-row rule above); the second LP hot-started (rows and columns added to the
+    same HiGHS object): 2.4 -> 2.3 ms GEANT ``core`` matrix 0, 2.8 -> 2.5 ms ``hard`` matrix 2, but
+    caida-3356 ``core`` matrix 0 30 -> 36 ms; a cap by network size instead of columns (caida-3356
+    and caida-701 pay; a 25,500-column LP at caida-701 took 157 ms for nothing, given up now before
+    it is built); ``np.unique`` of the crossing ODs instead of a mask: 1 ms at caida-701. After a
+    +-10% demand change (where the hot-link relief of :func:`_start` does not certify: Abilene
+    ``core``/``hard``/``shifted`` matrix 0, GEANT ``core`` matrix 1), from the relieved routing: the
+    freed ODs grow past a quarter of the paths (a near-optimal routing has many links near the top)
+    and it gives up; allowed all of them (``max_share`` 1, hot links within 1%) it certifies in 1
+    iteration, but it is then the full LP (518 of 528 columns at Abilene, 1,834 at GEANT): 8-9 ms
+    against 3-7 ms warm at Abilene, 29 ms against 6 ms at GEANT. Dropped."""
+    op, paths = pb.op, pb.paths
+    if op.kind != "links":
+        return None
+    L = len(pb.cap64)
+    cap = pb.cap64 / pb.cscale
+    dem = pb.d / pb.dscale
+    up = _float64(u)
+    flat = x.reshape(-1)
+    tptr, tidx, _ = op._bw
+
+    def crossing(links):
+        # the ODs with demand and a share on a path through ``links`` (their rows of links <- slots)
+        s = tidx[_ranges(tptr[links].astype(np.int64), (tptr[links + 1] - tptr[links]).astype(np.int64))]
+        mark = np.zeros(op.n_od, dtype=bool)        # a mask, not np.unique: 1 ms -> 0.1 ms at caida-701
+        mark[s[flat[s] > 0] % op.n_od] = True
+        return np.flatnonzero(mark & (dem > 0))
+
+    R = np.flatnonzero(up >= (1.0 - delta) * up.max())
+    F = crossing(R)
+    if rows_at > 0:            # more rows from the start, their fixed ODs not freed (yet)
+        R = np.flatnonzero(up >= min(rows_at, (1.0 - delta) * up.max()))
+    what = "the restricted LP of a warm start"
+    for _ in range(max(int(max_rounds), 1)):
+        if not len(F) or int(pb.n_use[F].sum()) > min(max_cols, max_share * paths.n_paths):
+            return None                                      # the LP's columns, counted before they are built
+        cnt = paths.od_ptr[F + 1] - paths.od_ptr[F]
+        pth = _ranges(paths.od_ptr[F], cnt)
+        od_of = np.repeat(np.arange(len(F)), cnt)
+        keep = pb.usable[pth]
+        pth, od_of = pth[keep], od_of[keep]
+        n_p = len(pth)
+        hops = paths.link_ptr[pth + 1] - paths.link_ptr[pth]
+        lk = paths.link_idx[_ranges(paths.link_ptr[pth], hops)]
+        entry = np.repeat(np.arange(n_p), hops)                  # each link entry's column (path)
+        slots = op.slot_of_path[pth]
+        w = dem[F][od_of]                                        # each path's OD demand
+        wl = w[entry] / cap[lk]                                  # utilisation per unit of split, per entry
+        bg = up - np.bincount(lk, weights=flat[slots].astype(np.float64)[entry] * wl, minlength=L)
+        row = np.full(L, -1, dtype=np.int64)
+        row[R] = np.arange(len(R))
+        m = row[lk] >= 0
+        # columns: each path (its hot links' rows, then its OD's row: sum of splits = 1), then the MLU
+        # (-1 in every link row); rows: load_l + bg_l - U <= 0
+        e_col = np.concatenate([entry[m], np.arange(n_p)])
+        o = np.argsort(e_col, kind="stable")
+        index = np.concatenate([np.concatenate([row[lk[m]], len(R) + od_of])[o], np.arange(len(R))])
+        value = np.concatenate([np.concatenate([wl[m], np.ones(n_p)])[o], -np.ones(len(R))])
+        start = np.r_[np.searchsorted(e_col[o], np.arange(n_p + 1)), len(index)]
+        cost = np.zeros(n_p + 1)
+        cost[-1] = 1.0
+        h = load_arrays(cost=cost, lower=np.zeros(n_p + 1), upper=np.full(n_p + 1, INF),
+                        row_lower=np.r_[np.full(len(R), -INF), np.ones(len(F))],
+                        row_upper=np.r_[-bg[R], np.ones(len(F))], start=start, index=index, value=value,
+                        options={"solver": "simplex", "presolve": "off"})
+        try:
+            run(h, what)
+            sol = primal(h, what)
+            dual = row_duals(h, what)
+        except (SolverError, InfeasibleError):
+            return None
+        xp = np.maximum(sol[:n_p], 0.0)
+        un = bg + np.bincount(lk, weights=xp[entry] * wl, minlength=L)
+        over = np.flatnonzero(un > sol[-1] * (1.0 + 1e-9))
+        over = over[row[over] < 0]
+        if len(over) == 0:
+            y = np.zeros(L)
+            y[R] = np.abs(dual[:len(R)]) / cap[R]            # any prices >= 0 give a valid bound
+            tot = float((y * cap).sum())
+            yt = _tensor(y / tot if tot > 0 else y, op.device)
+            LB, pmin = pb.lower_bound(yt) if tot > 0 else (0.0, None)
+            if tot > 0 and float(un.max()) * (1.0 - tol) <= max(LB, lb):
+                xr = x.copy()
+                xr.reshape(-1)[slots] = xp.astype(np.float32)
+                return xr, un, (LB, pmin, yt)
+            # the fixed ODs on the binding rows hold the LP above the optimum: free them
+            over = np.setdiff1d(crossing(R[dual[:len(R)] != 0]), F)
+            if len(over) == 0:
+                return None
+            F = np.union1d(F, over)
+            continue
+        R = np.union1d(R, over)
+        F = np.union1d(F, crossing(over))          # both sorted
+    return None
+
+
+def _certified_restricted(pb: _Problem, x: np.ndarray, u, *, delta: float, tol: float, lb: float):
+    """:func:`_restricted_lp` from ``x`` (utilisations ``u``), certified at once by its duals' bound or
+    ``lb`` (a bound known already); when it gives up, once more with every link above 80% of the
+    forced-link bound as a row from the start (measured there). (splits and utilisations as
+    tensors, (its duals' bound, their per-OD minimum path prices, the prices) for
+    :class:`_Bounds`), else None."""
+    rlp = _restricted_lp(pb, x, u, delta=delta, tol=tol, lb=lb)
+    if rlp is None and pb.lb_forced > 0:
+        # again with every link above 80% of the forced-link bound as a row from the start
+        rlp = _restricted_lp(pb, x, u, delta=delta, tol=tol, lb=lb, rows_at=0.8 * pb.lb_forced)
+    if rlp is None:
+        return None
+    return _tensor(rlp[0], pb.op.device), _tensor(rlp[1], pb.op.device), rlp[2]
+
+
 def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_mix: float, warm_tau: float,
            tau_start: float, tau_end: float, tol: float, cold_margin: float = 1e-3, repair_rounds: int = 16,
            relieve_delta: float = 0.0, relieve_passes: int = 3, relieve_rounds: int = 8,
-           relieve_stall: float = 0.5):
+           relieve_stall: float = 0.5, restricted_delta: float = 0.0):
     """The cold or warm start: (split logits (K, n_od), link weights of the warm routing or None,
     the starting temperature, which start was taken: "cold" or "warm").
 
@@ -1220,6 +1378,13 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
     13/18/11. Blends of the two (the best convex combination by MLU, an exact line search on the
     link loads) were tried and dropped: on caida-3356 ``core`` a 92% warm blend of lower MLU took 28
     iterations where the warm start takes 10. The choice costs nothing without a failure.
+
+    First (``restricted_delta`` > 0), a failure whose even start the forced links do not certify has
+    the ODs on its hot links (within ``restricted_delta`` of the top) re-routed by the restricted
+    exact LP of :func:`_restricted_lp`; when that LP's duals certify its routing (``_Start.restricted``,
+    its bound offered as ``w_bound``) it is taken and neither the repair nor the cold start is
+    priced: the solve is then one iteration. Otherwise (the LP gave up or its routing is not the
+    optimum) the start is chosen as below, the LP's cost paid on top (measured in :func:`_restricted_lp`).
 
     Before the cold start is priced, the lost share is also placed by :func:`_repair` (``repair_rounds``
     parts; 0 = off) and that start kept when its MLU is lower (``_Start.repaired``; no product: its
@@ -1248,7 +1413,7 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
     op = pb.op
     w_warm = u0 = w_bound = None
     lost = moved = False
-    repaired = relieved = False
+    repaired = relieved = restricted = False
     if warm is not None and warm.paths is pb.paths:
         x0, lost_share, scale = _warm_splits(pb, warm, warm_mix)
         lost = lost_share is not None
@@ -1261,12 +1426,18 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
             # only ODs without demand (cut off by the failure) lost a share: the warm routing of
             # every other OD is intact, a demand change; no repair or cold start to price
             moved = bool((lost_share[pb.d > 0] > 0).any())
-            if U0 * (1.0 - tol) > pb.lb_forced and repair_rounds and moved:     # not certified by the forced links
+            if restricted_delta > 0 and moved and U0 * (1.0 - tol) > pb.lb_forced:
+                # the hot links' ODs re-routed by an exact LP; taken only when its duals certify it
+                got = _certified_restricted(pb, xw, u0, delta=restricted_delta, tol=tol, lb=pb.lb_forced)
+                if got is not None:
+                    x0, u0, w_bound = got
+                    U0, restricted = float(u0.max()), True
+            if U0 * (1.0 - tol) > pb.lb_forced and repair_rounds and moved and not restricted:
                 rep = _repair(pb, xw, u0, lost_share, scale, rounds=repair_rounds)
                 if rep is not None and float(rep[1].max()) < (1.0 - cold_margin) * U0:
                     x0, u0 = _tensor(rep[0], op.device), _tensor(rep[1], op.device)
                     U0, repaired = float(u0.max()), True
-            if U0 * (1.0 - tol) > pb.lb_forced and moved:      # not certified by the forced links already
+            if U0 * (1.0 - tol) > pb.lb_forced and moved and not restricted:   # not certified yet
                 xc = _tensor(_cold_splits(pb, init_shortest), op.device)
                 uc = pb.utilisation(xc)
                 if float(uc.max()) < (1.0 - cold_margin) * U0:
@@ -1314,7 +1485,8 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
         # a cold start is the cold solve exactly (its first iterate is softmax(theta), as every later one)
         theta = torch.log(x0)      # -inf on unused slots
         x0, u0 = torch.softmax(theta, dim=0), None
-    return _Start(theta, x0, u0, w_warm, tau_start, kind, kind == "warm" and lost, repaired, relieved, w_bound)
+    return _Start(theta, x0, u0, w_warm, tau_start, kind, kind == "warm" and lost, repaired, relieved, w_bound,
+                  restricted)
 
 
 @dataclass
@@ -1337,6 +1509,7 @@ class _Start:
     repaired: bool = False  # the lost share placed by :func:`_repair` (not spread evenly)
     relieved: bool = False  # the hot links' shares water-filled by :func:`_relieve`
     w_bound: Any = None     # (bound, per-OD minimum prices, prices) of the warm link weights, when priced
+    restricted: bool = False  # re-routed by :func:`_restricted_lp` (w_bound: its duals' bound)
 
 
 def _tensor(x: np.ndarray, device):
@@ -1771,7 +1944,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.9,),
                init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01, warm_lr: float = 0.1,
                warm_repair: int = 16, warm_lp_first: bool = True, warm_relieve: float = 0.01,
-               warm_relieve_passes: int = 3, path_mask: np.ndarray | None = None,
+               warm_relieve_passes: int = 3, warm_restricted: float = 0.1, path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
                lp_bound_every: int = 5, lp_share: float = 0.25, lp_delta: float = 0.2, lp_force_every: int = 10,
                restart_after: int = 20, iterate_bound_every: int = 5,
@@ -1818,6 +1991,16 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         caida-3356 ``core`` 3/7 -> 1, caida-701 ``hard`` after a failure that only cuts off ODs 2
         -> 1, caida-3356 ``hard`` 2 -> 1; a pass costs 0.9-1.5 ms at Abilene/GEANT (1-5 of their
         iterations), 3-6 ms at caida-3356 (a quarter of one), paid also where it does not certify.
+    warm_restricted : after a failure that the forced links do not certify at once, the ODs
+        crossing the links within this share (10%) of the top of the warm routing are re-routed by
+        a restricted exact LP (the other ODs fixed; rows added where it overloads a link, ODs freed
+        on its binding rows while its duals do not certify it, up to 3 LPs of at most 10,000 columns
+        and a quarter of the paths, tried twice: :func:`_restricted_lp`), and that routing taken when
+        the LP's duals certify it (``info["restricted"]``): then no repair, no cold start and one
+        iteration. 0 = off. Measured (issue 16, ``te_warm.md``, CPU seconds, one thread): GEANT
+        ``core`` after a failure 0.9/0.8/4.6x -> 1.9/2.8/4.4x, GEANT ``hard`` matrix 2 0.9 ->
+        3.0x, caida-3356 ``core`` 6.2/8.2x -> 11.9/18.4x, caida-701 ``core`` matrix 0 1.1 -> 3.5x; where
+        it gives up, its LPs are paid (germany50 of ``tests/test_fast.py``: 4-40 ms on 18-58 iterations).
     warm_lr : Adam's step from a warm start when no share was lost to unusable paths (a demand
         change). Adam's first step moves every logit by about ``lr`` whatever its gradient, which
         throws a near-optimal warm point far off: caida-3356 ``core`` matrix 2 after +-10%, MLU
@@ -1934,7 +2117,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         pb = _Problem.build(network, paths, op, d, usable, n_use, ok_np, base, clock)
         start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix, warm_tau=warm_tau,
                        tau_start=tau_start, tau_end=tau_end, tol=tol, repair_rounds=warm_repair,
-                       relieve_delta=warm_relieve, relieve_passes=warm_relieve_passes)
+                       relieve_delta=warm_relieve, relieve_passes=warm_relieve_passes,
+                       restricted_delta=warm_restricted)
         bounds = _Bounds.start(pb, start.w_warm, dual_ema, lp_delta, start.w_bound)
         # the loop measures from t0; the set-up before it counts against the limit too
         left = None if time_limit is None else max(float(time_limit) - (t0 - t_start), 0.0)
@@ -1949,6 +2133,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         out[1]["start"] = start.kind
         out[1]["repaired"] = start.repaired
         out[1]["relieved"] = start.relieved
+        out[1]["restricted"] = start.restricted
         if clock is not None:
             clock.lap("certificate")
             profile["iterations"] = profile.get("iterations", 0) + run.iterations

@@ -36,7 +36,7 @@ from ..exceptions import InfeasibleError, SolverError
 
 __all__ = ["INF", "new_highs", "build_lp", "load", "run", "objective", "primal", "solver_options",
            "has_solution", "set_basis", "grow_basis", "simplex_iterations",
-           "load_arrays"]
+           "load_arrays", "row_duals"]
 
 #: HiGHS' infinity, for open bounds.
 INF = highspy.kHighsInf
@@ -218,6 +218,22 @@ def primal(h: highspy.Highs, what: str = "the model") -> np.ndarray:
                           f"(first: {x[i]} in column {i}); check the demands and capacities for values far out "
                           "of range")
     return x
+
+
+def row_duals(h: highspy.Highs, what: str = "the model") -> np.ndarray:
+    """The row duals of the last solve (HiGHS' sign convention: the objective's change per unit
+    increase of the active row bound); NaN or infinite values raise :class:`SolverError`.
+
+    >>> h = load_arrays(cost=[1.0, 1.0], lower=[0, 0], upper=[INF, INF], row_lower=[1.0], row_upper=[INF],
+    ...                 start=[0, 1, 2], index=[0, 0], value=[1.0, 2.0])
+    >>> run(h, "a tiny LP"), row_duals(h).round(6).tolist()
+    ('Optimal', [0.5])
+    """
+    y = np.asarray(h.getSolution().row_dual, dtype=float)
+    if not np.isfinite(y).all():
+        raise SolverError(f"HiGHS returned non-finite row duals for {what}; check the demands and capacities for "
+                          "values far out of range")
+    return y
 
 
 def set_basis(h: highspy.Highs, basis) -> bool:
