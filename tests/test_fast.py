@@ -602,3 +602,55 @@ def test_restricted_lp_gives_up_beyond_its_column_cap():
     assert first_order._restricted_lp(pb, x, u, delta=0.1) is not None
     assert first_order._restricted_lp(pb, x, u, delta=0.1, max_cols=10) is None
     assert first_order._restricted_lp(pb, x, u, delta=0.1, max_share=0.01) is None
+
+
+def test_exact_mlu_from_candidate_links_matches_the_float64_product():
+    """The certificate's MLU is summed in float64 over the links whose float32 utilisation can still
+    be the maximum: over random splits of germany50, with those utilisations moved anywhere within
+    their error bound (also a bound of 5%: many links within it of the top), it equals the float64
+    product over all links, and no float64 matrix is built."""
+    net, ps, tm = _instance("sndlib/germany50", "deviation", seed=1)
+    op = get_operator(ps, "cpu")
+    d = ps.demand(tm)
+    pb = first_order._Problem.build(net, ps, op, d, *first_order._usable_slots(ps, op, d, None))
+    rng = np.random.default_rng(0)
+    eps = op.loads_error()
+    wide = np.full(len(eps), 0.05)                   # a wider bound: many links within it of the top
+    for trial in range(40):
+        if trial == 20:
+            op._loads_err, eps = wide, wide
+        logits = rng.normal(0, 1 + trial % 4, op.shape)
+        if trial % 5 == 0:
+            logits[:] = 0.0                          # uniform splits: many equal utilisations
+        logits[~op.valid_np] = -np.inf                 # as the solver's logits: no share on empty slots
+        x = torch.softmax(torch.from_numpy(logits.astype(np.float32)), dim=0)
+        u = pb.utilisation(x)
+        if trial % 2:                                # anywhere inside the bound, against the rule
+            u = u * torch.from_numpy((1 + eps * rng.uniform(-0.99, 0.99, len(eps))).astype(np.float32))
+        sums = x.double().sum(dim=0)
+        xb = x.double() / sums
+        run = first_order._Run(float(u.max()), x, 1, "converged", [], u, None)
+        got = first_order._exact_mlu(pb, xb, run, float((sums - 1).abs().max()))
+        flows = xb.numpy().reshape(-1)[op.slot_of_path] * d[ps.path_od]
+        true = ((ps.incidence @ flows) / net.capacity).max() / (pb.dscale / pb.cscale)
+        assert got is not None and got == pytest.approx(true, rel=1e-12)
+    op._loads_err = None
+    assert torch.float64 not in op._mats
+
+
+def test_exact_mlu_of_warm_starts_from_derived_utilisations(monkeypatch):
+    """Warm starts whose utilisations were derived, not multiplied (a failure's restricted LP; a demand
+    change's relieved start): the reported MLU is the float64 incidence product's."""
+    monkeypatch.setattr(first_order, "EXACT_MLU_MIN_NNZ", 0)
+    net, ps, fast, usable, tm2, kw = _germany50_failure()
+    s, info = solve_fast(net, ps, tm2, warm=fast, **kw)
+    d = ps.demand(tm2)
+    assert info["restricted"]
+    assert info["mlu"] == pytest.approx(((ps.incidence @ (s * d[ps.path_od])) / net.capacity).max(), rel=1e-12)
+    net, ps, tm, i = _three_ways()
+    splits = np.zeros(ps.n_paths)
+    for od in range(ps.n_od):
+        splits[ps.od_ptr[od]:ps.od_ptr[od + 1]] = 1.0 / ps.paths_per_od[od]
+    s, info = solve_fast(net, ps, tm, device="cpu", threads=1, tol=0.01, warm=Routing(ps, splits, "given", {}))
+    d = ps.demand(tm)
+    assert info["mlu"] == pytest.approx(((ps.incidence @ (s * d[ps.path_od])) / net.capacity).max(), rel=1e-12)

@@ -357,6 +357,7 @@ class FastOperator:
         # (backbone/world: 0.9 GB of forced links as per-OD lists, 2.6 GB more while finding them)
         self._forced = self._forced_links(paths)
         self._forced_od = None
+        self._forced_masks = {}      # (ODs, their paths' usable flags) -> their forced links under a mask
         trees = paths.meta.get("_trees")
         usable = trees is not None and trees.get("_link_ptr") is paths.link_ptr
         if compressed is None:
@@ -407,6 +408,7 @@ class FastOperator:
         self._mats = {}
         self._index = {}
         self._path_of_slot = None
+        self._loads_err = None
         self.setup_seconds = time.perf_counter() - t0
         self._mat(torch.float32)
         self.setup_seconds = time.perf_counter() - t0
@@ -422,6 +424,15 @@ class FastOperator:
         slot once per link of ``links`` it crosses). Path-link operator only (``kind == "links"``)."""
         tptr, tidx, _ = self._bw
         return tidx[_ranges(tptr[links].astype(np.int64), (tptr[links + 1] - tptr[links]).astype(np.int64))]
+
+    def loads_error(self) -> np.ndarray:
+        """(n_links,) relative error bound of a float32 :meth:`loads` product divided by capacity,
+        against the exact value of its float32 splits (see :func:`_exact_mlu`): ``(n_l + 8) 2^-24 / (1 -
+        (n_l + 8) 2^-24)`` for a link crossed by ``n_l`` slots. Path-link operator only; kept."""
+        if self._loads_err is None:
+            g = (np.diff(self._bw[0].astype(np.int64)) + 8.0) * 2.0 ** -24
+            self._loads_err = np.where(g < 0.5, g / (1.0 - np.minimum(g, 0.5)), np.inf)   # inf: no bound
+        return self._loads_err
 
     @property
     def path_of_slot(self) -> np.ndarray:
@@ -535,7 +546,7 @@ class FastOperator:
             lost = n_use < paths.paths_per_od
             hit = np.flatnonzero(lost)
             # the ODs that kept all their paths first (a lost OD adds +0.0: d >= 0), then the others
-            c2, l2 = self._forced_links(paths, usable, hit)
+            c2, l2 = self._forced_links_of_mask(paths, usable, hit)
             if pair_od is not None:
                 out = np.bincount(np.concatenate([links, l2]), minlength=len(cap),
                                   weights=np.concatenate([np.where(lost, 0.0, d)[pair_od], np.repeat(d[hit], c2)]))
@@ -550,6 +561,30 @@ class FastOperator:
                 self._add_forced(out, all_ods, count, links, d)
             n_pairs = len(links)
         return out / cap if n_pairs else np.zeros(len(cap))
+
+    #: the forced links of the ODs that lost a path under this many path masks are kept (the most
+    #: recent ones), each of at most :attr:`FORCED_MASK_KEEP_PAIRS` pairs
+    FORCED_MASKS_KEPT = 8
+    FORCED_MASK_KEEP_PAIRS = 1 << 20
+
+    def _forced_links_of_mask(self, paths: PathSet, usable: np.ndarray, hit: np.ndarray):
+        """:meth:`_forced_links` of the ODs ``hit`` (those that lost a path) under the mask ``usable``,
+        kept for the last :attr:`FORCED_MASKS_KEPT` masks, keyed by those ODs and the usable flags of
+        their paths (the only part of the mask they depend on). A failure stays for many intervals
+        of a controller, and every solve under it needs them: GEANT 0.25 ms of a 1 ms warm solve,
+        caida-3356 2 ms (issue 16)."""
+        pth = _ranges(paths.od_ptr[hit], paths.od_ptr[hit + 1] - paths.od_ptr[hit])
+        key = (hit.tobytes(), np.packbits(usable[pth]).tobytes())
+        kept = self._forced_masks
+        got = kept.pop(key, None)
+        if got is None:
+            got = self._forced_links(paths, usable, hit)
+            if len(got[1]) > self.FORCED_MASK_KEEP_PAIRS:
+                return got
+        kept[key] = got                                  # the most recent last
+        while len(kept) > self.FORCED_MASKS_KEPT:
+            kept.pop(next(iter(kept)))
+        return got
 
     #: up to this many forced (OD, link) pairs the OD of each pair is kept with the operator (4
     #: bytes a pair): :meth:`forced_util` is then one weighted ``np.bincount`` (the same sums, bit
@@ -1423,7 +1458,7 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
     the excess over the certified level, and that start taken only when it is certified at once."""
     torch = _torch()
     op = pb.op
-    w_warm = u0 = w_bound = None
+    w_warm = u0 = w_bound = u0_err = None
     lost = moved = False
     repaired = relieved = restricted = False
     if warm is not None and warm.paths is pb.paths:
@@ -1435,6 +1470,7 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
         if lost:
             u0 = pb.utilisation(x0)
             U0 = float(u0.max())
+            up_w = u0                            # the product the utilisations below are derived from
             # only ODs without demand (cut off by the failure) lost a share: the warm routing of
             # every other OD is intact, a demand change; no repair or cold start to price
             moved = bool((lost_share[pb.d > 0] > 0).any())
@@ -1444,16 +1480,18 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
                 if got is not None:
                     x0, u0, w_bound = got
                     U0, restricted = float(u0.max()), True
+                    u0_err = _derived_err(pb, up_w, u0)
             if U0 * (1.0 - tol) > pb.lb_forced and repair_rounds and moved and not restricted:
                 rep = _repair(pb, xw, u0, lost_share, scale, rounds=repair_rounds)
                 if rep is not None and float(rep[1].max()) < (1.0 - cold_margin) * U0:
                     x0, u0 = _tensor(rep[0], op.device), _tensor(rep[1], op.device)
                     U0, repaired = float(u0.max()), True
+                    u0_err = _derived_err(pb, up_w, u0)
             if U0 * (1.0 - tol) > pb.lb_forced and moved and not restricted:   # not certified yet
                 xc = _tensor(_cold_splits(pb, init_shortest), op.device)
                 uc = pb.utilisation(xc)
                 if float(uc.max()) < (1.0 - cold_margin) * U0:
-                    x0, u0, kind, repaired = xc, uc, "cold", False
+                    x0, u0, kind, repaired, u0_err = xc, uc, "cold", False, None
         if kind == "warm":
             state = warm.info.get("fast_state") or {}
             if state.get("w") is not None and len(state["w"]) == pb.cap.numel():
@@ -1464,6 +1502,7 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
             if u0 is None:
                 u0 = pb.utilisation(x0)          # the first iteration's product, done here
             U0 = float(u0.max())
+            up_w = u0
             LB = pb.lb_forced
             if U0 * (1.0 - tol) > LB and w_warm is not None:
                 # the warm link weights' bound (the first iteration's, priced here): may certify
@@ -1490,6 +1529,7 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
                     break
             if Ur <= target < U0:
                 x0, u0, relieved = _tensor(xr, op.device), _tensor(ur, op.device), True
+                u0_err = _derived_err(pb, up_w, u0)
     else:
         x0, kind = _tensor(_cold_splits(pb, init_shortest), op.device), "cold"
     theta = None
@@ -1498,7 +1538,7 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
         theta = torch.log(x0)      # -inf on unused slots
         x0, u0 = torch.softmax(theta, dim=0), None
     return _Start(theta, x0, u0, w_warm, tau_start, kind, kind == "warm" and lost, repaired, relieved, w_bound,
-                  restricted)
+                  restricted, u0_err)
 
 
 @dataclass
@@ -1522,6 +1562,8 @@ class _Start:
     relieved: bool = False  # the hot links' shares water-filled by :func:`_relieve`
     w_bound: Any = None     # (bound, per-OD minimum prices, prices) of the warm link weights, when priced
     restricted: bool = False  # re-routed by :func:`_restricted_lp` (w_bound: its duals' bound)
+    u0_err: Any = None      # (n_links,) float64 bound on |u0 - u(x0)| when u0 is not a float32 product of
+                            # x0 (water-filled or LP utilisations); None: a product (see :func:`_exact_mlu`)
 
 
 def _tensor(x: np.ndarray, device):
@@ -1717,6 +1759,8 @@ class _Run:
     iterations: int
     status: str
     history: list
+    best_u: Any = None      # float32 utilisations of best_x (scaled), for :func:`_exact_mlu`
+    best_err: Any = None    # their error bound when not a float32 product of best_x (see ``_Start.u0_err``)
 
 
 def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: float, max_iter: int, lr: float,
@@ -1735,6 +1779,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
     flows = torch.empty_like(x)          # (K, n_od) work arrays, reused by every iteration
     masked = torch.empty_like(x)
     best_U, best_x, best_u = float("inf"), x, None
+    best_err = u_err = None             # the error of best_u / u when not a float32 product (the start's)
     x_avg = None
     # Adam on the logits (one fused pass); its epsilon follows the largest gradient (see eps_rel)
     opt = None                           # Adam on the logits, set up before the first step
@@ -1752,8 +1797,9 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
     while it < max_iter:
         it += 1
         if u0 is not None:          # the start's utilisations, computed to choose it
-            u, u0 = u0, None
+            u, u0, u_err = u0, None, start.u0_err
         else:
+            u_err = None
             torch.mul(x, dd, out=flows)
             if clock is not None:
                 clock.lap("flows")
@@ -1767,7 +1813,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
                 # certified already (the forced links, or an earlier bound): the prices product and
                 # the step are not needed (a one-iteration warm solve then costs one product)
                 if U < best_U:
-                    best_U, best_x, best_u = U, x, u
+                    best_U, best_x, best_u, best_err = U, x, u, u_err
                 history.append((U, float("nan"), best_U, bounds.best_LB))
                 status = "converged"
                 break
@@ -1793,7 +1839,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
             status = "numerical trouble"
             break
         if U < best_U:
-            best_U, best_x, best_u = U, x, u
+            best_U, best_x, best_u, best_err = U, x, u, u_err
             it_best = it
         if primal_ema:
             x_avg = x.clone() if x_avg is None else x_avg.lerp_(x, 1.0 - primal_ema)
@@ -1809,7 +1855,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
                 u_avg = op.loads(torch.mul(x_avg, dd, out=flows).view(-1)).div_(cap)
                 U_avg = float(u_avg.max())
                 if U_avg < best_U:
-                    best_U, best_x, best_u = U_avg, x_avg.clone(), u_avg
+                    best_U, best_x, best_u, best_err = U_avg, x_avg.clone(), u_avg, None
                     it_best = it
             if clock is not None:
                 clock.lap("bound checks (averaged prices)")
@@ -1874,7 +1920,72 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
             clock.lap("softmax")
     if clock is not None:
         clock.lap("bookkeeping")
-    return _Run(best_U, best_x, it, status, history)
+    return _Run(best_U, best_x, it, status, history, best_u, best_err)
+
+
+def _derived_err(pb: _Problem, u_product, u_new) -> np.ndarray:
+    """An error bound on utilisations ``u_new`` derived in float64 from the float32 product
+    ``u_product`` (:func:`_relieve`, :func:`_repair`, :func:`_restricted_lp` add exact float64 changes
+    to it), stored in float32: the product's error (:meth:`FastOperator.loads_error`), carried as an
+    absolute error, plus the rounding of the result."""
+    up = _float64(u_product)
+    un = _float64(u_new)
+    eps = pb.op.loads_error()
+    return eps * up / (1.0 - eps) + 2.0 ** -22 * (np.abs(un) + np.abs(up))
+
+
+#: the exact MLU is computed over the candidate links' rows only while they hold at most this share of
+#: the matrix's non-zeros (else one float64 product over the whole matrix), and from this many
+#: non-zeros on (below, the product's few calls cost less: GEANT, 0.13 against 0.28 ms)
+EXACT_MLU_MAX_SHARE = 0.25
+EXACT_MLU_MIN_NNZ = 50_000
+
+
+def _exact_mlu(pb: _Problem, xb, run: _Run, r: float) -> float | None:
+    """The MLU of splits ``xb`` (float64: ``run.best_x`` normalised per OD, whose float32 sums were
+    within ``r`` of 1) in float64, from the rows of only the
+    links that can hold the maximum: the float32 utilisations of the best routing (``run.best_u``,
+    kept from the iterations) bound each link's exact one within their rounding error, so every
+    link whose upper bound is below the largest lower bound is left out; the rest (the links within
+    a few 1e-4 of the top, typically a handful) are summed exactly. Path-link operator only; None
+    (the caller then runs a float64 product) without those utilisations, or when the candidates'
+    rows exceed :data:`EXACT_MLU_MAX_SHARE` of the non-zeros.
+
+    The bound (``u`` = 2^-24): a float32 product sums a link's ``n_l`` non-negative terms, each the
+    product of a split and a demand (each a float32 rounding of the float64 value), divided by its
+    capacity: within ``(n_l + 8) u / (1 - (n_l + 8) u)`` of the exact value of the float32 splits,
+    whatever the order of summation (:meth:`FastOperator.loads_error`); utilisations derived from such a
+    product (a water-filled or LP start) carry their own bound (``run.best_err``); and the
+    splits, normalised per OD in float64, differ from the float32 ones by a factor within ``1 +- r``,
+    so a link's exact utilisation is within the same factor of theirs.
+
+    Why (issue 16): the float64 product over the matrix was a third of a one-iteration warm solve
+    at caida-3356 (7.4 of 26-33 ms: float64 values are twice the bytes, and above 5e6 non-zeros the
+    float64 matrices were rebuilt on every solve); over the candidate links it is a few hundredths of
+    a millisecond, and no float64 matrix is built."""
+    op = pb.op
+    if run.best_u is None:
+        return None
+    torch = _torch()
+    u = _float64(run.best_u)
+    eps = op.loads_error()
+    if run.best_err is None:
+        err = eps * u / (1.0 - eps)
+    else:
+        err = np.asarray(run.best_err, dtype=np.float64)
+    if not (np.isfinite(u).all() and np.isfinite(err).all()) or r >= 0.5:
+        return None
+    lo = float(((u - err) / (1.0 + r)).max())
+    cand = np.flatnonzero((u + err) / (1.0 - r) >= lo)
+    tptr = op._bw[0]
+    n_cand = int((tptr[cand + 1].astype(np.int64) - tptr[cand]).sum())
+    if n_cand > EXACT_MLU_MAX_SHARE * op.nnz:
+        return None
+    slots = op.slots_on(cand)
+    link = np.repeat(np.arange(len(cand)), (tptr[cand + 1].astype(np.int64) - tptr[cand]))
+    x = xb.reshape(-1)[torch.from_numpy(slots.astype(np.int64)).to(xb.device)].cpu().numpy()
+    load = np.bincount(link, weights=x * (pb.d[slots % op.n_od] / pb.dscale), minlength=len(cand))
+    return float((load / (pb.cap64[cand] / pb.cscale)).max())
 
 
 def _certify(pb: _Problem, run: _Run, bounds: _Bounds, certify: bool):
@@ -1883,7 +1994,8 @@ def _certify(pb: _Problem, run: _Run, bounds: _Bounds, certify: bool):
     torch = _torch()
     op, cap = pb.op, pb.cap
     xb = run.best_x.double()
-    xb = xb / xb.sum(dim=0)
+    sums = xb.sum(dim=0)
+    xb = xb.div_(sums)          # (the sums' distance from 1 is in _exact_mlu's error bound)
     mlu, lb = run.best_U, bounds.best_LB
     best_y, lb_forced = bounds.best_y, pb.lb_forced
     if certify and op.nnz > CERTIFY_F64_MAX_NNZ:
@@ -1898,7 +2010,11 @@ def _certify(pb: _Problem, run: _Run, bounds: _Bounds, certify: bool):
     elif certify:
         dd64 = torch.from_numpy(pb.d / pb.dscale).to(op.device)
         cap_64 = torch.from_numpy(pb.cap64 / pb.cscale).to(op.device)
-        mlu = float((op.loads((dd64 * xb).reshape(-1)) / cap_64).max())
+        mlu = None
+        if op.kind == "links" and op.nnz >= EXACT_MLU_MIN_NNZ:
+            mlu = _exact_mlu(pb, xb, run, float((sums - 1.0).abs().max()))
+        if mlu is None:
+            mlu = float((op.loads((dd64 * xb).reshape(-1)) / cap_64).max())
         if best_y is not None:
             if op.kind == "links" and bounds.best_pmin is not None:
                 # no product: the per-OD minimum path prices of best_y, kept from the float32
