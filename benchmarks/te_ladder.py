@@ -176,12 +176,18 @@ def size_first_path(net, paths, tm, target_util: float = 0.6, device: str = "cpu
 #:   (``te_cpu-hard.md``): on caida-701 and caida-3356 the forced links still certify 9 of 10
 #:   matrices: of 62 stub nodes (caida-701) one almost surely draws a factor near 0.6, and its
 #:   access link then carries ~0.7 / 0.6 of its own (forced) load whatever the routing;
+#: * ``hard-core``: ``hard`` with ``core``'s headroom on the forced loads: each circuit's need is
+#:   the larger of its first-path load / 0.7 and its forced load / 0.3, times its factor uniform in
+#:   [0.6, 1.2] (the same draws as ``hard``), rounded up: unevenly provisioned, and a stub's access
+#:   link at no more than 50% of its forced load, so the optimum is set where routing decides it
+#:   (``hard`` and ``shifted`` are certified by the forced links on the caida rungs);
 #: * ``shifted``: traffic has shifted since the network was built: capacities are the
 #:   first-path loads / 0.7 of a *different* gravity matrix, the base one with every node's
 #:   weight multiplied by its own log-normal(0, 0.5) factor (seed 1; same total), rounded up to a
 #:   standard port; the matrices solved are the usual ones.
 SIZINGS = {"first-path": {}, "core": {"forced_util": 0.3},
            "hard": {"target_util": 0.7, "spread": (0.6, 1.2), "seed": 0},
+           "hard-core": {"target_util": 0.7, "spread": (0.6, 1.2), "seed": 0, "forced_util": 0.3},
            "shifted": {"target_util": 0.7, "shift": {"sigma": 0.5, "seed": 1}}}
 
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/te_warm.py                                   # abilene .. caida-3356, core/hard/shifted
+    python benchmarks/te_warm.py                                   # abilene .. caida-3356, core/hard/shifted/hard-core
     python benchmarks/te_warm.py --topologies geant,caida-701 --sizings hard --n-tm 5
 
 One process, one run, one torch CPU thread. For each topology of the ladder
@@ -45,7 +45,7 @@ from machine import machine_info  # noqa: E402  (benchmarks/machine.py, beside t
 from te_ladder import LADDER, bench_matrices, failure_mask, size_network  # noqa: E402
 
 DEFAULT_TOPOLOGIES = ("abilene", "geant", "caida-701", "caida-3356")
-DEFAULT_SIZINGS = ("core", "hard", "shifted")
+DEFAULT_SIZINGS = ("core", "hard", "shifted", "hard-core")
 KEYS = ("mlu", "lower_bound", "gap", "bound", "iterations", "status", "solve_seconds", "start", "repaired",
         "restricted", "relieved", "bound_lps")
 #: cold solves of at most this many iterations (certified at once, mostly by the forced links) are

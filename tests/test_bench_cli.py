@@ -79,6 +79,31 @@ def test_hard_sizing_is_seeded_and_within_its_spread():
     assert "U(0.6, 1.2)" in a.meta["capacity_source"]
 
 
+def test_hard_core_sizing_is_hard_with_headroom_on_the_forced_loads():
+    """``hard-core``: the ``hard`` draws, and every link's forced load (of the ODs that must cross it)
+    at no more than 50 % (30 % before the factor >= 0.6), where ``hard`` leaves caida-701's optimum on
+    such links; never less capacity than ``hard``."""
+    import numpy as np
+
+    from surgeguard.io import read_topohub
+    from surgeguard.optimise.first_order import get_operator
+    from surgeguard.paths import k_shortest_paths
+
+    ladder = cmd_bench.load_te_ladder()
+    assert ladder.SIZINGS["hard-core"] == {**ladder.SIZINGS["hard"], "forced_util": 0.3}
+    net = read_topohub("caida/2024-08/701")
+    paths = k_shortest_paths(net, k=4, method="deviation")
+    base, _ = ladder.bench_matrices(net, 1)
+    hard = ladder.size_network(net, paths, base, "hard")
+    hc = ladder.size_network(net, paths, base, "hard-core")
+    assert np.all(hc.capacity >= hard.capacity * (1 - 1e-12))
+    d = paths.demand(base)
+    op = get_operator(paths, "cpu")
+    assert op.forced_util(d, hc.capacity).max() <= 0.5 + 1e-9
+    assert op.forced_util(d, hard.capacity).max() > 0.8
+    assert "forced load / 0.3" in hc.meta["capacity_source"] and "U(0.6, 1.2)" in hc.meta["capacity_source"]
+
+
 def test_shifted_sizing_sizes_for_another_matrix_of_the_same_total():
     import numpy as np
 

@@ -337,15 +337,18 @@ def _fail_most_loaded(net, ps, tm, routing):
 
 def test_warm_start_after_a_demand_change_takes_at_most_a_quarter_of_the_cold_iterations(case):
     """+-10% on every demand: the warm point is within a few % of the new optimum and its link weights
-    certify it; measured 1-5 warm iterations against 28-91 cold on these three networks."""
+    certify it; measured 1-5 warm iterations against 28-91 cold from the shortest paths on these three
+    networks (``cold_relieve=0``), and never more than the cold solve from the relieved start."""
     net, ps, tm, lp, fast = case
     for seed in range(3):
         tm2 = tm * np.random.default_rng(seed).uniform(0.9, 1.1, tm.shape)
+        _, plain = solve_fast(net, ps, tm2, device="cpu", threads=1, tol=0.01, cold_relieve=0.0)
         _, cold = solve_fast(net, ps, tm2, device="cpu", threads=1, tol=0.01)
         splits, warm = solve_fast(net, ps, tm2, device="cpu", threads=1, tol=0.01, warm=fast)
-        assert warm["start"] == "warm" and cold["start"] == "cold"
+        assert warm["start"] == "warm" and cold["start"] == "cold" and not plain["relieved"]
         assert warm["status"] == "converged" and warm["gap"] <= 0.01
-        assert warm["iterations"] <= max(cold["iterations"] // 4, 1), (seed, cold["iterations"], warm["iterations"])
+        assert warm["iterations"] <= max(plain["iterations"] // 4, 1), (seed, plain["iterations"], warm["iterations"])
+        assert warm["iterations"] <= cold["iterations"], (seed, cold["iterations"], warm["iterations"])
         np.testing.assert_allclose(ps.od_sum(splits), 1.0, atol=1e-9)
 
 
@@ -455,7 +458,8 @@ def test_failure_repair_moves_the_lost_share_off_the_loaded_survivor():
     usable = np.ones(ps.n_paths, dtype=bool)
     usable[[p for p in range(ps.n_paths)
             if "S->A" in [net.link_names[l] for l in ps.link_idx[ps.link_ptr[p]:ps.link_ptr[p + 1]]]]] = False
-    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, warm=warm, warm_restricted=0.0)
+    # the cold start's relief off: the repair is what is measured (the relieved cold start prices lower here)
+    kw = dict(device="cpu", threads=1, tol=0.01, path_mask=usable, warm=warm, warm_restricted=0.0, cold_relieve=0.0)
     s_even, even = solve_fast(net, ps, tm, max_iter=1, warm_repair=0, **kw)
     s_rep, rep = solve_fast(net, ps, tm, max_iter=1, **kw)
     assert not even["repaired"] and rep["repaired"] and rep["start"] == "warm"
@@ -557,7 +561,10 @@ def _germany50_failure():
     usable paths, matrix, solve keywords). ``lp_share=inf``: the bound LPs' time cap reads the clock,
     which could make the warm routing, and so the failed link, differ from run to run."""
     net, ps, tm = _instance("sndlib/germany50", "deviation", seed=5)
-    s, info = solve_fast(net, ps, tm, device="cpu", threads=1, tol=0.01, lp_share=float("inf"))
+    # the warm routing as measured when the restricted LP was built (the cold start not relieved,
+    # restarts after 20 iterations): the instance, and its failed link, stay those
+    s, info = solve_fast(net, ps, tm, device="cpu", threads=1, tol=0.01, lp_share=float("inf"), cold_relieve=0.0,
+                         restart_after=20)
     fast = Routing(ps, s, "fast", info)
     usable, tm2 = _fail_most_loaded(net, ps, tm, fast)
     return net, ps, fast, usable, tm2, dict(device="cpu", threads=1, tol=0.01, path_mask=usable,
@@ -629,7 +636,7 @@ def test_exact_mlu_from_candidate_links_matches_the_float64_product():
             u = u * torch.from_numpy((1 + eps * rng.uniform(-0.99, 0.99, len(eps))).astype(np.float32))
         sums = x.double().sum(dim=0)
         xb = x.double() / sums
-        run = first_order._Run(float(u.max()), x, 1, "converged", [], u, None)
+        run = first_order._Run(float(u.max()), x, 1, "converged", [], u)
         got = first_order._exact_mlu(pb, xb, run, float((sums - 1).abs().max()))
         flows = xb.numpy().reshape(-1)[op.slot_of_path] * d[ps.path_od]
         true = ((ps.incidence @ flows) / net.capacity).max() / (pb.dscale / pb.cscale)

@@ -400,9 +400,15 @@ def torch_nan(monkeypatch):
     return install
 
 
-def test_fast_with_nan_from_the_start_is_a_solver_error(small, torch_nan):
+def test_fast_with_nan_from_the_start_is_a_solver_error(small, torch_nan, monkeypatch):
+    """NaN in every iterate and in the start's own utilisations (the first iterate is the cold start
+    itself, priced by one links <- paths product): no finite routing, a SolverError."""
+    from surgeguard.optimise.first_order import FastOperator
+
     net, ps, tm = small
     torch_nan(0)
+    real = FastOperator.loads
+    monkeypatch.setattr(FastOperator, "loads", lambda self, f: real(self, f) * float("nan"))
     with pytest.raises(SolverError) as err:
         get_policy("fast", device="cpu", threads=1).route(net, ps, tm)
     assert "non-finite" in one_line(err.value)

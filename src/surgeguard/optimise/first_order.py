@@ -1070,6 +1070,46 @@ def _cold_splits(pb: _Problem, init_shortest: float) -> np.ndarray:
     return x
 
 
+def _cold_start(pb: _Problem, init_shortest: float, *, tol: float, delta: float, passes: int = 3,
+                rounds: int = 8, gain: float = 0.02):
+    """The cold start (:func:`_cold_splits`) as tensors ``(splits, utilisations, the product they were
+    derived from or None, relieved)``, its hot links relieved: while the forced links do not certify
+    it, up to ``passes`` passes of :func:`_relieve` over the links within ``delta`` of the top, each
+    kept when it lowers the MLU by at least ``gain`` (relative), the next one only while the start is
+    still not certified and the last one cost less than a product (its rounds over the entries at
+    most the matrix's non-zeros). ``delta`` 0: the start as it is (one product: the first
+    iteration's).
+
+    Why (issue 16): the cold start puts 99% of each OD on its shortest path, which on an unevenly
+    provisioned network loads some links far above the optimum (1.1-1.8x on the ladder; caida-701
+    ``core`` after its most loaded link fails, 3.2x), and Adam spends its first 10-90 iterations
+    spreading that load. Water-filling the hot links' shares over each OD's paths, as the warm starts
+    do (:func:`_relieve`), starts within 1-35% of the optimum. Measured over the ladder (Abilene,
+    GEANT, caida-701, caida-3356 x ``core``/``hard``/``hard-core``/``shifted`` x 3 matrices, each
+    solved plain and after its most loaded link fails: 96 cold solves, CPU seconds, the fastest of 2,
+    one thread; see the ``cold_relieve`` notes of :func:`solve_fast` for the totals)."""
+    op = pb.op
+    xc = _cold_splits(pb, init_shortest)
+    x0 = _tensor(xc, op.device)
+    u0 = pb.utilisation(x0)
+    U0 = Uc = float(u0.max())
+    if delta <= 0 or op.kind != "links" or not np.isfinite(U0):   # (non-finite: the loop stops on it)
+        return x0, u0, None, False
+    uc = u0
+    for _ in range(max(int(passes), 0)):
+        if Uc * (1.0 - tol) <= pb.lb_forced:        # certified already by the forced links
+            break
+        rel = _relieve(pb, xc, uc, delta=delta, rounds=rounds)
+        if rel is None or float(rel[1].max()) >= (1.0 - gain) * Uc:
+            break
+        xc, uc, Uc = rel[0], rel[1], float(rel[1].max())
+        if rel[2] * rounds > op.nnz:                # a pass costs more than a product: no more
+            break
+    if not Uc < U0:
+        return x0, u0, None, False
+    return _tensor(xc, op.device), _tensor(uc, op.device), u0, True
+
+
 def _warm_splits(pb: _Problem, warm: WarmStart, warm_mix: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """(the warm start per slot ``(K, n_od)``, the share each OD lost to paths no longer usable or
     None when none did, the factor each OD's warm splits were scaled by): the warm splits on the
@@ -1171,8 +1211,8 @@ def _water_fill(pb: _Problem, x: np.ndarray, u, hit: np.ndarray, moved: np.ndarr
     placed = np.zeros(len(pth))
     # each OD's first path (``od_of`` is sorted): the per-OD minimum as one ``reduceat`` (exact, as
     # ``np.minimum.at``, several times faster) when every OD has a usable path
-    first = np.flatnonzero(np.diff(od_of, prepend=-1))
-    first = first if len(first) == len(hit) else None
+    n_of = np.bincount(od_of, minlength=len(hit))
+    first = np.cumsum(n_of) - n_of if n_of.all() else None
     # the same arithmetic each round, written to cost few NumPy calls (``take`` for gathers, the
     # round's part and the temperature computed once): at Abilene/GEANT the calls, not the data,
     # are the cost (1.3 -> 0.9 ms a repair)
@@ -1237,16 +1277,21 @@ def _relieve(pb: _Problem, x: np.ndarray, u, *, delta: float, rounds: int = 8,
         return None
     up = _float64(u)
     hot = np.flatnonzero(up >= (1.0 - delta) * up.max())
-    s = np.unique(op.slots_on(hot))
+    # sorted and unique by marks, not np.unique's sorts (the same arrays; a third of a pass at GEANT)
+    on = op.slots_on(hot)
     flat = x.reshape(-1)
-    s = s[(flat[s] > 0) & pb.ok_np.reshape(-1)[s]]
-    ods = s % op.n_od
-    keep = pb.d[ods] > 0
-    s, ods = s[keep], ods[keep]
-    if len(s) == 0:
+    on = on[(flat[on] > 0) & pb.ok_np.reshape(-1)[on] & (pb.d[on % op.n_od] > 0)]
+    if len(on) == 0:
         return None
+    mark = np.zeros(len(flat), dtype=bool)
+    mark[on] = True
+    s = np.flatnonzero(mark)
+    ods = s % op.n_od
     share = flat[s].astype(np.float64)
-    hit, inv = np.unique(ods, return_inverse=True)
+    seen = np.zeros(op.n_od, dtype=bool)
+    seen[ods] = True
+    hit = np.flatnonzero(seen)
+    inv = (np.cumsum(seen) - 1)[ods]
     moved = np.bincount(inv, weights=share, minlength=len(hit))
     return _water_fill(pb, x, up, hit, moved, (s, share), rounds=rounds, temp=temp)
 
@@ -1410,7 +1455,8 @@ def _certified_restricted(pb: _Problem, x: np.ndarray, u, *, delta: float, tol: 
 def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_mix: float, warm_tau: float,
            tau_start: float, tau_end: float, tol: float, cold_margin: float = 1e-3, repair_rounds: int = 16,
            relieve_delta: float = 0.0, relieve_passes: int = 3, relieve_rounds: int = 8,
-           relieve_stall: float = 0.5, restricted_delta: float = 0.0):
+           relieve_stall: float = 0.5, restricted_delta: float = 0.0, cold_relieve: float = 0.0,
+           cold_relieve_passes: int = 3):
     """The cold or warm start: (split logits (K, n_od), link weights of the warm routing or None,
     the starting temperature, which start was taken: "cold" or "warm").
 
@@ -1458,7 +1504,7 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
     the excess over the certified level, and that start taken only when it is certified at once."""
     torch = _torch()
     op = pb.op
-    w_warm = u0 = w_bound = u0_err = None
+    w_warm = u0 = w_bound = u0_base = None
     lost = moved = False
     repaired = relieved = restricted = False
     if warm is not None and warm.paths is pb.paths:
@@ -1479,19 +1525,17 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
                 got = _certified_restricted(pb, xw, u0, delta=restricted_delta, tol=tol, lb=pb.lb_forced)
                 if got is not None:
                     x0, u0, w_bound = got
-                    U0, restricted = float(u0.max()), True
-                    u0_err = _derived_err(pb, up_w, u0)
+                    U0, restricted, u0_base = float(u0.max()), True, up_w
             if U0 * (1.0 - tol) > pb.lb_forced and repair_rounds and moved and not restricted:
                 rep = _repair(pb, xw, u0, lost_share, scale, rounds=repair_rounds)
                 if rep is not None and float(rep[1].max()) < (1.0 - cold_margin) * U0:
                     x0, u0 = _tensor(rep[0], op.device), _tensor(rep[1], op.device)
-                    U0, repaired = float(u0.max()), True
-                    u0_err = _derived_err(pb, up_w, u0)
+                    U0, repaired, u0_base = float(u0.max()), True, up_w
             if U0 * (1.0 - tol) > pb.lb_forced and moved and not restricted:   # not certified yet
-                xc = _tensor(_cold_splits(pb, init_shortest), op.device)
-                uc = pb.utilisation(xc)
+                xc, uc, bc, rc = _cold_start(pb, init_shortest, tol=tol, delta=cold_relieve,
+                                             passes=cold_relieve_passes, rounds=relieve_rounds)
                 if float(uc.max()) < (1.0 - cold_margin) * U0:
-                    x0, u0, kind, repaired, u0_err = xc, uc, "cold", False, None
+                    x0, u0, kind, repaired, u0_base, relieved = xc, uc, "cold", False, bc, rc
         if kind == "warm":
             state = warm.info.get("fast_state") or {}
             if state.get("w") is not None and len(state["w"]) == pb.cap.numel():
@@ -1528,17 +1572,17 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
                 if slow:
                     break
             if Ur <= target < U0:
-                x0, u0, relieved = _tensor(xr, op.device), _tensor(ur, op.device), True
-                u0_err = _derived_err(pb, up_w, u0)
+                x0, u0, relieved, u0_base = _tensor(xr, op.device), _tensor(ur, op.device), True, up_w
     else:
-        x0, kind = _tensor(_cold_splits(pb, init_shortest), op.device), "cold"
+        x0, u0, u0_base, relieved = _cold_start(pb, init_shortest, tol=tol, delta=cold_relieve,
+                                                passes=cold_relieve_passes, rounds=relieve_rounds)
+        kind = "cold"
     theta = None
     if kind == "cold":
-        # a cold start is the cold solve exactly (its first iterate is softmax(theta), as every later one)
+        # the first iterate is the cold start itself (its utilisations known); the logits, from it
         theta = torch.log(x0)      # -inf on unused slots
-        x0, u0 = torch.softmax(theta, dim=0), None
     return _Start(theta, x0, u0, w_warm, tau_start, kind, kind == "warm" and lost, repaired, relieved, w_bound,
-                  restricted, u0_err)
+                  restricted, u0_base)
 
 
 @dataclass
@@ -1562,8 +1606,8 @@ class _Start:
     relieved: bool = False  # the hot links' shares water-filled by :func:`_relieve`
     w_bound: Any = None     # (bound, per-OD minimum prices, prices) of the warm link weights, when priced
     restricted: bool = False  # re-routed by :func:`_restricted_lp` (w_bound: its duals' bound)
-    u0_err: Any = None      # (n_links,) float64 bound on |u0 - u(x0)| when u0 is not a float32 product of
-                            # x0 (water-filled or LP utilisations); None: a product (see :func:`_exact_mlu`)
+    u0_base: Any = None     # the float32 product u0 was derived from when it is not a product of x0 itself
+                            # (water-filled or LP utilisations; its error bound: :func:`_derived_err`)
 
 
 def _tensor(x: np.ndarray, device):
@@ -1760,7 +1804,7 @@ class _Run:
     status: str
     history: list
     best_u: Any = None      # float32 utilisations of best_x (scaled), for :func:`_exact_mlu`
-    best_err: Any = None    # their error bound when not a float32 product of best_x (see ``_Start.u0_err``)
+    best_base: Any = None   # the product best_u was derived from when not one of best_x (``_Start.u0_base``)
 
 
 def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: float, max_iter: int, lr: float,
@@ -1779,7 +1823,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
     flows = torch.empty_like(x)          # (K, n_od) work arrays, reused by every iteration
     masked = torch.empty_like(x)
     best_U, best_x, best_u = float("inf"), x, None
-    best_err = u_err = None             # the error of best_u / u when not a float32 product (the start's)
+    best_base = u_base = None           # what best_u / u was derived from when not a float32 product (the start's)
     x_avg = None
     # Adam on the logits (one fused pass); its epsilon follows the largest gradient (see eps_rel)
     opt = None                           # Adam on the logits, set up before the first step
@@ -1797,9 +1841,9 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
     while it < max_iter:
         it += 1
         if u0 is not None:          # the start's utilisations, computed to choose it
-            u, u0, u_err = u0, None, start.u0_err
+            u, u0, u_base = u0, None, start.u0_base
         else:
-            u_err = None
+            u_base = None
             torch.mul(x, dd, out=flows)
             if clock is not None:
                 clock.lap("flows")
@@ -1813,7 +1857,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
                 # certified already (the forced links, or an earlier bound): the prices product and
                 # the step are not needed (a one-iteration warm solve then costs one product)
                 if U < best_U:
-                    best_U, best_x, best_u, best_err = U, x, u, u_err
+                    best_U, best_x, best_u, best_base = U, x, u, u_base
                 history.append((U, float("nan"), best_U, bounds.best_LB))
                 status = "converged"
                 break
@@ -1839,7 +1883,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
             status = "numerical trouble"
             break
         if U < best_U:
-            best_U, best_x, best_u, best_err = U, x, u, u_err
+            best_U, best_x, best_u, best_base = U, x, u, u_base
             it_best = it
         if primal_ema:
             x_avg = x.clone() if x_avg is None else x_avg.lerp_(x, 1.0 - primal_ema)
@@ -1855,7 +1899,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
                 u_avg = op.loads(torch.mul(x_avg, dd, out=flows).view(-1)).div_(cap)
                 U_avg = float(u_avg.max())
                 if U_avg < best_U:
-                    best_U, best_x, best_u, best_err = U_avg, x_avg.clone(), u_avg, None
+                    best_U, best_x, best_u, best_base = U_avg, x_avg.clone(), u_avg, None
                     it_best = it
             if clock is not None:
                 clock.lap("bound checks (averaged prices)")
@@ -1920,7 +1964,7 @@ def _adam_loop(pb: _Problem, start: _Start, bounds: _Bounds, *, t0: float, tol: 
             clock.lap("softmax")
     if clock is not None:
         clock.lap("bookkeeping")
-    return _Run(best_U, best_x, it, status, history, best_u, best_err)
+    return _Run(best_U, best_x, it, status, history, best_u, best_base)
 
 
 def _derived_err(pb: _Problem, u_product, u_new) -> np.ndarray:
@@ -1955,7 +1999,7 @@ def _exact_mlu(pb: _Problem, xb, run: _Run, r: float) -> float | None:
     product of a split and a demand (each a float32 rounding of the float64 value), divided by its
     capacity: within ``(n_l + 8) u / (1 - (n_l + 8) u)`` of the exact value of the float32 splits,
     whatever the order of summation (:meth:`FastOperator.loads_error`); utilisations derived from such a
-    product (a water-filled or LP start) carry their own bound (``run.best_err``); and the
+    product (a water-filled or LP start) carry that product's (:func:`_derived_err`); and the
     splits, normalised per OD in float64, differ from the float32 ones by a factor within ``1 +- r``,
     so a link's exact utilisation is within the same factor of theirs.
 
@@ -1969,10 +2013,10 @@ def _exact_mlu(pb: _Problem, xb, run: _Run, r: float) -> float | None:
     torch = _torch()
     u = _float64(run.best_u)
     eps = op.loads_error()
-    if run.best_err is None:
+    if run.best_base is None:
         err = eps * u / (1.0 - eps)
     else:
-        err = np.asarray(run.best_err, dtype=np.float64)
+        err = _derived_err(pb, run.best_base, u)
     if not (np.isfinite(u).all() and np.isfinite(err).all()) or r >= 0.5:
         return None
     lo = float(((u - err) / (1.0 + r)).max())
@@ -2072,10 +2116,11 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                betas: tuple[float, float] = (0.9, 0.99), eps_rel: float = 1e-4, dual_ema: tuple[float, ...] = (0.9,),
                init_shortest: float = 0.99, warm_mix: float = 1e-3, warm_tau: float = 0.01, warm_lr: float = 0.1,
                warm_repair: int = 16, warm_lp_first: bool = True, warm_relieve: float = 0.01,
-               warm_relieve_passes: int = 3, warm_restricted: float = 0.1, path_mask: np.ndarray | None = None,
+               warm_relieve_passes: int = 3, warm_restricted: float = 0.1, cold_relieve: float = 0.1,
+               cold_relieve_passes: int = 3, path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
                lp_bound_every: int = 5, lp_share: float = 0.25, lp_delta: float = 0.2, lp_force_every: int = 10,
-               restart_after: int = 20, iterate_bound_every: int = 5,
+               restart_after: int = 10, iterate_bound_every: int = 5,
                threads: int | None = None,
                certify: bool = True, profile: dict | None = None,
                primal_ema: float = 0.9) -> tuple[np.ndarray, dict]:
@@ -2113,7 +2158,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         crossing links within ``warm_relieve`` (1%) of the top water-filled over each OD's paths,
         up to ``warm_relieve_passes`` times (:func:`_relieve`; a pass after the first only where
         it costs less than a product); taken when that start is then
-        certified at once by the warm link weights or the forced links (``info["relieved"]``),
+        certified at once by the warm link weights or the forced links (``info["relieved"]``, which
+        also marks a cold start relieved by ``cold_relieve``),
         else the warm start as it was. 0 = off. Measured (issue 16, ``te_warm.md``, CPU seconds,
         one thread): Abilene ``core``/``shifted`` +-10% 5-15 -> 1 iteration on 4 of 6 matrices,
         caida-3356 ``core`` 3/7 -> 1, caida-701 ``hard`` after a failure that only cuts off ODs 2
@@ -2154,6 +2200,25 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
     init_shortest : cold start with this share of each OD on its cheapest usable path and the
         rest spread evenly (networks are usually dimensioned for shortest-path routing, so this
         starts near a feasible routing; the spread lets the other paths grow). 0 = uniform.
+    cold_relieve, cold_relieve_passes : the cold start (also the one a failure's warm start is
+        priced against) has the shares on links within ``cold_relieve`` (10%) of the top
+        water-filled over each OD's paths, up to ``cold_relieve_passes`` passes while each lowers
+        the MLU by 2% and the start is not certified (:func:`_cold_start`); 0 = off. Measured
+        (issue 16; Abilene, GEANT, caida-701, caida-3356 x ``core``/``hard``/``shifted``/
+        ``hard-core`` x 3 matrices, each plain and after its most loaded link fails: 96 cold
+        solves, CPU seconds, fastest of 2, one thread, restarts after 10 both ways): 2,098 -> 1,021
+        iterations, 12.0 -> 7.9 s. ``hard`` at caida 9-11 -> 1 iteration (120-185 -> 18-85 ms: the
+        start is within 0.2% of the forced bound); caida-3356 ``hard-core`` after a failure 38/85 ->
+        10/22 iterations (0.63/1.38 -> 0.19/0.36 s); caida-701 ``core`` after its failure 89 -> 19
+        (420 -> 114 ms); Abilene ``shifted`` matrix 2 93 -> 55. Slower: caida-3356 ``core`` matrices
+        1/2 (266/232 -> 350/513 ms: the relieved routing's hot links are not the optimum's, so the
+        first bound LP does not certify and a second, wider one is paid), caida-701 ``core``
+        matrices 0/1 (67/59 -> 87/93 ms: 3 passes, 45 ms, save 2-3 iterations), GEANT ``core``
+        after a failure 9 -> 12 ms. On ``tests/test_fast.py``'s instances (seeds 0-2) 7 of 9 take
+        fewer iterations (Abilene 55/50/33 -> 10/15/21), GEANT seed 0 55 -> 70, germany50 seed 2
+        327 -> 550 (both slow tails: Adam creeping from 5% above the optimum); 1,037 iterations in
+        all either way. Tried: the first bound LP at iteration 5 after a relieved start (as
+        ``warm_lp_first``): 7.7 -> 8.9 s over the 96 (caida-3356 ``hard-core``/``core`` pay it).
     path_mask : (n_paths,) bool, False for paths that may not be used (a failed link): their
         share is forced to 0; every OD with demand needs one usable path.
     check_every : every so many iterations, the bound of the averaged prices (one extra product;
@@ -2170,7 +2235,11 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         a warm start after a +-10% demand change on caida-3356 ``core`` (matrix 2) swung 1-2% above
         its best routing for 200 iterations (220 in all, 1.2% gap); with restarts after 20: 40
         iterations; cold solves of abilene/GEANT/caida-701 ``core``/``shifted``, 3 matrices each,
-        unchanged but one GEANT matrix (50 -> 45 iterations).
+        unchanged but one GEANT matrix (50 -> 45 iterations). After 10 instead of 20: caida-3356
+        ``hard-core`` (5 matrices) 649 -> 485 iterations in all, 9.0 -> 6.5 CPU s (the iterates
+        swing 2-6% above the best routing for 40 iterations after reaching it), caida-701
+        ``hard-core`` matrix 3 48 -> 28; none of the other 45 ladder instances (Abilene, GEANT,
+        caida-701, caida-3356 x ``core``/``hard``/``shifted``/``hard-core``, 3 matrices) changed.
     lp_bound_every, lp_force_every, lp_share, lp_delta : the bound of :func:`tight_dual_bound`
         (a small LP over the links within ``lp_delta`` of the top of the best routing so far)
         every ``lp_bound_every`` iterations while the gap is open, when the best routing improved
@@ -2246,7 +2315,8 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         start = _start(pb, warm, init_shortest=init_shortest, warm_mix=warm_mix, warm_tau=warm_tau,
                        tau_start=tau_start, tau_end=tau_end, tol=tol, repair_rounds=warm_repair,
                        relieve_delta=warm_relieve, relieve_passes=warm_relieve_passes,
-                       restricted_delta=warm_restricted)
+                       restricted_delta=warm_restricted, cold_relieve=cold_relieve,
+                       cold_relieve_passes=cold_relieve_passes)
         bounds = _Bounds.start(pb, start.w_warm, dual_ema, lp_delta, start.w_bound)
         # the loop measures from t0; the set-up before it counts against the limit too
         left = None if time_limit is None else max(float(time_limit) - (t0 - t_start), 0.0)

@@ -59,7 +59,8 @@ def te(
     tag: Optional[str] = typer.Option(None, "--tag", help="file tag: letters, digits, '.', '_', '-' (default: the device)"),
     sizing: str = typer.Option("first-path", "--sizing",
                                help="capacities: first-path, core (forced loads at <= 30%), hard (70% x "
-                                    "U(0.6, 1.2) per circuit) or shifted (sized for a shifted matrix)"),
+                                    "U(0.6, 1.2) per circuit), hard-core (hard, forced loads at <= 30% before "
+                                    "the factor) or shifted (sized for a shifted matrix)"),
     lp_matrices: Optional[str] = typer.Option(
         None, "--lp-matrices", help="matrices HiGHS IPM solves per rung, as RUNG=N pairs, e.g. "
                                     "caida-701=20,caida-3356=5 (default: the ladder's)"),
