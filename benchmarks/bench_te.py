@@ -8,7 +8,7 @@ Usage::
     python benchmarks/bench_te.py --topologies abilene,caida-3356
     python benchmarks/bench_te.py --sizing core   # the optimum set in the meshed core (te_cpu-core.*)
     python benchmarks/bench_te.py --sizing hard --topologies caida-701,caida-3356 --n-tm 5 --no-warm
-                                                  # unevenly provisioned (te_cpu-hard.*); also --sizing shifted
+                                                  # unevenly provisioned (te_cpu-hard.*); also --sizing hard-core, shifted
 
 Writes benchmarks/results/te_<tag>.{json,md}. The logic lives in benchmarks/te_ladder.py.
 """
@@ -37,8 +37,9 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per fast solve")
     ap.add_argument("--tag", default=None)
     ap.add_argument("--sizing", default="first-path",
-                    help="first-path, core (forced loads at <= 30%%), hard (70%% x U(0.6, 1.2) per circuit) or "
-                         "shifted (sized for a shifted matrix); see te_ladder.SIZINGS")
+                    help="first-path, core (forced loads at <= 30%%), hard (70%% x U(0.6, 1.2) per circuit), "
+                         "hard-core (hard, forced loads at <= 30%% before the factor) or shifted (sized for a "
+                         "shifted matrix); see te_ladder.SIZINGS")
     ap.add_argument("--no-warm", action="store_true", help="skip the warm-start tests")
     ap.add_argument("--workers", type=int, default=None, help="path-builder threads")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")

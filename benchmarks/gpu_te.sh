@@ -2,7 +2,8 @@
 # Prepared GPU run of the traffic-engineering benchmark ladder (the code is benchmarks/te_ladder.py, run
 # through benchmarks/bench_te.py), issue 16's GPU targets first: the `hard` sizing (capacities 70% x U(0.6, 1.2)
 # per circuit) at scale -- americas, eurasia and world, one matrix each, with warm starts (targets on an H200:
-# eurasia <= 1 s, world <= 5 s per solve at a certified gap <= 1%) -- then the hard ladder's small rungs with HiGHS
+# eurasia <= 1 s, world <= 5 s per solve at a certified gap <= 1%) -- then the `hard-core` ladder's small rungs (the
+# `hard` draws with headroom on forced loads: at caida `hard` is certified by forced links) with HiGHS
 # IPM as the same-machine reference (abilene, GEANT, caida-701; 5 matrices), then, if time is left, the
 # `first-path` ladder of issue 3 (te_cuda.*, last run on an H200 with an earlier solver version).
 #
@@ -11,7 +12,7 @@
 # .whl holds the wheels the machine's image lacks (topohub, highspy for Python 3.12), made here by
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl topohub==1.5.1 highspy==1.16.0
-# (and /.whl/ in .git/info/exclude). Results go to $OUT (te_cuda-hard-scale.*, te_cuda-hard.*, te_cuda.* and their .log,
+# (and /.whl/ in .git/info/exclude). Results go to $OUT (te_cuda-hard-scale.*, te_cuda-hard-core.*, te_cuda.* and their .log,
 # te_cuda_env.txt); without $OUT, to benchmarks/results.
 set -uo pipefail
 OUT=${OUT:-benchmarks/results}
@@ -32,10 +33,10 @@ export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 timeout 300 python3 benchmarks/bench_te.py --device cuda --tag cuda-hard-scale --sizing hard --out "$OUT" --n-tm 1 \
   --workers 12 --topologies americas,eurasia,world --no-lp 2>&1 | tee "$OUT/te_cuda-hard-scale.log"
 echo "exit ${PIPESTATUS[0]}" >> "$OUT/te_cuda-hard-scale.log"
-timeout 150 python3 benchmarks/bench_te.py --device cuda --tag cuda-hard --sizing hard --out "$OUT" --n-tm 5 \
+timeout 150 python3 benchmarks/bench_te.py --device cuda --tag cuda-hard-core --sizing hard-core --out "$OUT" --n-tm 5 \
   --workers 12 --topologies abilene,geant,caida-701,caida-3356 --lp-topologies abilene,geant,caida-701 \
-  --lp-cap 60 --other-cap 10 2>&1 | tee "$OUT/te_cuda-hard.log"
-echo "exit ${PIPESTATUS[0]}" >> "$OUT/te_cuda-hard.log"
+  --lp-cap 60 --other-cap 10 2>&1 | tee "$OUT/te_cuda-hard-core.log"
+echo "exit ${PIPESTATUS[0]}" >> "$OUT/te_cuda-hard-core.log"
 timeout 100 python3 benchmarks/bench_te.py --device cuda --tag cuda --out "$OUT" --n-tm 3 --workers 12 \
   --topologies abilene,geant,caida-701,caida-3356,americas,eurasia --lp-topologies abilene,geant --lp-cap 60 \
   --other-cap 10 2>&1 | tee "$OUT/te_cuda.log"

@@ -2120,7 +2120,7 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
                cold_relieve_passes: int = 3, path_mask: np.ndarray | None = None,
                compressed: bool | None = None, time_limit: float | None = None, check_every: int = 5,
                lp_bound_every: int = 5, lp_share: float = 0.25, lp_delta: float = 0.2, lp_force_every: int = 10,
-               restart_after: int = 10, iterate_bound_every: int = 5,
+               restart_after: int = 20, iterate_bound_every: int = 5,
                threads: int | None = None,
                certify: bool = True, profile: dict | None = None,
                primal_ema: float = 0.9) -> tuple[np.ndarray, dict]:
@@ -2235,11 +2235,11 @@ def solve_fast(network: Network, paths: PathSet, tm: np.ndarray, *, tol: float =
         a warm start after a +-10% demand change on caida-3356 ``core`` (matrix 2) swung 1-2% above
         its best routing for 200 iterations (220 in all, 1.2% gap); with restarts after 20: 40
         iterations; cold solves of abilene/GEANT/caida-701 ``core``/``shifted``, 3 matrices each,
-        unchanged but one GEANT matrix (50 -> 45 iterations). After 10 instead of 20: caida-3356
-        ``hard-core`` (5 matrices) 649 -> 485 iterations in all, 9.0 -> 6.5 CPU s (the iterates
-        swing 2-6% above the best routing for 40 iterations after reaching it), caida-701
-        ``hard-core`` matrix 3 48 -> 28; none of the other 45 ladder instances (Abilene, GEANT,
-        caida-701, caida-3356 x ``core``/``hard``/``shifted``/``hard-core``, 3 matrices) changed.
+        unchanged but one GEANT matrix (50 -> 45 iterations). Restarts after 10 were tried: from the
+        unrelieved cold start caida-3356 ``hard-core`` (5 matrices) 649 -> 485 iterations, but with
+        ``cold_relieve`` no gain (1,021 against 1,012 iterations over the 96 solves of its notes) and
+        backbone/americas ``core`` 187 -> 286 iterations (48 -> 82 CPU s); a restart after 10 only
+        when all of the last 10 iterates were 2% above the best: the same as after 20 on both.
     lp_bound_every, lp_force_every, lp_share, lp_delta : the bound of :func:`tight_dual_bound`
         (a small LP over the links within ``lp_delta`` of the top of the best routing so far)
         every ``lp_bound_every`` iterations while the gap is open, when the best routing improved
