@@ -1461,8 +1461,9 @@ def _start(pb: _Problem, warm: WarmStart | None, *, init_shortest: float, warm_m
     the starting temperature, which start was taken: "cold" or "warm").
 
     A warm start keeps the warm splits on the usable paths (:func:`_warm_splits`). When some OD
-    lost a share to paths no longer usable (a failure), the warm and the cold start are priced
-    (one links <- paths product each) and the cold one is taken when its MLU is lower by more than
+    lost a share to paths no longer usable (a failure), the warm and the cold start (relieved as a cold
+    solve's, :func:`_cold_start`) are priced (one links <- paths product each) and the cold one is taken
+    when its MLU is lower by more than
     ``cold_margin`` (relative): the solve is then a cold one (cold temperature, no warm link
     weights), never slower than it. Measured (issue 16, the most loaded link failed,
     ``te_warm.md``): on GEANT ``core`` the warm start is 6-15% above the cold one (the failure
