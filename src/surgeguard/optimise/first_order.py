@@ -2023,11 +2023,12 @@ def _exact_mlu(pb: _Problem, xb, run: _Run, r: float) -> float | None:
     lo = float(((u - err) / (1.0 + r)).max())
     cand = np.flatnonzero((u + err) / (1.0 - r) >= lo)
     tptr = op._bw[0]
-    n_cand = int((tptr[cand + 1].astype(np.int64) - tptr[cand]).sum())
+    rows = tptr[cand + 1].astype(np.int64) - tptr[cand]      # each candidate link's slots
+    n_cand = int(rows.sum())
     if n_cand > EXACT_MLU_MAX_SHARE * op.nnz:
         return None
     slots = op.slots_on(cand)
-    link = np.repeat(np.arange(len(cand)), (tptr[cand + 1].astype(np.int64) - tptr[cand]))
+    link = np.repeat(np.arange(len(cand)), rows)
     x = xb.reshape(-1)[torch.from_numpy(slots.astype(np.int64)).to(xb.device)].cpu().numpy()
     load = np.bincount(link, weights=x * (pb.d[slots % op.n_od] / pb.dscale), minlength=len(cand))
     return float((load / (pb.cap64[cand] / pb.cscale)).max())
